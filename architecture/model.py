@@ -1,0 +1,475 @@
+"""Load and validate the architecture model (``model.yaml``).
+
+This is the one place the model is read. Everything else -- the testbed, the
+tempest configuration, the diagrams, the report -- receives the resulting
+:class:`Model` as data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+DEFAULT_MODEL_PATH = Path(__file__).with_name("model.yaml")
+
+PARTITION_EXPECTATIONS = ("works", "fails_fast")
+HEAL_EXPECTATIONS = ("immediate", "eventual")
+IDENTITY_SOURCES = ("central", "replicated", "federated")
+SERVICE_ROLES = ("api", "database", "cache", "queue")
+
+_NAME = r"^[a-z][a-z0-9_-]*$"
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "schema_version", "title", "tiers", "services", "links",
+        "deployment_models", "topology", "testbed",
+    ],
+    "properties": {
+        "schema_version": {"const": 1},
+        "title": {"type": "string"},
+        "tiers": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": _NAME},
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["title"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "description": {"type": "string"},
+                },
+            },
+        },
+        "services": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": _NAME},
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["title", "role", "port"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "role": {"enum": list(SERVICE_ROLES)},
+                    "port": {"type": "integer", "minimum": 1,
+                             "maximum": 65535},
+                    "catalog_type": {"type": "string"},
+                    "url_path": {"type": "string"},
+                    "health_path": {"type": "string"},
+                },
+            },
+        },
+        "links": {
+            "type": "object",
+            "propertyNames": {"pattern": _NAME},
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["between", "title", "latency_ms",
+                             "bandwidth_mbit", "budget_rtt_ms"],
+                "properties": {
+                    "between": {"type": "array", "items": {"type": "string"},
+                                "minItems": 2, "maxItems": 2},
+                    "title": {"type": "string"},
+                    "latency_ms": {"type": "number", "minimum": 0,
+                                   "maximum": 10000},
+                    "jitter_ms": {"type": "number", "minimum": 0,
+                                  "maximum": 10000},
+                    "bandwidth_mbit": {"type": "number",
+                                       "exclusiveMinimum": 0,
+                                       "maximum": 100000},
+                    "budget_rtt_ms": {"type": "number",
+                                      "exclusiveMinimum": 0},
+                },
+            },
+        },
+        "deployment_models": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": _NAME},
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["title", "summary", "identity", "sites",
+                             "served_by_parent", "flows", "partition"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "summary": {"type": "string"},
+                    "identity": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["source"],
+                        "properties": {
+                            "source": {"enum": list(IDENTITY_SOURCES)},
+                            "variants": {
+                                "type": "array",
+                                "items": {"enum": list(IDENTITY_SOURCES)},
+                            },
+                        },
+                    },
+                    "sites": {
+                        "type": "object",
+                        "additionalProperties": {
+                            "type": "array", "items": {"type": "string"},
+                            "uniqueItems": True,
+                        },
+                    },
+                    "served_by_parent": {"type": "boolean"},
+                    "features": {"type": "object"},
+                    "flows": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["from", "service", "to", "purpose"],
+                            "properties": {
+                                "from": {"type": "string"},
+                                "service": {"type": "string"},
+                                "to": {"type": "string"},
+                                "purpose": {"type": "string"},
+                            },
+                        },
+                    },
+                    "partition": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["during", "after"],
+                        "properties": {
+                            "during": {
+                                "type": "object",
+                                "additionalProperties": {
+                                    "enum": list(PARTITION_EXPECTATIONS)},
+                            },
+                            "after": {
+                                "type": "object",
+                                "additionalProperties": {
+                                    "enum": list(HEAL_EXPECTATIONS)},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "topology": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["sites"],
+            "properties": {
+                "sites": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name", "tier"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "tier": {"type": "string"},
+                            "parent": {"type": "string"},
+                            "count": {"type": "integer", "minimum": 0},
+                        },
+                    },
+                },
+            },
+        },
+        "testbed": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["site_address", "toxiproxy", "proxy_port_base",
+                         "identity_cache_ttl_s", "start_timeout_s",
+                         "probe_timeout_s"],
+            "properties": {
+                "site_address": {"type": "string"},
+                "toxiproxy": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["address", "port", "version"],
+                    "properties": {
+                        "address": {"type": "string"},
+                        "port": {"type": "integer", "minimum": 1,
+                                 "maximum": 65535},
+                        "version": {"type": "string",
+                                    "pattern": r"^v\d+\.\d+\.\d+$"},
+                    },
+                },
+                "proxy_port_base": {"type": "integer", "minimum": 1024,
+                                    "maximum": 60000},
+                "identity_cache_ttl_s": {"type": "integer", "minimum": 1,
+                                         "maximum": 3600},
+                "start_timeout_s": {"type": "number", "exclusiveMinimum": 0},
+                "probe_timeout_s": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
+    },
+}
+
+
+class ModelError(ValueError):
+    """The model file is missing, malformed or inconsistent."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Tier:
+    name: str
+    title: str
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Service:
+    name: str
+    title: str
+    role: str
+    port: int
+    slot: int
+    catalog_type: str | None = None
+    url_path: str = ""
+    health_path: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkClass:
+    name: str
+    between: tuple[str, str]
+    title: str
+    latency_ms: float
+    bandwidth_mbit: float
+    budget_rtt_ms: float
+    jitter_ms: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Flow:
+    from_tier: str
+    service: str
+    to_tier: str
+    purpose: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DeploymentModel:
+    name: str
+    title: str
+    summary: str
+    identity_source: str
+    identity_variants: tuple[str, ...]
+    services_by_tier: dict[str, tuple[str, ...]]
+    served_by_parent: bool
+    features: dict[str, Any]
+    flows: tuple[Flow, ...]
+    during_partition: dict[str, str]
+    after_heal: dict[str, str]
+
+    def services_at(self, tier: str) -> tuple[str, ...]:
+        return self.services_by_tier.get(tier, ())
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteTemplate:
+    name: str
+    tier: str
+    parent: str | None
+    count: int | None  # None: a single site; N: name has "{n}", N copies
+
+
+@dataclasses.dataclass(frozen=True)
+class TestbedSettings:
+    site_address: str
+    toxiproxy_address: str
+    toxiproxy_port: int
+    toxiproxy_version: str
+    proxy_port_base: int
+    identity_cache_ttl_s: int
+    start_timeout_s: float
+    probe_timeout_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    path: Path
+    title: str
+    tiers: dict[str, Tier]
+    services: dict[str, Service]
+    links: dict[str, LinkClass]
+    deployment_models: dict[str, DeploymentModel]
+    topology: tuple[SiteTemplate, ...]
+    testbed: TestbedSettings
+
+    def deployment_model(self, name: str) -> DeploymentModel:
+        try:
+            return self.deployment_models[name]
+        except KeyError:
+            raise ModelError(
+                f"unknown deployment model {name!r} "
+                f"(known: {', '.join(sorted(self.deployment_models))})"
+            ) from None
+
+    def link_class_between(self, tier_a: str, tier_b: str) -> LinkClass:
+        for link in self.links.values():
+            if set(link.between) == {tier_a, tier_b}:
+                return link
+        raise ModelError(f"no link class between tiers {tier_a!r} and "
+                         f"{tier_b!r}")
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    parts = []
+    for p in error.absolute_path:
+        parts.append(f"[{p}]" if isinstance(p, int) else f".{p}")
+    return "".join(parts).lstrip(".") or "(top level)"
+
+
+def load_model(path: str | os.PathLike | None = None) -> Model:
+    """Read, validate and return the model; raise ModelError on any fault."""
+    path = Path(path) if path else Path(
+        os.environ.get("EDGE_REFARCH_MODEL") or DEFAULT_MODEL_PATH)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file not found") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ModelError(f"{path}: not valid YAML{at}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ModelError(f"{path}: expected a mapping at the top level")
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    errors = sorted(validator.iter_errors(raw),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ModelError(f"{path}: {_where(first)}: {first.message}{more}")
+    try:
+        return _build(path, raw)
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+
+
+def _build(path: Path, raw: dict[str, Any]) -> Model:
+    tiers = {n: Tier(n, t["title"], t.get("description", ""))
+             for n, t in raw["tiers"].items()}
+    services = {
+        n: Service(n, s["title"], s["role"], s["port"], slot,
+                   s.get("catalog_type"), s.get("url_path", ""),
+                   s.get("health_path"))
+        for slot, (n, s) in enumerate(raw["services"].items())
+    }
+    if len(services) > 99:
+        raise ModelError("services: at most 99 services (proxy port slots)")
+
+    def tier(name: str, where: str) -> str:
+        if name not in tiers:
+            raise ModelError(f"{where}: unknown tier {name!r} "
+                             f"(known: {', '.join(tiers)})")
+        return name
+
+    def service(name: str, where: str) -> str:
+        if name not in services:
+            raise ModelError(f"{where}: unknown service {name!r} "
+                             f"(known: {', '.join(services)})")
+        return name
+
+    links = {}
+    for n, link in raw["links"].items():
+        a, b = (tier(t, f"links.{n}.between") for t in link["between"])
+        links[n] = LinkClass(n, (a, b), link["title"], link["latency_ms"],
+                             link["bandwidth_mbit"], link["budget_rtt_ms"],
+                             link.get("jitter_ms", 0.0))
+
+    models = {}
+    for n, m in raw["deployment_models"].items():
+        where = f"deployment_models.{n}"
+        by_tier = {}
+        for t, svcs in m["sites"].items():
+            tier(t, f"{where}.sites")
+            by_tier[t] = tuple(service(s, f"{where}.sites.{t}")
+                               for s in svcs)
+        flows = tuple(
+            Flow(tier(f["from"], f"{where}.flows[{i}].from"),
+                 service(f["service"], f"{where}.flows[{i}].service"),
+                 tier(f["to"], f"{where}.flows[{i}].to"), f["purpose"])
+            for i, f in enumerate(m["flows"]))
+        for i, f in enumerate(flows):
+            if f.service not in by_tier.get(f.to_tier, ()):
+                raise ModelError(
+                    f"{where}.flows[{i}]: {f.service!r} does not run at "
+                    f"tier {f.to_tier!r} in this model")
+        ident = m["identity"]
+        variants = tuple(ident.get("variants", [ident["source"]]))
+        if ident["source"] not in variants:
+            raise ModelError(f"{where}.identity: source {ident['source']!r} "
+                             "is not among its variants")
+        models[n] = DeploymentModel(
+            n, m["title"], m["summary"], ident["source"], variants, by_tier,
+            m["served_by_parent"], m.get("features", {}), flows,
+            dict(m["partition"]["during"]), dict(m["partition"]["after"]))
+
+    topology = []
+    names = set()
+    for i, s in enumerate(raw["topology"]["sites"]):
+        where = f"topology.sites[{i}]"
+        tier(s["tier"], f"{where}.tier")
+        count = s.get("count")
+        if count is not None and "{n}" not in s["name"]:
+            raise ModelError(f"{where}: a site with 'count' needs '{{n}}' "
+                             "in its name")
+        if count is None and not re.match(_NAME, s["name"]):
+            raise ModelError(f"{where}.name: {s['name']!r} is not a valid "
+                             "site name (lower case, digits, - and _)")
+        parent = s.get("parent")
+        if parent is not None and parent not in names:
+            raise ModelError(f"{where}.parent: {parent!r} is not a site "
+                             "declared before it")
+        if parent is None and topology:
+            raise ModelError(f"{where}: only the first site may have no "
+                             "parent")
+        if s["name"] in names:
+            raise ModelError(f"{where}.name: duplicate site {s['name']!r}")
+        names.add(s["name"])
+        topology.append(SiteTemplate(s["name"], s["tier"], parent, count))
+    root_tier = topology[0].tier
+    for t in topology[1:]:
+        parent_tier = next(p.tier for p in topology if p.name == t.parent)
+        if not any(set(lc.between) == {parent_tier, t.tier}
+                   for lc in links.values()):
+            raise ModelError(f"topology: no link class between tiers "
+                             f"{parent_tier!r} and {t.tier!r}")
+    for n, m in models.items():
+        if m.served_by_parent is False:
+            continue
+        if not m.services_at(root_tier):
+            raise ModelError(f"deployment_models.{n}: the root site's tier "
+                             f"{root_tier!r} runs no service")
+
+    tb = raw["testbed"]
+    if "{n}" not in tb["site_address"]:
+        raise ModelError("testbed.site_address: needs '{n}'")
+    for probe in (1, 254):
+        addr = tb["site_address"].format(n=probe)
+        if not re.match(r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$", addr):
+            raise ModelError("testbed.site_address: must be in 127.0.0.0/8 "
+                             f"(got {addr!r})")
+    if not tb["toxiproxy"]["address"].startswith("127."):
+        raise ModelError("testbed.toxiproxy.address: must be in "
+                         "127.0.0.0/8")
+    testbed = TestbedSettings(
+        tb["site_address"], tb["toxiproxy"]["address"],
+        tb["toxiproxy"]["port"], tb["toxiproxy"]["version"],
+        tb["proxy_port_base"], tb["identity_cache_ttl_s"],
+        float(tb["start_timeout_s"]),
+        float(tb["probe_timeout_s"]))
+    return Model(path, raw["title"], tiers, services, links, models,
+                 tuple(topology), testbed)

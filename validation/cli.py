@@ -1,0 +1,150 @@
+"""The ``edge-refarch`` command: one entry point, a subcommand per area."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from edge_refarch.architecture import ModelError, load_model
+from edge_refarch.validation.errors import BadInput, UserError
+from edge_refarch.validation.ui import Progress
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line and exit 2."""
+
+    def error(self, message):
+        raise BadInput(f"{self.prog}: {message}")
+
+
+def _edges(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number (got {value!r})") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {n})")
+    if n > 200:
+        raise argparse.ArgumentTypeError(f"at most 200 (got {n})")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="edge-refarch", description=__doc__)
+    p.add_argument("--debug", action="store_true",
+                   help="show tracebacks on errors")
+    p.add_argument("--model-file", metavar="PATH",
+                   help="architecture model (default: the shipped "
+                        "architecture/model.yaml, or $EDGE_REFARCH_MODEL)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress output")
+    areas = p.add_subparsers(dest="area", required=True, parser_class=_Parser)
+
+    tb = areas.add_parser("testbed", help="the embedded multi-site testbed")
+    tbc = tb.add_subparsers(dest="command", required=True,
+                            parser_class=_Parser)
+    up = tbc.add_parser("up", help="bring the testbed up (idempotent)")
+    up.add_argument("--model", default="distributed",
+                    help="deployment model (default: distributed)")
+    up.add_argument("--edges", type=_edges, default=None,
+                    help="number of edge sites (default: the model's)")
+    tbc.add_parser("down", help="stop every testbed process and remove its "
+                                "state")
+    st = tbc.add_parser("status", help="each service's health and each "
+                                       "link's proxies")
+    st.add_argument("--json", action="store_true", help="machine-readable")
+    tbc.add_parser("install", help="install what the testbed needs "
+                                   "(Debian packages, toxiproxy, services)")
+    tbc.add_parser("smoke", help="a quick end-to-end check of a running "
+                                 "testbed")
+    return p
+
+
+def _testbed(args, model, say):
+    from edge_refarch.validation.testbed import deps
+    from edge_refarch.validation.testbed.testbed import Testbed
+
+    testbed = Testbed(model, say=say)
+    if args.command == "up":
+        rec = testbed.up(args.model, args.edges)
+        print(f"testbed up: model {rec['deployment']}, {rec['edges']} "
+              f"edge(s), brought up in {rec['bring_up_s']} s")
+        print(f"clouds.yaml: {rec['clouds_yaml']}")
+        print(f"  export OS_CLIENT_CONFIG_FILE={rec['clouds_yaml']}")
+    elif args.command == "down":
+        stopped = testbed.down()
+        print(f"testbed down ({len(stopped)} processes stopped)")
+    elif args.command == "status":
+        st = testbed.status()
+        if args.json:
+            print(json.dumps(st, indent=2))
+        elif not st["up"]:
+            print("testbed: down")
+        else:
+            _print_status(st)
+        return 0 if not st["up"] or all(
+            s["healthy"] for s in st["services"]) else 1
+    elif args.command == "install":
+        server, venv = deps.ensure_all(model.testbed.toxiproxy_version, say)
+        print(f"toxiproxy-server: {server}")
+        print(f"services venv: {venv}")
+    elif args.command == "smoke":
+        from edge_refarch.validation.testbed.smoke import smoke
+        for line in smoke(testbed, say):
+            print(line)
+    return 0
+
+
+def _print_status(st: dict) -> None:
+    print(f"testbed: up, model {st['deployment']}, {st['edges']} edge(s)")
+    print(f"clouds.yaml: {st['clouds_yaml']}")
+    print("services:")
+    for s in st["services"]:
+        mark = "ok  " if s["healthy"] else "DOWN"
+        print(f"  {mark} {s['name']:<18} {s['url']:<26} "
+              f"pid {s['pid'] or '-':<8} rss {s['rss_mib']} MiB")
+    print("links:")
+    for link in st["links"]:
+        print(f"  {link['name']}")
+        for p in link["proxies"]:
+            state = {True: "enabled", False: "DISABLED",
+                     None: "MISSING"}[p["enabled"]]
+            toxics = f" toxics: {', '.join(p['toxics'])}" if p["toxics"] \
+                else ""
+            print(f"    {p['name']:<34} {p['listen']:<17} -> "
+                  f"{p['upstream']:<16} {state}{toxics}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        say = Progress(quiet=args.quiet)
+        try:
+            model = load_model(args.model_file)
+        except ModelError as exc:
+            raise BadInput(str(exc)) from None
+        if args.area == "testbed":
+            return _testbed(args, model, say)
+        raise BadInput(f"unknown area {args.area!r}")
+    except UserError as exc:
+        if debug:
+            raise
+        print(f"edge-refarch: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("edge-refarch: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort, one line
+        if debug:
+            raise
+        print(f"edge-refarch: internal error: {type(exc).__name__}: {exc} "
+              "(rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Install what the testbed needs: Debian packages, toxiproxy, a services venv.
+
+Everything here is idempotent and cached: a second call costs a few
+subprocess calls. Nothing needs doing by hand on a fresh Debian machine.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from edge_refarch.validation import paths
+from edge_refarch.validation.errors import UserError
+
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
+
+
+def _source() -> Path:
+    root = paths.repo_root()
+    if root is None:
+        raise UserError("cannot find the edge-refarch source tree (bindep.txt"
+                        ", requirements/); run from a checkout installed with"
+                        " 'pip install -e .' or through tox")
+    return root
+
+
+@contextmanager
+def _locked(name: str):
+    lockdir = paths.cache_dir() / "locks"
+    lockdir.mkdir(parents=True, exist_ok=True)
+    with open(lockdir / f"{name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run(argv: list[str], what: str, log: Path | None = None,
+         env: dict[str, str] | None = None) -> str:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True,
+                              env={**os.environ, **(env or {})},
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise UserError(f"{what}: {argv[0]} not found") from None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+        where = f" (full output: {log})" if log else ""
+        raise UserError(f"{what} failed: {tail[0][:300]}{where}")
+    return proc.stdout
+
+
+def missing_packages(profile: str) -> list[str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bindep", "-b", "-f",
+         str(_source() / "bindep.txt"), profile],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if out.returncode not in (0, 1):
+        raise UserError(f"bindep failed: {out.stderr.strip()[:300]}")
+    return [line.strip() for line in out.stdout.splitlines()
+            if line.strip()]
+
+
+def ensure_packages(profile: str, say: Callable[[str], None]) -> None:
+    missing = missing_packages(profile)
+    if not missing:
+        return
+    cmd = "apt-get install -y " + " ".join(missing)
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise UserError(f"missing Debian packages: {' '.join(missing)}; "
+                        f"install them with: sudo {cmd}")
+    with _locked("apt"):
+        say(f"installing Debian packages: {' '.join(missing)}")
+        log = paths.cache_dir() / "logs" / "apt.log"
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        _run(["apt-get", "update", "-q"], "apt-get update", log, env)
+        _run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+              *missing], f"apt-get install {' '.join(missing)}", log, env)
+    still = missing_packages(profile)
+    if still:
+        raise UserError(f"Debian packages still missing after apt-get: "
+                        f"{' '.join(still)}")
+
+
+def toxiproxy_binary(version: str) -> Path | None:
+    """An installed toxiproxy-server of `version`, if any."""
+    path = paths.cache_dir() / "bin" / version / "toxiproxy-server"
+    return path if path.exists() else None
+
+
+def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
+    """`go install` the pinned toxiproxy server as toxiproxy-server."""
+    found = toxiproxy_binary(version)
+    if found:
+        return found
+    go = shutil.which("go") or (
+        "/usr/local/go/bin/go" if os.path.exists("/usr/local/go/bin/go")
+        else None)
+    if go is None:
+        raise UserError(
+            "toxiproxy-server is not installed and Go is not available to "
+            f"build it; install Go, then run: go install "
+            f"{TOXIPROXY_MODULE}@{version}")
+    bindir = paths.cache_dir() / "bin" / version
+    with _locked("toxiproxy"):
+        if toxiproxy_binary(version):
+            return toxiproxy_binary(version)
+        say(f"installing toxiproxy {version} with go install (first time, "
+            "~30 s)")
+        tmp = bindir.with_name(bindir.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        _run([go, "install", f"{TOXIPROXY_MODULE}@{version}"],
+             f"go install {TOXIPROXY_MODULE}@{version}",
+             paths.cache_dir() / "logs" / "toxiproxy-install.log",
+             {"GOBIN": str(tmp), "GOFLAGS": "-mod=mod"})
+        (tmp / "server").rename(tmp / "toxiproxy-server")
+        shutil.rmtree(bindir, ignore_errors=True)
+        tmp.rename(bindir)
+    return bindir / "toxiproxy-server"
+
+
+def _venv_key() -> str:
+    src = _source()
+    h = hashlib.sha256()
+    for f in ("requirements/constraints.txt", "requirements/services.txt"):
+        h.update((src / f).read_bytes())
+    h.update(sys.version.encode())
+    return h.hexdigest()[:12]
+
+
+def services_venv(say: Callable[[str], None]) -> Path:
+    """The venv holding the OpenStack services, created once per pin set."""
+    venv = paths.cache_dir() / "venvs" / f"services-{_venv_key()}"
+    stamp = venv / ".edge-refarch-complete"
+    if stamp.exists():
+        return venv
+    src = _source()
+    with _locked("services-venv"):
+        if stamp.exists():
+            return venv
+        say(f"installing the OpenStack services into {venv} (first time, "
+            "~90 s)")
+        shutil.rmtree(venv, ignore_errors=True)
+        log = paths.cache_dir() / "logs" / "services-venv.log"
+        base = getattr(sys, "_base_executable", sys.executable)
+        _run([base, "-m", "venv", str(venv)], "creating the services venv",
+             log)
+        _run([str(venv / "bin" / "pip"), "install", "-q",
+              "--disable-pip-version-check",
+              "-c", str(src / "requirements" / "constraints.txt"),
+              "-r", str(src / "requirements" / "services.txt")],
+             "installing the services", log)
+        stamp.write_text("ok\n")
+    return venv
+
+
+def ensure_all(toxiproxy_version: str, say: Callable[[str], None]
+               ) -> tuple[Path, Path]:
+    """Debian packages, toxiproxy and the services venv; returns
+    (toxiproxy-server path, services venv)."""
+    ensure_packages("testbed", say)
+    return ensure_toxiproxy(toxiproxy_version, say), services_venv(say)

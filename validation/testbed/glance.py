@@ -1,0 +1,151 @@
+"""A site's Glance: file store; at a distributed edge also glance-download
+and the image cache."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.testbed.keystone import gunicorn_conf
+
+# Property prefixes glance-download copies from the source image (name and
+# visibility are never copied by Glance).
+DOWNLOAD_PROPERTIES = ["hw_", "trait:", "os_distro", "os_secure_boot",
+                       "os_type", "os_version", "architecture", "custom_",
+                       "edge_refarch_"]
+
+
+def _oslo_list(items) -> str:
+    return "[" + ",".join(str(i) for i in items) + "]"
+
+
+class Glance:
+    def __init__(self, site, root: Path, venv: Path, db_url: str, *,
+                 auth_url: str, www_authenticate_uri: str, password: str,
+                 import_methods: list[str], image_cache: bool,
+                 download_sources: list[str], cache_server: str):
+        self.site = site
+        self.dir = root / "glance"
+        self.etc = self.dir / "etc"
+        self.logdir = self.dir / "log"
+        self.venv = venv
+        self.db_url = db_url
+        self.auth_url = auth_url
+        self.www_authenticate_uri = www_authenticate_uri
+        self.password = password
+        self.import_methods = import_methods
+        self.image_cache = image_cache
+        # host:port of the remote Glance APIs this site may download from
+        self.download_sources = download_sources
+        self.cache_server = cache_server
+
+    @property
+    def name(self) -> str:
+        return f"{self.site.name}.glance"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.site.address}:9292"
+
+    @property
+    def conf(self) -> Path:
+        return self.etc / "glance-api.conf"
+
+    def write_config(self) -> None:
+        for sub in ("images", "staging", "tasks", "cache"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        self.etc.mkdir(parents=True, exist_ok=True)
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        hosts = sorted({hp.rsplit(":", 1)[0] for hp in self.download_sources})
+        ports = sorted({int(hp.rsplit(":", 1)[1])
+                        for hp in self.download_sources})
+        flavor = "keystone+cachemanagement" if self.image_cache \
+            else "keystone"
+        paste = self.venv / "etc" / "glance" / "glance-api-paste.ini"
+        self.conf.write_text(f"""\
+[DEFAULT]
+debug = false
+log_file = {self.logdir / 'glance-api.log'}
+enabled_backends = fs:file
+worker_self_reference_url = {self.url}
+enabled_import_methods = {_oslo_list(self.import_methods)}
+image_cache_dir = {self.dir / 'cache'}
+image_cache_driver = centralized_db
+image_cache_max_size = 10737418240
+show_multiple_locations = false
+
+[database]
+connection = {self.db_url}
+max_retries = -1
+connection_recycle_time = 300
+
+[glance_store]
+default_backend = fs
+
+[fs]
+filesystem_store_datadir = {self.dir / 'images'}
+
+[os_glance_staging_store]
+filesystem_store_datadir = {self.dir / 'staging'}
+
+[os_glance_tasks_store]
+filesystem_store_datadir = {self.dir / 'tasks'}
+
+[paste_deploy]
+flavor = {flavor}
+config_file = {paste}
+
+[keystone_authtoken]
+www_authenticate_uri = {self.www_authenticate_uri}
+auth_url = {self.auth_url}
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = glance
+password = {self.password}
+region_name = {self.site.region}
+service_token_roles_required = true
+memcached_servers = {self.cache_server}
+# A cut-off identity service must fail fast, not hang (default: ~90 s).
+http_connect_timeout = 3
+http_request_max_retries = 1
+
+[oslo_policy]
+enforce_new_defaults = true
+enforce_scope = true
+
+[import_filtering_opts]
+# glance-download goes through the import URL filter, which refuses
+# loopback hosts and ports other than 80/443 unless listed here: the
+# remote Glance APIs this site reaches through its link proxies.
+allowed_hosts = {_oslo_list(hosts)}
+allowed_ports = {_oslo_list(ports)}
+
+[glance_download_properties]
+extra_properties = {_oslo_list(DOWNLOAD_PROPERTIES)}
+
+[wsgi]
+task_pool_threads = 4
+""")
+        gunicorn_conf(self.dir / "gunicorn.conf.py",
+                      "glance.wsgi.api:application",
+                      f"{self.site.address}:9292", 2, self.logdir)
+
+    def db_sync(self) -> None:
+        argv = [str(self.venv / "bin" / "glance-manage"), "--config-file",
+                str(self.conf), "db_sync"]
+        proc = subprocess.run(argv, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+            raise UserError(f"{self.name}: glance-manage db_sync failed: "
+                            f"{last[0][:300] if last else '?'}")
+
+    def argv(self) -> list[str]:
+        return [str(self.venv / "bin" / "gunicorn")]
+
+    def env(self) -> dict[str, str]:
+        return {"OS_GLANCE_CONFIG_DIR": str(self.etc),
+                "PYTHONWARNINGS": "ignore"}

@@ -1,0 +1,243 @@
+"""A site's Keystone: configuration, bootstrap, catalog, gunicorn."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+import requests
+
+from edge_refarch.validation.errors import UserError
+
+# Keystone 30 reads sys.argv through oslo.config, so gunicorn must get no
+# command-line arguments: it reads ./gunicorn.conf.py from its working dir.
+# One thread per worker: Keystone has been seen mixing concurrent callers'
+# token context with threads > 1; scale with worker processes instead.
+GUNICORN_CONF = """\
+wsgi_app = {app!r}
+bind = {bind!r}
+workers = {workers}
+threads = 1
+worker_class = "sync"
+timeout = 120
+graceful_timeout = 5
+pidfile = {pidfile!r}
+errorlog = {errorlog!r}
+accesslog = {accesslog!r}
+control_socket_disable = True
+# Import the application once in the master, then fork the workers.
+preload_app = True
+"""
+
+
+def gunicorn_conf(path: Path, app: str, bind: str, workers: int,
+                  logdir: Path) -> None:
+    logdir.mkdir(parents=True, exist_ok=True)
+    path.write_text(GUNICORN_CONF.format(
+        app=app, bind=bind, workers=workers,
+        pidfile=str(path.parent / "gunicorn.pid"),
+        errorlog=str(logdir / "gunicorn.log"),
+        accesslog=str(logdir / "access.log")))
+
+
+class Keystone:
+    def __init__(self, site, root: Path, venv: Path, db_url: str,
+                 *, primary: bool, cache_server: str, cache_ttl: int):
+        self.site = site
+        self.dir = root / "keystone"
+        self.etc = self.dir / "etc"
+        self.logdir = self.dir / "log"
+        self.venv = venv
+        self.db_url = db_url
+        self.primary = primary   # holds the source of identity truth
+        self.cache_server = cache_server
+        self.cache_ttl = cache_ttl
+        self.keys = self.dir / "fernet-keys"
+        self.credential_keys = self.dir / "credential-keys"
+
+    @property
+    def name(self) -> str:
+        return f"{self.site.name}.keystone"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.site.address}:5000"
+
+    @property
+    def conf(self) -> Path:
+        return self.etc / "keystone.conf"
+
+    def write_config(self) -> None:
+        self.etc.mkdir(parents=True, exist_ok=True)
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(f"""\
+[DEFAULT]
+debug = false
+log_file = {self.logdir / 'keystone.log'}
+
+[database]
+connection = {self.db_url}
+max_retries = -1
+connection_recycle_time = 300
+
+[token]
+provider = fernet
+expiration = 3600
+cache_time = {self.cache_ttl}
+
+[revoke]
+cache_time = {self.cache_ttl}
+
+[fernet_tokens]
+key_repository = {self.keys}
+max_active_keys = 3
+
+[fernet_receipts]
+key_repository = {self.keys}
+
+[credential]
+key_repository = {self.credential_keys}
+
+[cache]
+# The site's own memcached. Without a cache Keystone runs ~200 queries per
+# authenticated request. The TTL bounds how long replicated identity changes
+# may go unseen at an edge (nothing invalidates this cache across sites).
+enabled = true
+backend = oslo_cache.memcache_pool
+memcache_servers = {self.cache_server}
+expiration_time = {self.cache_ttl}
+""")
+        gunicorn_conf(self.dir / "gunicorn.conf.py",
+                      "keystone.wsgi.api:application",
+                      f"{self.site.address}:5000", 2, self.logdir)
+
+    def manage(self, *args: str) -> None:
+        argv = [str(self.venv / "bin" / "keystone-manage"),
+                "--config-file", str(self.conf), *args]
+        proc = subprocess.run(argv, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+            raise UserError(f"{self.name}: keystone-manage {args[0]} failed:"
+                            f" {last[0][:300] if last else '?'} (log: "
+                            f"{self.logdir / 'keystone.log'})")
+
+    def bootstrap(self, admin_password: str) -> None:
+        """Schema, keys and the admin account: the source of truth only."""
+        self.manage("db_sync")
+        owner = ["--keystone-user", pwd.getpwuid(os.geteuid()).pw_name,
+                 "--keystone-group", grp.getgrgid(os.getegid()).gr_name]
+        self.manage("fernet_setup", *owner)
+        self.manage("credential_setup", *owner)
+        self.manage("bootstrap", "--bootstrap-password", admin_password,
+                    "--bootstrap-username", "admin",
+                    "--bootstrap-project-name", "admin",
+                    "--bootstrap-role-name", "admin")
+
+    def copy_keys_from(self, source: Keystone) -> None:
+        """Hold the DC's fernet and credential keys."""
+        for src, dst in ((source.keys, self.keys),
+                         (source.credential_keys, self.credential_keys)):
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src, dst)
+            dst.chmod(0o700)
+
+    def argv(self) -> list[str]:
+        return [str(self.venv / "bin" / "gunicorn")]
+
+    def env(self) -> dict[str, str]:
+        return {"OS_KEYSTONE_CONFIG_DIR": str(self.etc),
+                "PYTHONWARNINGS": "ignore"}
+
+
+class KeystoneAdmin:
+    """Just enough of the identity API to set a site up (admin token)."""
+
+    def __init__(self, url: str, password: str, timeout: float = 10.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        body = {"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": "admin", "domain": {"id": "default"},
+                "password": password}}},
+            "scope": {"project": {"name": "admin",
+                                  "domain": {"id": "default"}}}}}
+        r = self._call("POST", "/v3/auth/tokens", json=body, expect=201)
+        self.token = r.headers["X-Subject-Token"]
+
+    def _call(self, method: str, path: str, expect: int | tuple = 200,
+              **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if getattr(self, "token", None):
+            headers["X-Auth-Token"] = self.token
+        try:
+            r = requests.request(method, self.url + path, headers=headers,
+                                 timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise UserError(f"{self.url}: {method} {path} failed: "
+                            f"{type(exc).__name__}") from None
+        expected = expect if isinstance(expect, tuple) else (expect,)
+        if r.status_code not in expected:
+            raise UserError(f"{self.url}: {method} {path} returned "
+                            f"{r.status_code}: {r.text[:200]}")
+        return r
+
+    def find(self, collection: str, **filters) -> dict | None:
+        r = self._call("GET", f"/v3/{collection}", params=filters)
+        items = r.json()[collection]
+        return items[0] if items else None
+
+    def ensure(self, collection: str, singular: str, body: dict,
+               **filters) -> dict:
+        found = self.find(collection, **filters)
+        if found:
+            return found
+        r = self._call("POST", f"/v3/{collection}", json={singular: body},
+                       expect=201)
+        return r.json()[singular]
+
+    def ensure_region(self, region_id: str) -> None:
+        r = self._call("GET", f"/v3/regions/{region_id}", expect=(200, 404))
+        if r.status_code == 404:
+            self._call("POST", "/v3/regions", expect=201,
+                       json={"region": {"id": region_id}})
+
+    def ensure_role_assignment(self, project_id: str, user_id: str,
+                               role_id: str) -> None:
+        self._call("PUT", f"/v3/projects/{project_id}/users/{user_id}/roles/"
+                          f"{role_id}", expect=(200, 204))
+
+    def ensure_service_user(self, name: str, password: str) -> None:
+        project = self.ensure("projects", "project",
+                              {"name": "service", "domain_id": "default"},
+                              name="service")
+        user = self.ensure("users", "user",
+                           {"name": name, "domain_id": "default",
+                            "password": password}, name=name)
+        for role_name in ("service", "admin"):
+            role = self.ensure("roles", "role", {"name": role_name},
+                               name=role_name)
+            self.ensure_role_assignment(project["id"], user["id"],
+                                        role["id"])
+
+    def set_catalog(self, endpoints) -> None:
+        """Make this site's catalog exactly `endpoints` (Topology.Endpoint)."""
+        existing = self._call("GET", "/v3/endpoints").json()["endpoints"]
+        for ep in existing:
+            self._call("DELETE", f"/v3/endpoints/{ep['id']}", expect=204)
+        services = {}
+        for ep in endpoints:
+            self.ensure_region(ep.region)
+            if ep.service not in services:
+                services[ep.service] = self.ensure(
+                    "services", "service",
+                    {"type": ep.catalog_type, "name": ep.service},
+                    type=ep.catalog_type)
+            self._call("POST", "/v3/endpoints", expect=201, json={
+                "endpoint": {"service_id": services[ep.service]["id"],
+                             "interface": "public", "region_id": ep.region,
+                             "url": ep.url}})

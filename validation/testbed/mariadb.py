@@ -1,0 +1,232 @@
+"""A site's MariaDB server, and identity replication from the DC.
+
+Replicated identity (distributed model): the DC's server writes a binary log
+of the ``keystone`` database only; an edge's server replicates it over the
+edge's own link proxy, so cutting the link stops replication and healing it
+resumes replication. The catalog tables are the exception: each site keeps its
+own catalog (its endpoints for other sites go through its own link proxies),
+so replicas ignore them and hold local copies.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pymysql
+
+from edge_refarch.validation.errors import UserError
+
+MARIADBD = "/usr/sbin/mariadbd"
+INSTALL_DB = "/usr/bin/mariadb-install-db"
+
+# Keystone's catalog tables: site-local, never replicated.
+CATALOG_TABLES = ("region", "service", "endpoint", "endpoint_group",
+                  "project_endpoint", "project_endpoint_group")
+
+# What the edge's Keystone may write in its replica: its own catalog, and the
+# failed-login counters that Keystone updates on a wrong password.
+EDGE_KEYSTONE_WRITE_GRANTS = [
+    *(f"GRANT ALL PRIVILEGES ON keystone.{t} TO 'keystone'@'127.%'"
+      for t in CATALOG_TABLES),
+    "GRANT UPDATE (failed_auth_count, failed_auth_at) ON keystone.local_user"
+    " TO 'keystone'@'127.%'",
+]
+
+
+class MariaDB:
+    def __init__(self, site, root: Path, *, primary: bool, replica: bool):
+        self.site = site
+        self.dir = root / "mariadb"
+        self.data = self.dir / "data"
+        self.socket = self.dir / "mysqld.sock"
+        self.cnf = self.dir / "my.cnf"
+        self.log = self.dir / "mariadb.log"
+        self.primary = primary   # writes the binlog other sites replicate
+        self.replica = replica   # replicates the DC's identity database
+
+    @property
+    def name(self) -> str:
+        return f"{self.site.name}.mariadb"
+
+    def write_config(self) -> None:
+        (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
+        lines = [
+            "[mysqld]",
+            f"datadir = {self.data}",
+            f"socket = {self.socket}",
+            f"pid-file = {self.dir / 'mysqld.pid'}",
+            f"log-error = {self.log}",
+            # Per site: concurrent bootstraps collide on /tmp temp tables.
+            f"tmpdir = {self.dir / 'tmp'}",
+            f"bind-address = {self.site.address}",
+            "port = 3306",
+            "skip-name-resolve",
+            "skip-external-locking",
+            "performance_schema = OFF",
+            "innodb_buffer_pool_size = 64M",
+            "innodb_log_file_size = 16M",
+            "innodb_flush_log_at_trx_commit = 2",
+            "max_connections = 500",
+            "character-set-server = utf8mb4",
+            "collation-server = utf8mb4_general_ci",
+            f"server_id = {self.site.number}",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user = root")
+        if self.primary:
+            lines += [
+                f"log_bin = {self.dir / 'binlog'}",
+                "binlog_format = ROW",
+                "binlog_do_db = keystone",
+            ]
+        if self.replica:
+            lines += [
+                f"relay_log = {self.dir / 'relay'}",
+                "replicate_do_db = keystone",
+                # One line per table: a comma list is not split when read
+                # from an option file (only by SET GLOBAL).
+                *(f"replicate_ignore_table = keystone.{t}"
+                  for t in CATALOG_TABLES),
+                # Notice a dead link quickly, reconnect every second.
+                "slave_net_timeout = 5",
+                "skip_slave_start = 0",
+            ]
+        self.cnf.write_text("\n".join(lines) + "\n")
+
+    def initialise(self) -> None:
+        if (self.data / "mysql").exists():
+            return
+        shutil.rmtree(self.data, ignore_errors=True)
+        argv = [INSTALL_DB, f"--defaults-file={self.cnf}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db"]
+        if os.geteuid() == 0:
+            argv.append("--user=root")
+        proc = subprocess.run(argv, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            (self.dir / "install-db.log").write_text(proc.stdout +
+                                                     proc.stderr)
+            last = (proc.stderr.strip() or proc.stdout.strip() or "?")
+            raise UserError(f"{self.name}: mariadb-install-db failed: "
+                            f"{last.splitlines()[-1][:200]} (log: "
+                            f"{self.dir / 'install-db.log'})")
+
+    def argv(self) -> list[str]:
+        return [MARIADBD, f"--defaults-file={self.cnf}"]
+
+    def connect(self, timeout: float = 5.0, db: str | None = None):
+        return pymysql.connect(unix_socket=str(self.socket), user="root",
+                               password="", database=db,
+                               connect_timeout=timeout,
+                               read_timeout=max(timeout, 30),
+                               write_timeout=max(timeout, 30),
+                               autocommit=True)
+
+    def healthy(self, timeout: float) -> bool:
+        try:
+            with self.connect(timeout) as conn, conn.cursor() as cur:
+                cur.execute("SELECT 1")
+                return True
+        except pymysql.MySQLError:
+            return False
+
+    def execute(self, *statements: str, log_bin: bool = True,
+                timeout: float = 5.0) -> list:
+        """Run statements as root; the last result set is returned."""
+        rows: list = []
+        stmt = ""
+        try:
+            with self.connect(timeout) as conn, conn.cursor() as cur:
+                if not log_bin and self.primary:
+                    cur.execute("SET SESSION sql_log_bin = 0")
+                for stmt in statements:
+                    cur.execute(stmt)
+                    rows = list(cur.fetchall())
+        except pymysql.MySQLError as exc:
+            what = " ".join(stmt.split()[:3]) or "connect"
+            raise UserError(f"{self.name}: {what}: {exc.args[-1]} (log: "
+                            f"{self.log})") from None
+        return rows
+
+    # -- databases and users ------------------------------------------------
+    def create_database(self, db: str, user: str, password: str,
+                        read_only: bool = False) -> None:
+        """A database and its user. Not written to the binlog: replicas
+        create their own."""
+        privs = "SELECT" if read_only else "ALL PRIVILEGES"
+        self.execute(
+            f"CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb4",
+            f"CREATE USER IF NOT EXISTS '{user}'@'127.%' IDENTIFIED BY "
+            f"{_quote(password)}",
+            f"ALTER USER '{user}'@'127.%' IDENTIFIED BY {_quote(password)}",
+            f"GRANT {privs} ON {db}.* TO '{user}'@'127.%'",
+            log_bin=False)
+
+    def create_replication_user(self, password: str) -> None:
+        self.execute(
+            "CREATE USER IF NOT EXISTS 'replicator'@'127.%' IDENTIFIED BY "
+            f"{_quote(password)}",
+            f"ALTER USER 'replicator'@'127.%' IDENTIFIED BY "
+            f"{_quote(password)}",
+            "GRANT REPLICATION SLAVE ON *.* TO 'replicator'@'127.%'",
+            log_bin=False)
+
+    def table_ddl(self, db: str, tables: tuple[str, ...]) -> list[str]:
+        return [self.execute(f"SHOW CREATE TABLE {db}.{t}")[0][1]
+                for t in tables]
+
+    def create_local_tables(self, db: str, ddl: list[str]) -> None:
+        """Create tables (from another server's DDL) that replication
+        filters out, so this site can hold rows of its own in them."""
+        self.execute("SET SESSION foreign_key_checks = 0",
+                     f"USE {db}",
+                     *(stmt.replace("CREATE TABLE",
+                                    "CREATE TABLE IF NOT EXISTS", 1)
+                       for stmt in ddl))
+
+    def grant(self, *statements: str) -> None:
+        self.execute(*statements, log_bin=False)
+
+    # -- replication --------------------------------------------------------
+    def gtid_position(self) -> str:
+        return self.execute("SELECT @@GLOBAL.gtid_binlog_pos")[0][0]
+
+    def start_replication(self, host: str, port: int, password: str) -> None:
+        self.execute(
+            "STOP SLAVE",
+            f"CHANGE MASTER TO MASTER_HOST={_quote(host)}, "
+            f"MASTER_PORT={int(port)}, MASTER_USER='replicator', "
+            f"MASTER_PASSWORD={_quote(password)}, MASTER_CONNECT_RETRY=1, "
+            "MASTER_HEARTBEAT_PERIOD=1, MASTER_USE_GTID=slave_pos",
+            "START SLAVE")
+
+    def wait_for_position(self, gtid: str, timeout: float) -> bool:
+        """True once this replica has applied `gtid` (MASTER_GTID_WAIT)."""
+        if not gtid:
+            return True
+        rows = self.execute(
+            f"SELECT MASTER_GTID_WAIT({_quote(gtid)}, {float(timeout)})",
+            timeout=timeout + 5)
+        return rows[0][0] == 0
+
+    def replication_status(self) -> dict:
+        with self.connect() as conn, conn.cursor(pymysql.cursors.DictCursor) \
+                as cur:
+            cur.execute("SHOW SLAVE STATUS")
+            row = cur.fetchone() or {}
+        return {
+            "io_running": row.get("Slave_IO_Running"),
+            "sql_running": row.get("Slave_SQL_Running"),
+            "seconds_behind": row.get("Seconds_Behind_Master"),
+            "last_error": row.get("Last_SQL_Error") or row.get(
+                "Last_IO_Error") or "",
+            "gtid": row.get("Gtid_IO_Pos"),
+        }
+
+
+def _quote(value: str) -> str:
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"

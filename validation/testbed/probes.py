@@ -1,0 +1,61 @@
+"""Health probes: every probe has its own timeout; waits poll to a deadline."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+import requests
+
+from edge_refarch.validation.errors import UserError
+
+
+def tcp_open(host: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port and we could bind it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def http_ok(url: str, timeout: float) -> bool:
+    try:
+        r = requests.get(url, timeout=timeout, allow_redirects=False)
+    except requests.RequestException:
+        return False
+    return r.status_code < 400
+
+
+def wait_for(what: str, check: Callable[[], bool], deadline: float,
+             interval: float = 0.2,
+             alive: Callable[[], bool] | None = None,
+             hint: str = "") -> float:
+    """Poll `check` until it is true or `deadline` (monotonic) passes.
+
+    `alive` lets a wait fail at once when the process behind it died.
+    Returns the seconds waited.
+    """
+    start = time.monotonic()
+    while True:
+        if check():
+            return time.monotonic() - start
+        if alive is not None and not alive():
+            raise UserError(f"{what}: the process exited during start-up"
+                            f"{'; see ' + hint if hint else ''}")
+        if time.monotonic() >= deadline:
+            raise UserError(f"{what}: not healthy after "
+                            f"{time.monotonic() - start:.0f} s"
+                            f"{'; see ' + hint if hint else ''}")
+        time.sleep(interval)

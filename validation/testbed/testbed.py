@@ -1,0 +1,423 @@
+"""The embedded multi-site testbed: up, status, down.
+
+Lays the architecture model out on one machine: each site on its own
+loopback address, real services from PyPI under gunicorn, MariaDB per site,
+one toxiproxy server carrying every cross-site connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+from edge_refarch.architecture import Model, ModelError
+from edge_refarch.validation import paths
+from edge_refarch.validation.errors import BadInput, UserError
+from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
+from edge_refarch.validation.testbed import deps, probes
+from edge_refarch.validation.testbed.glance import Glance
+from edge_refarch.validation.testbed.keystone import Keystone, KeystoneAdmin
+from edge_refarch.validation.testbed.mariadb import (
+    CATALOG_TABLES,
+    EDGE_KEYSTONE_WRITE_GRANTS,
+    MariaDB,
+)
+from edge_refarch.validation.testbed.memcached import Memcached
+from edge_refarch.validation.testbed.procs import ProcessTable
+from edge_refarch.validation.topology import Topology
+
+STATE_FILE = "testbed.json"
+
+
+def _parallel(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """Run jobs in threads; re-raise the first failure after all finish."""
+    if not jobs:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
+        futures = {name: pool.submit(fn) for name, fn in jobs.items()}
+        results, first_error = {}, None
+        for name, fut in futures.items():
+            try:
+                results[name] = fut.result()
+            except Exception as exc:  # noqa: BLE001 - re-raised below
+                first_error = first_error or exc
+        if first_error:
+            raise first_error
+        return results
+
+
+class Testbed:
+    def __init__(self, model: Model, state: Path | None = None,
+                 say: Callable[[str], None] = lambda m: None):
+        self.model = model
+        self.state = Path(state or paths.state_dir())
+        self.say = say
+        self.procs = ProcessTable(self.state)
+        tb = model.testbed
+        self.toxiproxy = Toxiproxy(
+            f"http://{tb.toxiproxy_address}:{tb.toxiproxy_port}",
+            timeout=tb.probe_timeout_s)
+
+    # -- recorded state -----------------------------------------------------
+    def recorded(self) -> dict | None:
+        try:
+            return json.loads((self.state / STATE_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def topology(self) -> Topology | None:
+        rec = self.recorded()
+        if rec is None:
+            return None
+        return Topology(self.model, rec["deployment"], rec["edges"])
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.state / "clouds.yaml"
+
+    def _secrets(self) -> dict[str, str]:
+        path = self.state / "secrets.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        values = {k: secrets.token_urlsafe(18) for k in (
+            "admin", "glance", "db_keystone", "db_glance", "replicator")}
+        self.state.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(values, fh)
+        return values
+
+    # -- components -----------------------------------------------------------
+    def _components(self, topo: Topology, venv: Path, pw: dict[str, str]):
+        dm = topo.deployment
+        replicated = dm.identity_source == "replicated"
+        root = topo.root
+        dbs, caches, keystones, glances = {}, {}, {}, {}
+        ttl = self.model.testbed.identity_cache_ttl_s
+        for site in topo.sites.values():
+            sdir = self.state / "sites" / site.name
+            if "memcached" in site.services:
+                caches[site.name] = Memcached(
+                    site, sdir, topo.service_port("memcached"))
+            cache = caches[site.name].server if site.name in caches else ""
+            if "mariadb" in site.services:
+                dbs[site.name] = MariaDB(
+                    site, sdir, primary=site is root and replicated,
+                    replica=site is not root and replicated)
+            db = f"{site.address}:3306"
+            if "keystone" in site.services:
+                keystones[site.name] = Keystone(
+                    site, sdir, venv,
+                    f"mysql+pymysql://keystone:{pw['db_keystone']}@{db}"
+                    "/keystone?charset=utf8mb4", primary=site is root,
+                    cache_server=cache, cache_ttl=ttl)
+            if "glance" in site.services:
+                features = dm.features.get(site.tier, {})
+                methods = features.get(
+                    "glance_import_methods",
+                    ["glance-direct", "web-download", "copy-image"])
+                sources = []
+                if "glance-download" in methods:
+                    for other in topo.sites.values():
+                        prov = topo.provider(other.name, "glance")
+                        if prov is None or prov.name == site.name:
+                            continue
+                        hp = topo.address_of(site.name, prov, "glance")
+                        if hp:
+                            sources.append(hp)
+                auth = topo.address_of(site.name, topo.identity_site(
+                    site.name), "keystone")
+                glances[site.name] = Glance(
+                    site, sdir, venv,
+                    f"mysql+pymysql://glance:{pw['db_glance']}@{db}"
+                    "/glance?charset=utf8mb4",
+                    auth_url=f"http://{auth}",
+                    www_authenticate_uri=topo.auth_url(site.name),
+                    password=pw["glance"], import_methods=methods,
+                    image_cache=bool(features.get("glance_image_cache")),
+                    download_sources=sorted(set(sources)),
+                    cache_server=cache)
+        return dbs, caches, keystones, glances
+
+    # -- up -------------------------------------------------------------------
+    def up(self, deployment: str, edges: int | None) -> dict:
+        try:
+            topo = Topology(self.model, deployment, edges)
+        except ModelError as exc:
+            raise BadInput(str(exc)) from None
+        rec = self.recorded()
+        if rec is not None:
+            if (rec["deployment"], rec["edges"]) == (deployment,
+                                                     len(topo.sites) - 1) \
+                    and self.healthy():
+                self.say(f"testbed already up ({deployment}, "
+                         f"{rec['edges']} edges)")
+                return rec
+            if self.healthy(quick=True):
+                raise BadInput(
+                    f"the testbed is up with model {rec['deployment']!r} and "
+                    f"{rec['edges']} edge(s); run 'edge-refarch testbed "
+                    "down' first")
+            self.say("removing the remains of an earlier testbed")
+            self.down(quiet=True)
+        self._check_ports(topo)
+        tb = self.model.testbed
+        server, venv = deps.ensure_all(tb.toxiproxy_version, self.say)
+        t0 = time.monotonic()
+        try:
+            self._bring_up(topo, server, venv)
+        except BaseException:
+            self.say("start-up failed; stopping what was started")
+            self.procs.stop_all()
+            raise
+        rec = {
+            "deployment": deployment, "edges": len(topo.sites) - 1,
+            "model": str(self.model.path), "venv": str(venv),
+            "toxiproxy": self.toxiproxy.url, "clouds_yaml":
+            str(self.clouds_yaml), "started": time.time(),
+            "bring_up_s": round(time.monotonic() - t0, 1),
+        }
+        (self.state / STATE_FILE).write_text(json.dumps(rec, indent=2))
+        return rec
+
+    def _check_ports(self, topo: Topology) -> None:
+        for host, port, owner in topo.listeners():
+            if not probes.port_free(host, port):
+                raise UserError(
+                    f"port {host}:{port} (for {owner}) is already in use; "
+                    "stop whatever holds it, or 'edge-refarch testbed down' "
+                    "if it is an earlier testbed")
+
+    def _spawn(self, comp, deadline: float, check: Callable[[], bool]):
+        proc = self.procs.spawn(comp.name, comp.argv(), cwd=comp.dir,
+                                env=comp.env() if hasattr(comp, "env")
+                                else None,
+                                log=comp.dir / "log" / "stdout.log")
+        waited = probes.wait_for(comp.name, check, deadline,
+                                 alive=lambda: proc.alive,
+                                 hint=str(comp.dir / "log"))
+        self.say(f"{comp.name} healthy (+{waited:.1f}s)")
+        return proc
+
+    def _bring_up(self, topo: Topology, server: Path, venv: Path) -> None:
+        tb = self.model.testbed
+        probe = tb.probe_timeout_s
+        deadline = time.monotonic() + tb.start_timeout_s
+        self.state.mkdir(parents=True, exist_ok=True)
+        pw = self._secrets()
+        dbs, caches, keystones, glances = self._components(topo, venv, pw)
+        root = topo.root.name
+        self.say(f"bringing up {topo.deployment.name}: "
+                 f"{', '.join(topo.sites)} ({len(topo.proxies)} proxies)")
+
+        # 1. toxiproxy and every site's MariaDB, in parallel.
+        def start_toxiproxy():
+            tdir = self.state / "toxiproxy"
+            tdir.mkdir(parents=True, exist_ok=True)
+            argv = [str(server), "-host", tb.toxiproxy_address, "-port",
+                    str(tb.toxiproxy_port), "-proxy-metrics"]
+            proc = self.procs.spawn("toxiproxy", argv, cwd=tdir,
+                                    log=tdir / "toxiproxy.log")
+            probes.wait_for("toxiproxy", self.toxiproxy.reachable, deadline,
+                            alive=lambda: proc.alive,
+                            hint=str(tdir / "toxiproxy.log"))
+            for p in topo.proxies:
+                self.toxiproxy.ensure_proxy(p.name, p.listen, p.upstream)
+            self.say(f"toxiproxy up with {len(topo.proxies)} proxies")
+
+        def start_db(db: MariaDB):
+            def run():
+                db.write_config()
+                db.initialise()
+                self._spawn(db, deadline, lambda: db.healthy(probe))
+            return run
+
+        def start_cache(mc: Memcached):
+            return lambda: self._spawn(mc, deadline,
+                                       lambda: mc.healthy(probe))
+
+        _parallel({"toxiproxy": start_toxiproxy,
+                   **{db.name: start_db(db) for db in dbs.values()},
+                   **{mc.name: start_cache(mc) for mc in caches.values()}})
+
+        # 2. Databases and users; configs.
+        for name, db in dbs.items():
+            if name in keystones:
+                db.create_database("keystone", "keystone",
+                                   pw["db_keystone"], read_only=db.replica)
+            if name in glances:
+                db.create_database("glance", "glance", pw["db_glance"])
+        if root in dbs and any(db.replica for db in dbs.values()):
+            dbs[root].create_replication_user(pw["replicator"])
+        for comp in (*keystones.values(), *glances.values()):
+            comp.write_config()
+
+        # 3. The source of identity truth, and every Glance schema.
+        ks_root = keystones[root]
+        jobs = {"keystone": lambda: ks_root.bootstrap(pw["admin"])}
+        jobs.update({g.name: g.db_sync for g in glances.values()})
+        self.say("keystone bootstrap and glance db_sync")
+        _parallel(jobs)
+        self.say("schemas ready")
+
+        # 4. Replicas: local catalog tables, replication over the link, keys.
+        replicas = {n: db for n, db in dbs.items() if db.replica}
+        ddl = dbs[root].table_ddl("keystone", CATALOG_TABLES) \
+            if replicas else []
+        for name, db in replicas.items():
+            db.create_local_tables("keystone", ddl)
+            link_db = next(p for p in topo.proxies
+                           if p.src == name and p.dst == root
+                           and p.service == "mariadb")
+            host, port = link_db.listen.rsplit(":", 1)
+            db.start_replication(host, int(port), pw["replicator"])
+        for name, ks in keystones.items():
+            if name != root:
+                ks.copy_keys_from(ks_root)
+
+        # 5. Start the services; Keystones as soon as their data is there.
+        def start_keystone(ks: Keystone):
+            def run():
+                if ks.site.name != root:
+                    gtid = dbs[root].gtid_position()
+                    left = max(1.0, deadline - time.monotonic())
+                    if not dbs[ks.site.name].wait_for_position(gtid, left):
+                        raise UserError(f"{ks.name}: the identity replica "
+                                        "did not catch up with the DC")
+                    dbs[ks.site.name].grant(*EDGE_KEYSTONE_WRITE_GRANTS)
+                self._spawn(ks, deadline, lambda: probes.http_ok(
+                    ks.url + "/v3", probe))
+            return run
+
+        def start_glance(g: Glance):
+            return lambda: self._spawn(g, deadline, lambda: probes.http_ok(
+                g.url + "/versions", probe))
+
+        def configure_root():
+            start_keystone(ks_root)()
+            admin = KeystoneAdmin(ks_root.url, pw["admin"])
+            admin.ensure_service_user("glance", pw["glance"])
+            admin.set_catalog(topo.catalog_for(root))
+
+        jobs = {"root": configure_root}
+        jobs.update({ks.name: start_keystone(ks)
+                     for n, ks in keystones.items() if n != root})
+        jobs.update({g.name: start_glance(g) for g in glances.values()})
+        _parallel(jobs)
+
+        # 6. Each other site's own catalog, once the DC's users reached it.
+        gtid = dbs[root].gtid_position() if root in dbs else ""
+        for name, ks in keystones.items():
+            if name == root:
+                continue
+            if not dbs[name].wait_for_position(
+                    gtid, max(1.0, deadline - time.monotonic())):
+                raise UserError(f"{ks.name}: the identity replica did not "
+                                "catch up with the DC")
+            KeystoneAdmin(ks.url, pw["admin"]).set_catalog(
+                topo.catalog_for(name))
+        self._write_clouds(topo, pw)
+        self.say(f"testbed up; clouds.yaml: {self.clouds_yaml}")
+
+    def _write_clouds(self, topo: Topology, pw: dict[str, str]) -> None:
+        clouds = {}
+        for site in topo.sites.values():
+            clouds[site.name] = {
+                "auth": {"auth_url": topo.auth_url(site.name),
+                         "username": "admin", "password": pw["admin"],
+                         "project_name": "admin",
+                         "user_domain_name": "Default",
+                         "project_domain_name": "Default"},
+                "region_name": site.region,
+                "identity_api_version": 3,
+                "interface": "public",
+            }
+        fd = os.open(self.clouds_yaml, os.O_WRONLY | os.O_CREAT
+                     | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("# Written by 'edge-refarch testbed up': one cloud per "
+                     "site (= region).\n")
+            yaml.safe_dump({"clouds": clouds}, fh, sort_keys=False)
+
+    # -- status -----------------------------------------------------------
+    def services(self) -> list[tuple[str, str, bool]]:
+        """(name, probe target, healthy) for every recorded service."""
+        topo = self.topology()
+        if topo is None:
+            return []
+        probe = self.model.testbed.probe_timeout_s
+        pw = self._secrets()
+        dbs, caches, keystones, glances = self._components(
+            topo, Path(self.recorded()["venv"]), pw)
+        checks = []
+        for db in dbs.values():
+            checks.append((db.name, f"{db.site.address}:3306",
+                           lambda db=db: db.healthy(probe)))
+        for mc in caches.values():
+            checks.append((mc.name, mc.server,
+                           lambda mc=mc: mc.healthy(probe)))
+        for ks in keystones.values():
+            checks.append((ks.name, ks.url, lambda ks=ks: probes.http_ok(
+                ks.url + "/v3", probe)))
+        for g in glances.values():
+            checks.append((g.name, g.url, lambda g=g: probes.http_ok(
+                g.url + "/versions", probe)))
+        checks.append(("toxiproxy", self.toxiproxy.url,
+                       self.toxiproxy.reachable))
+        results = _parallel({name: fn for name, _, fn in checks})
+        return [(name, target, bool(results[name]))
+                for name, target, _ in checks]
+
+    def healthy(self, quick: bool = False) -> bool:
+        procs = self.procs.all()
+        if not procs or not all(p.alive for p in procs):
+            return False
+        if quick:
+            return True
+        return all(ok for _, _, ok in self.services())
+
+    def status(self) -> dict:
+        rec = self.recorded()
+        if rec is None:
+            return {"up": False}
+        topo = self.topology()
+        procs = {p.name: p for p in self.procs.all()}
+        services = []
+        for name, target, ok in self.services():
+            p = procs.get(name)
+            services.append({"name": name, "url": target, "healthy": ok,
+                             "pid": p.pid if p and p.alive else None,
+                             "rss_mib": round(p.rss_kib() / 1024)
+                             if p and p.alive else 0})
+        links = []
+        try:
+            live = self.toxiproxy.proxies()
+        except UserError:
+            live = {}
+        for name, link in topo.links.items():
+            links.append({"name": name, "proxies": [
+                {"name": p.name, "listen": p.listen,
+                 "upstream": p.upstream,
+                 "enabled": live.get(p.name, {}).get("enabled"),
+                 "toxics": [t["name"] for t in
+                            live.get(p.name, {}).get("toxics") or []]}
+                for p in topo.proxies_of(name)]})
+        return {"up": True, **rec, "services": services, "links": links}
+
+    # -- down -----------------------------------------------------------
+    def down(self, quiet: bool = False) -> list[str]:
+        stopped = self.procs.stop_all()
+        if self.state.exists():
+            shutil.rmtree(self.state)
+        if not quiet:
+            self.say(f"stopped {len(stopped)} processes; removed "
+                     f"{self.state}")
+        return stopped

@@ -1,0 +1,281 @@
+"""A concrete region: the architecture model instantiated.
+
+Pure logic (no I/O): given the model, a deployment model and a number of
+edge sites, compute every site with its address and services, every WAN link,
+every toxiproxy proxy on those links, and the endpoint each site's clients
+and services must use for every other site's services.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+
+from edge_refarch.architecture import DeploymentModel, Model, ModelError
+
+MAX_SITES = 250
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    name: str
+    tier: str
+    number: int          # 1-based, in topology order
+    address: str         # its own loopback address
+    parent: str | None
+    services: tuple[str, ...]
+
+    @property
+    def region(self) -> str:
+        return self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class Proxy:
+    """One toxiproxy proxy: traffic from `src` to `dst`'s `service`."""
+
+    name: str
+    link: str
+    src: str
+    dst: str
+    service: str
+    listen: str          # "addr:port" on the source site's address
+    upstream: str        # "addr:port" of the real service at dst
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    name: str
+    a: str               # parent site
+    b: str               # child site
+    link_class: str
+    latency_ms: float
+    jitter_ms: float
+    bandwidth_mbit: float
+    budget_rtt_ms: float
+
+    def sites(self) -> tuple[str, str]:
+        return (self.a, self.b)
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    region: str
+    service: str
+    catalog_type: str
+    url: str
+
+
+class Topology:
+    """Sites, links and proxies of one deployment model on the testbed."""
+
+    def __init__(self, model: Model, deployment: str,
+                 edges: int | None = None):
+        self.model = model
+        self.deployment: DeploymentModel = model.deployment_model(deployment)
+        if edges is not None and edges < 1:
+            raise ModelError(f"--edges must be at least 1 (got {edges})")
+        self.edges = edges
+        self.sites: dict[str, Site] = {}
+        self.links: dict[str, Link] = {}
+        self._build_sites()
+        self._build_links()
+
+    # -- construction -----------------------------------------------------
+    def _build_sites(self) -> None:
+        number = 0
+        expanded: dict[str, list[str]] = {}
+        for tmpl in self.model.topology:
+            count = tmpl.count
+            if count is not None and self.edges is not None \
+                    and tmpl.tier == "edge":
+                count = self.edges
+            names = ([tmpl.name] if count is None else
+                     [tmpl.name.format(n=i) for i in range(1, count + 1)])
+            parents = expanded.get(tmpl.parent, [None]) if tmpl.parent \
+                else [None]
+            expanded[tmpl.name] = names
+            for i, name in enumerate(names):
+                number += 1
+                if number > MAX_SITES:
+                    raise ModelError(f"too many sites (at most {MAX_SITES})")
+                # A templated child of a templated parent attaches to the
+                # parent with the same index, else to the single parent.
+                parent = parents[i % len(parents)]
+                self.sites[name] = Site(
+                    name, tmpl.tier, number,
+                    self.model.testbed.site_address.format(n=number),
+                    parent, self.deployment.services_at(tmpl.tier))
+
+    def _build_links(self) -> None:
+        for site in self.sites.values():
+            if site.parent is None:
+                continue
+            parent = self.sites[site.parent]
+            lc = self.model.link_class_between(parent.tier, site.tier)
+            name = f"{parent.name}-{site.name}"
+            self.links[name] = Link(name, parent.name, site.name, lc.name,
+                                    lc.latency_ms, lc.jitter_ms,
+                                    lc.bandwidth_mbit, lc.budget_rtt_ms)
+
+    # -- queries ------------------------------------------------------------
+    @property
+    def root(self) -> Site:
+        return next(iter(self.sites.values()))
+
+    def site(self, name: str) -> Site:
+        try:
+            return self.sites[name]
+        except KeyError:
+            raise ModelError(f"unknown site {name!r} (known: "
+                             f"{', '.join(self.sites)})") from None
+
+    def link(self, name: str) -> Link:
+        try:
+            return self.links[name]
+        except KeyError:
+            raise ModelError(f"unknown link {name!r} (known: "
+                             f"{', '.join(self.links) or 'none'})") from None
+
+    def link_between(self, a: str, b: str) -> Link | None:
+        for link in self.links.values():
+            if {link.a, link.b} == {a, b}:
+                return link
+        return None
+
+    def provider(self, region: str, service: str) -> Site | None:
+        """The site whose `service` serves `region`'s users."""
+        site = self.sites[region]
+        while site is not None:
+            if service in site.services:
+                return site
+            if not self.deployment.served_by_parent or site.parent is None:
+                return None
+            site = self.sites[site.parent]
+        return None
+
+    def service_port(self, service: str) -> int:
+        return self.model.services[service].port
+
+    def proxy_port(self, dst: Site, service: str) -> int:
+        slot = self.model.services[service].slot
+        return self.model.testbed.proxy_port_base + 100 * dst.number + slot
+
+    def proxy_name(self, src: str, dst: str, service: str) -> str:
+        link = self.link_between(src, dst)
+        return f"{link.name}.{src}-to-{dst}.{service}"
+
+    def address_of(self, seen_from: str, provider: Site,
+                   service: str) -> str | None:
+        """host:port that `seen_from` uses to reach provider's service.
+
+        Direct on the same site; through the source site's link proxy when
+        the two sites share a link; None when no link joins them.
+        """
+        if provider.name == seen_from:
+            return f"{provider.address}:{self.service_port(service)}"
+        if self.link_between(seen_from, provider.name) is None:
+            return None
+        src = self.sites[seen_from]
+        return f"{src.address}:{self.proxy_port(provider, service)}"
+
+    def identity_site(self, site: str) -> Site:
+        """The site whose Keystone serves `site`'s users."""
+        provider = self.provider(site, "keystone")
+        if provider is None:
+            raise ModelError(f"site {site!r} has no identity service in "
+                             f"model {self.deployment.name!r}")
+        return provider
+
+    def catalog_sites(self) -> list[Site]:
+        """Sites that run a Keystone and so hold a catalog of their own."""
+        return [s for s in self.sites.values() if "keystone" in s.services]
+
+    def catalog_for(self, keystone_site: str) -> list[Endpoint]:
+        """The catalog that the Keystone at `keystone_site` serves.
+
+        For a region whose users this Keystone serves, the endpoints are
+        those the region's own clients use (seen from that region); for any
+        other region, those the Keystone's own site uses (seen from it).
+        Regions its site has no link to are left out.
+        """
+        served = {name for name in self.sites
+                  if self.identity_site(name).name == keystone_site}
+        endpoints = []
+        for region in self.sites:
+            seen_from = region if region in served else keystone_site
+            for svc in self.model.services.values():
+                if not svc.catalog_type:
+                    continue
+                provider = self.provider(region, svc.name)
+                if provider is None:
+                    continue
+                hostport = self.address_of(seen_from, provider, svc.name)
+                if hostport is None:
+                    continue
+                endpoints.append(Endpoint(region, svc.name,
+                                          svc.catalog_type,
+                                          f"http://{hostport}{svc.url_path}"))
+        return endpoints
+
+    def auth_url(self, site: str) -> str:
+        """The identity endpoint a client at `site` authenticates against."""
+        ks = self.identity_site(site)
+        hostport = self.address_of(site, ks, "keystone")
+        return f"http://{hostport}{self.model.services['keystone'].url_path}"
+
+    @cached_property
+    def proxies(self) -> list[Proxy]:
+        """Every cross-site path that something in the model uses."""
+        needed: set[tuple[str, str, str]] = set()
+        for ks in self.catalog_sites():
+            served = {n for n in self.sites
+                      if self.identity_site(n).name == ks.name}
+            for region in self.sites:
+                seen_from = region if region in served else ks.name
+                for svc in self.model.services.values():
+                    if not svc.catalog_type:
+                        continue
+                    provider = self.provider(region, svc.name)
+                    if provider is None or provider.name == seen_from:
+                        continue
+                    if self.link_between(seen_from, provider.name):
+                        needed.add((seen_from, provider.name, svc.name))
+        for flow in self.deployment.flows:
+            for site in self.sites.values():
+                if site.tier != flow.from_tier or site.parent is None:
+                    continue
+                parent = self.sites[site.parent]
+                if parent.tier == flow.to_tier:
+                    needed.add((site.name, parent.name, flow.service))
+        proxies = []
+        for src, dst, service in sorted(
+                needed, key=lambda t: (self.sites[t[0]].number,
+                                       self.sites[t[1]].number,
+                                       self.model.services[t[2]].slot)):
+            dsite = self.sites[dst]
+            proxies.append(Proxy(
+                self.proxy_name(src, dst, service),
+                self.link_between(src, dst).name, src, dst, service,
+                f"{self.sites[src].address}:{self.proxy_port(dsite, service)}",
+                f"{dsite.address}:{self.service_port(service)}"))
+        return proxies
+
+    def proxies_of(self, link: str) -> list[Proxy]:
+        self.link(link)
+        return [p for p in self.proxies if p.link == link]
+
+    def listeners(self) -> list[tuple[str, int, str]]:
+        """(address, port, owner) of everything the testbed binds."""
+        out = []
+        for site in self.sites.values():
+            for svc in site.services:
+                out.append((site.address, self.service_port(svc),
+                            f"{site.name}.{svc}"))
+        for p in self.proxies:
+            host, port = p.listen.rsplit(":", 1)
+            out.append((host, int(port), f"proxy {p.name}"))
+        tb = self.model.testbed
+        out.append((tb.toxiproxy_address, tb.toxiproxy_port,
+                    "toxiproxy API"))
+        return out
