@@ -17,11 +17,10 @@ from typing import Any
 
 import requests
 import toxiproxy.api as _tp_api
+from edge_refarch.validation.errors import UserError
 from toxiproxy import exceptions as _tp_exc
 from toxiproxy.proxy import Proxy as _TpProxy
 from toxiproxy.server import Toxiproxy as _TpServer
-
-from edge_refarch.validation.errors import UserError
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -95,7 +94,7 @@ class Toxiproxy:
                     f"toxiproxy at {self.url} is unreachable while trying to "
                     f"{what}; is it running? (the testbed starts it: "
                     "edge-refarch testbed up)") from None
-            except (_tp_exc.NotFound,) as exc:
+            except _tp_exc.NotFound as exc:
                 raise ToxiproxyError(
                     f"toxiproxy at {self.url}: not found while trying to "
                     f"{what}: {_body(exc)}") from None

@@ -104,10 +104,9 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
     found = toxiproxy_binary(version)
     if found:
         return found
-    go = shutil.which("go") or (
-        "/usr/local/go/bin/go" if os.path.exists("/usr/local/go/bin/go")
-        else None)
-    if go is None:
+    go = os.environ.get("EDGE_REFARCH_GO") or shutil.which("go") or \
+        "/usr/local/go/bin/go"
+    if not os.access(go, os.X_OK):
         raise UserError(
             "toxiproxy-server is not installed and Go is not available to "
             f"build it; install Go, then run: go install "
@@ -166,9 +165,22 @@ def services_venv(say: Callable[[str], None]) -> Path:
     return venv
 
 
+def check_programs() -> None:
+    """The Debian programs the testbed runs are where it expects them."""
+    from edge_refarch.validation.testbed import mariadb, memcached
+    for path, package in ((mariadb.MARIADBD, "mariadb-server"),
+                          (mariadb.INSTALL_DB, "mariadb-server"),
+                          (memcached.MEMCACHED, "memcached")):
+        if not os.access(path, os.X_OK):
+            raise UserError(f"{path} not found or not executable: install "
+                            f"the Debian package {package} ('edge-refarch "
+                            "testbed install' does it when run as root)")
+
+
 def ensure_all(toxiproxy_version: str, say: Callable[[str], None]
                ) -> tuple[Path, Path]:
     """Debian packages, toxiproxy and the services venv; returns
     (toxiproxy-server path, services venv)."""
     ensure_packages("testbed", say)
+    check_programs()
     return ensure_toxiproxy(toxiproxy_version, say), services_venv(say)

@@ -106,6 +106,8 @@ project_name = service
 username = glance
 password = {self.password}
 region_name = {self.site.region}
+# The catalog holds public endpoints only (the default here is internal).
+interface = public
 service_token_roles_required = true
 memcached_servers = {self.cache_server}
 # A cut-off identity service must fail fast, not hang (default: ~90 s).

@@ -16,10 +16,9 @@ import subprocess
 from pathlib import Path
 
 import pymysql
-
 from edge_refarch.validation.errors import UserError
 
-MARIADBD = "/usr/sbin/mariadbd"
+MARIADBD = os.environ.get("EDGE_REFARCH_MARIADBD", "/usr/sbin/mariadbd")
 INSTALL_DB = "/usr/bin/mariadb-install-db"
 
 # Keystone's catalog tables: site-local, never replicated.

@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-MEMCACHED = "/usr/bin/memcached"
+MEMCACHED = os.environ.get("EDGE_REFARCH_MEMCACHED", "/usr/bin/memcached")
 
 
 class Memcached:

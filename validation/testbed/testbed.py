@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
-
 from edge_refarch.architecture import Model, ModelError
 from edge_refarch.validation import paths
 from edge_refarch.validation.errors import BadInput, UserError
@@ -402,7 +401,7 @@ class Testbed:
             live = self.toxiproxy.proxies()
         except UserError:
             live = {}
-        for name, link in topo.links.items():
+        for name in topo.links:
             links.append({"name": name, "proxies": [
                 {"name": p.name, "listen": p.listen,
                  "upstream": p.upstream,

@@ -1,0 +1,129 @@
+"""Functional tests: the real testbed, shared by the whole test session.
+
+One testbed runs at a time (its addresses and ports are fixed by the model),
+so tests ask for a model through the `testbed` fixture; switching models
+brings the previous one down. Everything is brought down at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+import requests
+from edge_refarch.architecture import load_model
+from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
+from edge_refarch.validation.testbed.smoke import connect
+from edge_refarch.validation.testbed.testbed import Testbed
+
+# Bounds for behaviour (not performance): how long a cut-off operation may
+# take to fail, and how long a healed link may take to deliver.
+FAIL_FAST_S = 10.0
+CONVERGE_S = 60.0
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600):
+    return subprocess.run(
+        [sys.executable, "-m", "edge_refarch.validation.cli", *args],
+        capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+
+
+class Site:
+    """A client standing at one site of the running testbed."""
+
+    def __init__(self, bed: RunningTestbed, name: str):
+        self.bed, self.name = bed, name
+        self.site = bed.topology.site(name)
+        self.conn = connect(bed.clouds_yaml, name)
+
+    @property
+    def auth_url(self) -> str:
+        return self.bed.topology.auth_url(self.name)
+
+    def issue_token(self, user="admin", password=None, project="admin",
+                    timeout=FAIL_FAST_S) -> requests.Response:
+        password = password or self.bed.admin_password
+        scope = {"project": {"name": project, "domain": {"id": "default"}}} \
+            if project else None
+        body = {"auth": {"identity": {"methods": ["password"], "password": {
+            "user": {"name": user, "domain": {"id": "default"},
+                     "password": password}}}}}
+        if scope:
+            body["auth"]["scope"] = scope
+        return requests.post(f"{self.auth_url}/auth/tokens", json=body,
+                             timeout=timeout)
+
+    def token(self) -> str:
+        r = self.issue_token()
+        assert r.status_code == 201, r.text
+        return r.headers["X-Subject-Token"]
+
+    def validate(self, subject: str, auth: str | None = None,
+                 timeout=FAIL_FAST_S) -> requests.Response:
+        return requests.get(
+            f"{self.auth_url}/auth/tokens", timeout=timeout,
+            headers={"X-Auth-Token": auth or subject,
+                     "X-Subject-Token": subject})
+
+
+class RunningTestbed:
+    def __init__(self, testbed: Testbed, model: str):
+        self.testbed = testbed
+        self.model = model
+        self.record = testbed.recorded()
+        self.topology = testbed.topology()
+        self.clouds_yaml = self.record["clouds_yaml"]
+        self.admin_password = testbed._secrets()["admin"]
+        self.toxiproxy: Toxiproxy = testbed.toxiproxy
+
+    def at(self, site: str) -> Site:
+        return Site(self, site)
+
+    def cut(self, link: str) -> list[str]:
+        """Disable every proxy of `link`; returns their names."""
+        names = [p.name for p in self.topology.proxies_of(link)]
+        for name in names:
+            self.toxiproxy.set_enabled(name, False)
+        return names
+
+    def heal(self, link: str) -> None:
+        for p in self.topology.proxies_of(link):
+            self.toxiproxy.set_enabled(p.name, True)
+
+
+class TestbedManager:
+    def __init__(self):
+        self.model = load_model()
+        self.testbed = Testbed(self.model)
+        self.current: RunningTestbed | None = None
+
+    def ensure(self, model: str) -> RunningTestbed:
+        if self.current and self.current.model == model \
+                and self.testbed.healthy(quick=True):
+            return self.current
+        if self.current or self.testbed.recorded():
+            self.down()
+        result = run_cli("testbed", "up", "--model", model)
+        assert result.returncode == 0, result.stderr
+        self.current = RunningTestbed(self.testbed, model)
+        return self.current
+
+    def down(self) -> None:
+        run_cli("testbed", "down")
+        self.current = None
+
+
+@pytest.fixture(scope="session")
+def manager():
+    mgr = TestbedManager()
+    yield mgr
+    mgr.down()
+
+
+@pytest.fixture
+def unique():
+    return f"edge-refarch-test-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,34 @@
+"""The CLI answers bad input with one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import pytest
+from edge_refarch.validation import cli
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["testbed", "up", "--edges", "0"], "at least 1"),
+    (["testbed", "up", "--edges", "-3"], "at least 1"),
+    (["testbed", "up", "--edges", "1e9"], "whole number"),
+    (["testbed", "up", "--edges", "5000"], "at most 200"),
+    (["testbed"], "required"),
+    (["nothing"], "invalid choice"),
+    (["--model-file", "/nonexistent/model.yaml", "testbed", "status"],
+     "model file not found"),
+])
+def test_bad_input_is_one_line_exit_2(capsys, argv, words):
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert words in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_unknown_deployment_model_is_bad_input(capsys, tmp_path,
+                                               monkeypatch):
+    monkeypatch.setenv("EDGE_REFARCH_STATE", str(tmp_path / "state"))
+    code = cli.main(["testbed", "up", "--model", "hybrid"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown deployment model 'hybrid'" in err

@@ -1,0 +1,96 @@
+"""The architecture model loads, and every fault in it is named clearly."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from edge_refarch.architecture import (
+    DEFAULT_MODEL_PATH,
+    ModelError,
+    load_model,
+)
+
+
+@pytest.fixture
+def raw():
+    return yaml.safe_load(DEFAULT_MODEL_PATH.read_text())
+
+
+def write(tmp_path, data):
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_shipped_model_loads():
+    model = load_model()
+    assert set(model.deployment_models) == {"centralized", "distributed"}
+    assert set(model.tiers) == {"regional_dc", "edge", "far_edge"}
+    dist = model.deployment_model("distributed")
+    assert dist.identity_source == "replicated"
+    assert "federated" in dist.identity_variants
+    assert dist.during_partition["token_issue_at_edge"] == "works"
+    cent = model.deployment_model("centralized")
+    assert cent.services_at("edge") == ()
+    assert cent.during_partition["token_issue_at_edge"] == "fails_fast"
+
+
+def test_every_model_declares_the_same_partition_expectations():
+    model = load_model()
+    keys = {name: (set(m.during_partition), set(m.after_heal))
+            for name, m in model.deployment_models.items()}
+    assert len(set(map(str, keys.values()))) == 1, keys
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda r: r["deployment_models"]["distributed"]["sites"]["edge"]
+     .append("glanse"), "unknown service 'glanse'"),
+    (lambda r: r["deployment_models"]["centralized"]["sites"]
+     .__setitem__("moon", []), "unknown tier 'moon'"),
+    (lambda r: r["services"]["keystone"].__setitem__("port", 70000),
+     "services.keystone.port"),
+    (lambda r: r["links"]["dc-edge"].__setitem__("latency_ms", -5),
+     "links.dc-edge.latency_ms"),
+    (lambda r: r["deployment_models"]["distributed"]["partition"]["during"]
+     .__setitem__("token_issue_at_edge", "maybe"), "'maybe' is not one of"),
+    (lambda r: r["testbed"].__setitem__("site_address", "10.0.{n}.1"),
+     "127.0.0.0/8"),
+    (lambda r: r["testbed"]["toxiproxy"].__setitem__("address", "0.0.0.0"),
+     "127.0.0.0/8"),
+    (lambda r: r["topology"]["sites"][1].__setitem__("parent", "nowhere"),
+     "'nowhere' is not a site"),
+    (lambda r: r["topology"]["sites"][1].__setitem__("name", "edge"),
+     "needs '{n}'"),
+    (lambda r: r.pop("links"), "'links' is a required property"),
+    (lambda r: r.__setitem__("surprise", 1), "surprise"),
+    (lambda r: r["deployment_models"]["distributed"]["flows"][0]
+     .__setitem__("to", "far_edge"), "does not run at tier 'far_edge'"),
+])
+def test_bad_model_is_named(tmp_path, raw, mutate, words):
+    data = copy.deepcopy(raw)
+    mutate(data)
+    with pytest.raises(ModelError) as exc:
+        load_model(write(tmp_path, data))
+    message = str(exc.value)
+    assert words in message
+    assert "\n" not in message
+    assert str(tmp_path) in message
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ModelError, match="model file not found"):
+        load_model(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1, 2\n")
+    with pytest.raises(ModelError, match="not valid YAML at line"):
+        load_model(bad)
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ModelError, match="mapping at the top level"):
+        load_model(bad)
+
+
+def test_unknown_deployment_model():
+    with pytest.raises(ModelError, match="unknown deployment model 'hybrid'"):
+        load_model().deployment_model("hybrid")
