@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(Debian packages, toxiproxy, services)")
     tbc.add_parser("smoke", help="a quick end-to-end check of a running "
                                  "testbed")
+    from edge_refarch.validation.faults import cli as fault_cli
+    fault_cli.add_parser(areas, _Parser)
     return p
 
 
@@ -129,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             raise BadInput(str(exc)) from None
         if args.area == "testbed":
             return _testbed(args, model, say)
+        if args.area == "fault":
+            from edge_refarch.validation.faults import cli as fault_cli
+            return fault_cli.run(args, model, say)
         raise BadInput(f"unknown area {args.area!r}")
     except UserError as exc:
         if debug:

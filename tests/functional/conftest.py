@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 import requests
+
 from edge_refarch.architecture import load_model
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
 from edge_refarch.validation.testbed.smoke import connect

@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
+
 from edge_refarch.validation.testbed.procs import ProcessTable
 
 from .conftest import run_cli

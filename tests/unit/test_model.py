@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import yaml
+
 from edge_refarch.architecture import (
     DEFAULT_MODEL_PATH,
     ModelError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+
 from edge_refarch.validation.faults.toxiproxy_api import (
     Toxiproxy,
     ToxiproxyError,

@@ -17,10 +17,11 @@ from typing import Any
 
 import requests
 import toxiproxy.api as _tp_api
-from edge_refarch.validation.errors import UserError
 from toxiproxy import exceptions as _tp_exc
 from toxiproxy.proxy import Proxy as _TpProxy
 from toxiproxy.server import Toxiproxy as _TpServer
+
+from edge_refarch.validation.errors import UserError
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -52,7 +53,11 @@ _tp_api.requests = _TimedRequests()
 
 
 class ToxiproxyError(UserError):
-    """Toxiproxy is unreachable, or refused a request."""
+    """Toxiproxy is unreachable, or refused a request (exit code 2: the
+    URL or the request is what the operator has to fix)."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message, exit_code)
 
 
 class Toxiproxy:
@@ -117,14 +122,14 @@ class Toxiproxy:
     # -- server -------------------------------------------------------------
     def version(self) -> str:
         def get():
-            r = _tp_api.APIConsumer.get("/version")
-            r.raise_for_status()
+            try:
+                r = _tp_api.APIConsumer.get("/version")
+            except _tp_exc.NotFound:
+                raise ValueError("no /version") from None
+            if r.status_code != 200:
+                raise ValueError(f"HTTP {r.status_code}")
             return r.text.strip()
-        try:
-            return self._run("read its version", get)
-        except requests.HTTPError:
-            raise ToxiproxyError(f"{self.url} does not look like a "
-                                 "toxiproxy API") from None
+        return self._run("read its version", get)
 
     def reachable(self) -> bool:
         try:
@@ -209,4 +214,4 @@ def _body(exc: Exception) -> str:
     arg = exc.args[0] if exc.args else ""
     if isinstance(arg, bytes):
         arg = arg.decode(errors="replace")
-    return " ".join(str(arg).split())[:200] or type(exc).__name__
+    return " ".join(str(arg).split())[:120] or type(exc).__name__

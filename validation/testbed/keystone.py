@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import requests
+
 from edge_refarch.validation.errors import UserError
 
 # Keystone 30 reads sys.argv through oslo.config, so gunicorn must get no

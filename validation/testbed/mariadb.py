@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pymysql
+
 from edge_refarch.validation.errors import UserError
 
 MARIADBD = os.environ.get("EDGE_REFARCH_MARIADBD", "/usr/sbin/mariadbd")

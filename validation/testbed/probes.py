@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import requests
+
 from edge_refarch.validation.errors import UserError
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import openstack
 import openstack.config
 import openstack.exceptions
+
 from edge_refarch.validation.errors import UserError
 
 SMOKE_IMAGE_BYTES = 4 * 1024 * 1024

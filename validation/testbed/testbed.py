@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
+
 from edge_refarch.architecture import Model, ModelError
 from edge_refarch.validation import paths
 from edge_refarch.validation.errors import BadInput, UserError

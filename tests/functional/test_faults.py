@@ -1,0 +1,289 @@
+"""Fault injectors against the testbed's real toxiproxy: every fault takes
+effect, is removed on exit, SIGTERM or kill -9, and bad input is refused
+before anything is applied."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from edge_refarch.validation import paths
+from edge_refarch.validation.errors import BadInput
+from edge_refarch.validation.faults.faults import (
+    TOXIC_PREFIX,
+    FaultInjector,
+    Links,
+)
+
+from .conftest import FAIL_FAST_S, run_cli
+
+LINK = "dc-edge1"
+
+
+@pytest.fixture(scope="module")
+def bed(manager):
+    return manager.ensure("distributed")
+
+
+@pytest.fixture
+def injector(bed):
+    inj = FaultInjector(bed.toxiproxy, Links.from_topology(bed.topology),
+                        paths.state_dir().parent)
+    yield inj
+    inj.heal()
+
+
+def dc_keystone_from(bed, site: str) -> str:
+    return "http://" + bed.topology.address_of(site, bed.topology.root,
+                                               "keystone") + "/v3"
+
+
+def link_state(bed):
+    live = bed.toxiproxy.proxies()
+    proxies = [p.name for p in bed.topology.proxies_of(LINK)]
+    disabled = [p for p in proxies if not live[p]["enabled"]]
+    toxics = [t["name"] for p in proxies for t in live[p]["toxics"] or []]
+    return disabled, toxics
+
+
+def assert_healed(bed):
+    assert link_state(bed) == ([], [])
+
+
+def wait_for(predicate, timeout=FAIL_FAST_S):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def test_partition_refused_then_healed(bed, injector):
+    url = dc_keystone_from(bed, "edge1")
+    with injector.partition(LINK):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url, timeout=FAIL_FAST_S)
+        # Other links are not touched.
+        assert requests.get(dc_keystone_from(bed, "edge2"),
+                            timeout=FAIL_FAST_S).ok
+    assert_healed(bed)
+    assert requests.get(url, timeout=FAIL_FAST_S).ok
+
+
+def test_partition_blackhole_accepts_but_nothing_flows(bed, injector):
+    url = dc_keystone_from(bed, "edge1")
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    with injector.partition(LINK, mode="blackhole"):
+        # The connection is accepted...
+        with socket.create_connection((host, int(port)), timeout=2):
+            pass
+        # ... but no answer ever comes.
+        with pytest.raises(requests.ReadTimeout):
+            requests.get(url, timeout=(2, 1.5))
+    assert_healed(bed)
+    assert requests.get(url, timeout=FAIL_FAST_S).ok
+
+
+def test_latency_is_added_to_each_request(bed, injector):
+    url = dc_keystone_from(bed, "edge1")
+    session = requests.Session()
+    session.get(url, timeout=5)
+    with injector.latency(LINK, rtt_ms=300):
+        t = time.monotonic()
+        assert session.get(url, timeout=10).ok
+        assert time.monotonic() - t >= 0.3
+        _, toxics = link_state(bed)
+        assert toxics and all(t.startswith(TOXIC_PREFIX) for t in toxics)
+    assert_healed(bed)
+
+
+def test_bandwidth_limits_a_download(bed, injector, unique):
+    dc = bed.at("dc").conn
+    data = os.urandom(256 * 1024)
+    img = dc.image.create_image(name=unique, data=data, disk_format="raw",
+                                container_format="bare", use_import=False,
+                                wait=True)
+    try:
+        token = bed.at("edge1").token()
+        url = "http://" + bed.topology.address_of(
+            "edge1", bed.topology.root, "glance") + \
+            f"/v2/images/{img.id}/file"
+        with injector.bandwidth(LINK, kbps=1024):   # 128 KB/s
+            t = time.monotonic()
+            r = requests.get(url, headers={"X-Auth-Token": token},
+                             timeout=60)
+            took = time.monotonic() - t
+        assert r.content == data
+        assert took >= 1.5, f"256 KiB at 1 Mbit/s took only {took:.2f} s"
+    finally:
+        dc.image.delete_image(img.id, ignore_missing=True)
+    assert_healed(bed)
+
+
+def test_reset_after_bytes_cuts_a_download(bed, injector, unique):
+    dc = bed.at("dc").conn
+    img = dc.image.create_image(name=unique, data=os.urandom(512 * 1024),
+                                disk_format="raw", container_format="bare",
+                                use_import=False, wait=True)
+    try:
+        token = bed.at("edge1").token()
+        url = "http://" + bed.topology.address_of(
+            "edge1", bed.topology.root, "glance") + \
+            f"/v2/images/{img.id}/file"
+        with injector.reset_after(LINK, 64 * 1024):
+            with pytest.raises(requests.RequestException):
+                r = requests.get(url, headers={"X-Auth-Token": token},
+                                 timeout=10)
+                r.raise_for_status()
+                assert len(r.content) == 512 * 1024
+    finally:
+        dc.image.delete_image(img.id, ignore_missing=True)
+    assert_healed(bed)
+
+
+def test_flap_alternates_and_heals(bed, injector):
+    url = dc_keystone_from(bed, "edge1")
+    seen = set()
+    with injector.flap(LINK, down_s=0.4, up_s=0.4) as fault:
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline and len(seen) < 2:
+            try:
+                requests.get(url, timeout=1)
+                seen.add("up")
+            except requests.ConnectionError:
+                seen.add("down")
+            time.sleep(0.05)
+    assert seen == {"up", "down"}
+    assert fault.cycles >= 1
+    assert_healed(bed)
+
+
+def test_fault_removed_on_exception(bed, injector):
+    with pytest.raises(RuntimeError):
+        with injector.partition(LINK):
+            assert link_state(bed)[0]
+            raise RuntimeError("test failed mid-fault")
+    assert_healed(bed)
+
+
+def test_link_counters_count_bytes_that_crossed(bed, injector, unique):
+    dc = bed.at("dc").conn
+    data = os.urandom(1024 * 1024)
+    img = dc.image.create_image(name=unique, data=data, disk_format="raw",
+                                container_format="bare", use_import=False,
+                                wait=True)
+    try:
+        token = bed.at("edge1").token()
+        url = "http://" + bed.topology.address_of(
+            "edge1", bed.topology.root, "glance") + \
+            f"/v2/images/{img.id}/file"
+        with injector.measure(LINK) as crossed, \
+                injector.measure("dc-edge2") as other:
+            assert requests.get(url, headers={"X-Auth-Token": token},
+                                timeout=30).content == data
+        assert crossed["sent"] >= len(data)
+        assert crossed["sent"] < len(data) + 64 * 1024
+        assert other["sent"] < 64 * 1024
+    finally:
+        dc.image.delete_image(img.id, ignore_missing=True)
+
+
+def _holder(*args):
+    """A separate process holding a fault, as an operator would run it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge_refarch.validation.cli", "fault",
+         *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("healer", ["fault heal", "next run"])
+def test_kill_9_leftover_is_healed(bed, healer):
+    proc = _holder("partition", LINK, "--for", "10m")
+    try:
+        wait_for(lambda: link_state(bed)[0])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert link_state(bed)[0], "kill -9 should leave the fault behind"
+        if healer == "fault heal":
+            result = run_cli("fault", "heal", LINK)
+            assert result.returncode == 0, result.stderr
+        else:
+            # Any next run starts by removing faults whose owner died.
+            FaultInjector(bed.toxiproxy, Links.from_topology(bed.topology),
+                          paths.state_dir().parent)
+        assert_healed(bed)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        run_cli("fault", "heal", "--all")
+
+
+def test_next_run_keeps_a_fault_held_by_a_live_process(bed):
+    proc = _holder("latency", LINK, "--ms", "20", "--for", "10m")
+    try:
+        wait_for(lambda: link_state(bed)[1])
+        FaultInjector(bed.toxiproxy, Links.from_topology(bed.topology),
+                      paths.state_dir().parent)
+        assert link_state(bed)[1], "a live owner's fault was removed"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    # SIGTERM: the holder removed its own fault on the way out.
+    assert proc.returncode == 130, proc.stderr.read()
+    assert_healed(bed)
+
+
+def test_cli_fault_stays_until_heal(bed):
+    result = run_cli("fault", "partition", LINK)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert link_state(bed)[0]
+        listing = run_cli("fault", "list")
+        assert f"{LINK}: " in listing.stdout and "disabled" in \
+            listing.stdout
+    finally:
+        healed = run_cli("fault", "heal", LINK)
+    assert healed.returncode == 0
+    assert_healed(bed)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["partition", "dc-edge9"], "unknown link 'dc-edge9'"),
+    (["latency", LINK, "--ms", "-5"], "between"),
+    (["latency", LINK, "--ms", "1e12"], "between"),
+    (["latency", LINK, "--ms", "nan"], "not a finite number"),
+    (["latency", LINK, "--ms", "10", "--jitter", "50"], "must not exceed"),
+    (["bandwidth", LINK, "--kbps", "0"], "between"),
+    (["flap", LINK, "--down", "1s", "--up", "forever"], "not a duration"),
+    (["partition", LINK, "--for=-1s"], "not a duration"),
+    (["partition", LINK, "--for", "0s"], "more than 0"),
+    (["partition", LINK, "--mode", "sideways"], "invalid choice"),
+    (["heal"], "name a LINK or pass --all"),
+    (["--toxiproxy-url", "http://127.0.0.1:1", "list"], "unreachable"),
+    (["--toxiproxy-url", "gopher://127.0.0.1", "list"],
+     "not of the form"),
+    (["--toxiproxy-url", "http://127.0.1.1:5000", "list"],
+     "does not look like a toxiproxy"),
+])
+def test_bad_fault_input(bed, args, words):
+    result = run_cli("fault", *args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert_healed(bed)   # nothing half-applied
+
+
+def test_library_rejects_bad_numbers_before_applying(bed, injector):
+    for make in (lambda: injector.latency(LINK, rtt_ms=-1),
+                 lambda: injector.bandwidth(LINK, kbps=float("inf")),
+                 lambda: injector.reset_after(LINK, 0)):
+        with pytest.raises(BadInput):
+            make()
+    assert_healed(bed)
