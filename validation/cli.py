@@ -59,8 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(Debian packages, toxiproxy, services)")
     tbc.add_parser("smoke", help="a quick end-to-end check of a running "
                                  "testbed")
+    from edge_refarch.validation.conformance import cli as conf_cli
     from edge_refarch.validation.faults import cli as fault_cli
     fault_cli.add_parser(areas, _Parser)
+    conf_cli.add_parser(areas, _Parser)
     return p
 
 
@@ -131,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             raise BadInput(str(exc)) from None
         if args.area == "testbed":
             return _testbed(args, model, say)
+        if args.area == "conformance":
+            from edge_refarch.validation.conformance import cli as conf_cli
+            return conf_cli.run(args, model, say)
         if args.area == "fault":
             from edge_refarch.validation.faults import cli as fault_cli
             return fault_cli.run(args, model, say)

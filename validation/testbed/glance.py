@@ -133,7 +133,11 @@ task_pool_threads = 4
 """)
         gunicorn_conf(self.dir / "gunicorn.conf.py",
                       "glance.wsgi.api:application",
-                      f"{self.site.address}:9292", 2, self.logdir)
+                      f"{self.site.address}:9292", 2, self.logdir,
+                      # Glance starts its image-cache worker thread at
+                      # import: with preload it would live in the master
+                      # only, and queued images would never be cached.
+                      preload=False)
 
     def db_sync(self) -> None:
         argv = [str(self.venv / "bin" / "glance-manage"), "--config-file",

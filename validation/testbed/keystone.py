@@ -29,16 +29,17 @@ pidfile = {pidfile!r}
 errorlog = {errorlog!r}
 accesslog = {accesslog!r}
 control_socket_disable = True
-# Import the application once in the master, then fork the workers.
-preload_app = True
+preload_app = {preload}
 """
 
 
 def gunicorn_conf(path: Path, app: str, bind: str, workers: int,
-                  logdir: Path) -> None:
+                  logdir: Path, preload: bool) -> None:
+    """`preload`: import the app once in the master, then fork. Only for
+    apps that start no thread at import (threads do not survive fork)."""
     logdir.mkdir(parents=True, exist_ok=True)
     path.write_text(GUNICORN_CONF.format(
-        app=app, bind=bind, workers=workers,
+        app=app, bind=bind, workers=workers, preload=preload,
         pidfile=str(path.parent / "gunicorn.pid"),
         errorlog=str(logdir / "gunicorn.log"),
         accesslog=str(logdir / "access.log")))
@@ -113,7 +114,8 @@ expiration_time = {self.cache_ttl}
 """)
         gunicorn_conf(self.dir / "gunicorn.conf.py",
                       "keystone.wsgi.api:application",
-                      f"{self.site.address}:5000", 2, self.logdir)
+                      f"{self.site.address}:5000", 2, self.logdir,
+                      preload=True)
 
     def manage(self, *args: str) -> None:
         argv = [str(self.venv / "bin" / "keystone-manage"),

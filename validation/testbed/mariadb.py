@@ -26,13 +26,17 @@ INSTALL_DB = "/usr/bin/mariadb-install-db"
 CATALOG_TABLES = ("region", "service", "endpoint", "endpoint_group",
                   "project_endpoint", "project_endpoint_group")
 
-# What the edge's Keystone may write in its replica: its own catalog, and the
-# failed-login counters that Keystone updates on a wrong password.
+# What the edge's Keystone may write in its replica: its own catalog; the
+# failed-login counters Keystone updates on a wrong password; and
+# user.last_active_at, which Keystone sets on the first successful password
+# login of each day (without it a new user cannot log in at the edge).
+# These few columns diverge per site; everything else is the DC's.
 EDGE_KEYSTONE_WRITE_GRANTS = [
     *(f"GRANT ALL PRIVILEGES ON keystone.{t} TO 'keystone'@'127.%'"
       for t in CATALOG_TABLES),
     "GRANT UPDATE (failed_auth_count, failed_auth_at) ON keystone.local_user"
     " TO 'keystone'@'127.%'",
+    "GRANT UPDATE (last_active_at) ON keystone.user TO 'keystone'@'127.%'",
 ]
 
 

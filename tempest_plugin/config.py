@@ -1,0 +1,75 @@
+"""The plugin's configuration options (tempest.conf).
+
+``edge-refarch conformance config`` writes them from a clouds.yaml and a
+site map; the reference page of the docs is generated from these options.
+"""
+
+from oslo_config import cfg
+
+service_option = cfg.BoolOpt(
+    "edge_refarch", default=True,
+    help="Whether to run the edge-refarch conformance tests.")
+
+group = cfg.OptGroup(
+    name="edge_refarch",
+    title="edge-refarch conformance options",
+    help="The deployment under test: its deployment model, its sites and "
+         "their WAN links, and the bounds the verdicts use.")
+
+opts = [
+    cfg.StrOpt("deployment_model", default="distributed",
+               choices=["centralized", "distributed"],
+               help="The architecture's deployment model this deployment "
+                    "implements. The suite asserts what that model declares "
+                    "for a WAN partition (architecture/model.yaml)."),
+    cfg.StrOpt("model_file",
+               help="Architecture model to read (default: the one shipped "
+                    "with edge-refarch)."),
+    cfg.StrOpt("root_site", default="dc",
+               help="The regional DC: the site holding the source of "
+                    "identity truth."),
+    cfg.StrOpt("edge_site", default="edge1",
+               help="The edge site the partition tests cut off."),
+    cfg.StrOpt("other_edge_site",
+               help="A second edge site, checked to be unaffected when "
+                    "edge_site is cut off (optional)."),
+    cfg.DictOpt("site_identity_uris", default={},
+                help="site:URI of the Keystone v3 endpoint a client at that "
+                     "site uses, e.g. dc:http://dc.example:5000/v3. Every "
+                     "site of the region."),
+    cfg.DictOpt("site_regions", default={},
+                help="site:region of each site in the catalog."),
+    cfg.DictOpt("site_links", default={},
+                help="site:link naming the WAN link (in the fault injector) "
+                     "that joins each edge site to the DC, e.g. "
+                     "edge1:dc-edge1."),
+    cfg.StrOpt("toxiproxy_url",
+               help="toxiproxy API carrying the deployment's inter-site "
+                    "traffic. Unset: the fault tests are reported as not "
+                    "run (no fault injector configured)."),
+    cfg.StrOpt("fault_state_dir", default="/tmp/edge-refarch-faults",
+               help="Where applied faults are recorded, so a crashed run's "
+                    "faults are healed at the next start."),
+    cfg.FloatOpt("fail_fast_timeout", default=10.0, min=0.5,
+                 help="Seconds within which an operation the model declares "
+                      "unavailable during a partition must fail."),
+    cfg.FloatOpt("converge_timeout", default=60.0, min=1,
+                 help="Seconds within which a healed link must deliver what "
+                      "the DC changed (replication, caches)."),
+    cfg.FloatOpt("latency_budget_rtt_ms", default=100.0, min=0,
+                 help="The DC<->edge round-trip budget the latency test "
+                      "applies (the model's budget_rtt_ms for the link "
+                      "class)."),
+    cfg.IntOpt("image_size_kib", default=2048, min=1,
+               help="Size of the images the tests upload."),
+]
+
+feature_group = cfg.OptGroup(
+    name="edge_refarch_feature_enabled",
+    title="edge-refarch features of the deployment under test")
+
+feature_opts = [
+    cfg.BoolOpt("glance_download", default=True,
+                help="Edge Glance APIs offer the glance-download import "
+                     "method (distributed model)."),
+]

@@ -1,0 +1,236 @@
+"""Shared set-up of the edge-refarch conformance tests.
+
+A test stands at one site at a time: ``self.site(name)`` gives that site's
+clients, authenticated against the identity endpoint a client *at that
+site* uses, in that site's region. Everything a test creates is registered
+for cleanup the moment it exists; every fault is removed when the test ends,
+whatever happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+
+from tempest import config, test
+from tempest.lib import auth
+from tempest.lib import exceptions as lib_exc
+from tempest.lib.services.identity.v3 import (
+    identity_client,
+    roles_client,
+    token_client,
+    users_client,
+)
+from tempest.lib.services.image.v2 import image_cache_client, images_client
+
+from edge_refarch.architecture import load_model
+
+CONF = config.CONF
+
+
+class SiteClients:
+    """Clients for one site, as a user standing at that site sees it."""
+
+    def __init__(self, name: str, uri: str, region: str, http_timeout):
+        self.name, self.uri, self.region = name, uri, region
+        creds = auth.KeystoneV3Credentials(
+            username=CONF.auth.admin_username,
+            password=CONF.auth.admin_password,
+            project_name=CONF.auth.admin_project_name,
+            user_domain_name=CONF.auth.admin_domain_name,
+            project_domain_name=CONF.auth.admin_domain_name)
+        self.auth = auth.KeystoneV3AuthProvider(
+            creds, uri, http_timeout=http_timeout)
+        kw = {"build_interval": 0.5,
+              "build_timeout": CONF.image.build_timeout,
+              "http_timeout": http_timeout}
+        self.images = images_client.ImagesClient(self.auth, "image", region,
+                                                 **kw)
+        self.cache = image_cache_client.ImageCacheClient(
+            self.auth, "image", region, **kw)
+        self.identity = identity_client.IdentityClient(
+            self.auth, "identity", region, **kw)
+        self.users = users_client.UsersClient(self.auth, "identity", region,
+                                              **kw)
+        self.roles = roles_client.RolesClient(self.auth, "identity", region,
+                                              **kw)
+        self.tokens = token_client.V3TokenClient(uri,
+                                                 http_timeout=http_timeout)
+
+    def issue_token(self, username=None, password=None,
+                    project_name=None) -> str:
+        body = self.tokens.auth(
+            username=username or CONF.auth.admin_username,
+            password=password or CONF.auth.admin_password,
+            project_name=project_name or CONF.auth.admin_project_name,
+            user_domain_name=CONF.auth.admin_domain_name,
+            project_domain_name=CONF.auth.admin_domain_name)
+        return body.response["x-subject-token"]
+
+
+class EdgeRefarchTest(test.BaseTestCase):
+    """Base of every conformance test."""
+
+    credentials = []   # the tests act as the operator (admin) per site
+
+    @classmethod
+    def skip_checks(cls):
+        super().skip_checks()
+        if not CONF.service_available.edge_refarch:
+            raise cls.skipException("edge-refarch tests disabled")
+
+    @classmethod
+    def resource_setup(cls):
+        super().resource_setup()
+        er = CONF.edge_refarch
+        cls.model = load_model(er.model_file or None)
+        cls.deployment = cls.model.deployment_model(er.deployment_model)
+        cls.root = er.root_site
+        cls.edge = er.edge_site
+        cls.other_edge = er.other_edge_site
+        cls.fail_fast = er.fail_fast_timeout
+        cls.converge = er.converge_timeout
+
+    # -- sites ------------------------------------------------------------
+    def site(self, name: str, http_timeout: float | None = None
+             ) -> SiteClients:
+        er = CONF.edge_refarch
+        try:
+            uri = er.site_identity_uris[name]
+            region = er.site_regions[name]
+        except KeyError:
+            self.fail(f"site {name!r} is not configured "
+                      "([edge_refarch] site_identity_uris, site_regions)")
+        return SiteClients(name, uri, region,
+                           http_timeout or max(self.fail_fast, 30))
+
+    def expect(self, declaration: str) -> str:
+        """What the model declares for `declaration` during a partition."""
+        return self.deployment.during_partition[declaration]
+
+    # -- evidence for the report -------------------------------------------
+    def evidence(self, **facts) -> None:
+        path = os.environ.get("EDGE_REFARCH_EVIDENCE")
+        line = json.dumps({"test": self.id().split("[")[0], **facts})
+        if path:
+            with open(path, "a") as fh:
+                fh.write(line + "\n")
+
+    # -- faults -------------------------------------------------------------
+    def injector(self):
+        er = CONF.edge_refarch
+        if not er.toxiproxy_url:
+            raise self.skipException("not run: no fault injector configured"
+                                     " ([edge_refarch] toxiproxy_url)")
+        from edge_refarch.validation.faults.faults import FaultInjector, Links
+        from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
+        tp = Toxiproxy(er.toxiproxy_url)
+        links = Links.discover(tp)
+        inj = FaultInjector(tp, links, er.fault_state_dir)
+        self.addCleanup(inj.heal_leftovers)
+        return inj
+
+    def link_of(self, site: str) -> str:
+        try:
+            return CONF.edge_refarch.site_links[site]
+        except KeyError:
+            self.fail(f"no WAN link configured for site {site!r} "
+                      "([edge_refarch] site_links)")
+
+    def cut(self, site: str, mode: str = "refused"):
+        """Cut `site` off; the cut is healed when the test ends."""
+        fault = self.injector().partition(self.link_of(site), mode)
+        fault.__enter__()
+        self.addCleanup(fault.__exit__, None, None, None)
+        return fault
+
+    # -- helpers ------------------------------------------------------------
+    def wait_until(self, what: str, predicate, timeout: float) -> float:
+        start = time.monotonic()
+        last = None
+        while True:
+            try:
+                if predicate():
+                    return time.monotonic() - start
+            except Exception as exc:  # noqa: BLE001 - retried until bound
+                last = exc
+            if time.monotonic() - start > timeout:
+                self.fail(f"{what}: not within {timeout:g} s"
+                          f"{f' (last error: {last})' if last else ''}")
+            time.sleep(0.25)
+
+    def assert_fails_fast(self, what: str, call) -> float:
+        start = time.monotonic()
+        try:
+            call()
+        except Exception:  # noqa: BLE001 - any failure is the expected one
+            took = time.monotonic() - start
+            self.assertLess(took, self.fail_fast,
+                            f"{what} failed, but only after {took:.1f} s")
+            return took
+        self.fail(f"{what} succeeded although the model declares it "
+                  "unavailable during a partition")
+
+    def create_image(self, site: SiteClients, data: bytes, **props):
+        body = site.images.create_image(
+            name=data_name(self), disk_format="raw",
+            container_format="bare", visibility="private", **props)
+        image_id = body["id"]
+        self.addCleanup(delete_image, site, image_id)
+        site.images.store_image_file(image_id, io.BytesIO(data))
+        self.wait_until(f"image {image_id} active at {site.name}",
+                        lambda: site.images.show_image(image_id)["status"]
+                        == "active", CONF.image.build_timeout)
+        return site.images.show_image(image_id)
+
+    def fetch_to(self, site: SiteClients, source: dict):
+        """glance-download `source` (at the root site) into `site`."""
+        body = site.images.create_image(
+            name=source["name"], disk_format=source["disk_format"],
+            container_format=source["container_format"],
+            visibility="private")
+        image_id = body["id"]
+        self.addCleanup(delete_image, site, image_id)
+        site.images.image_import(
+            image_id, method="glance-download", import_params={
+                "glance_image_id": source["id"],
+                "glance_region":
+                    CONF.edge_refarch.site_regions[self.root],
+                "glance_service_interface": "public"})
+
+        def done():
+            # Done when the import task has finished, not merely when the
+            # image turned active: the task still writes the image's
+            # properties after that.
+            tasks = site.images.show_image_tasks(image_id)["tasks"]
+            if any(t["status"] == "failure" for t in tasks):
+                raise AssertionError(
+                    f"import failed: {tasks[-1].get('message')}")
+            return bool(tasks) and all(t["status"] == "success"
+                                       for t in tasks) and \
+                site.images.show_image(image_id)["status"] == "active"
+        self.wait_until(f"glance-download of {source['id']} to "
+                        f"{site.name}", done, CONF.image.build_timeout)
+        return site.images.show_image(image_id)
+
+    def download(self, site: SiteClients, image_id: str) -> bytes:
+        return site.images.show_image_file(image_id).data
+
+    def image_data(self) -> bytes:
+        size = CONF.edge_refarch.image_size_kib * 1024
+        return os.urandom(size)
+
+
+def data_name(tc) -> str:
+    return "edge-refarch-" + hashlib.sha1(
+        tc.id().encode()).hexdigest()[:10]
+
+
+def delete_image(site: SiteClients, image_id: str) -> None:
+    try:
+        site.images.delete_image(image_id)
+    except lib_exc.NotFound:
+        pass

@@ -1,0 +1,66 @@
+"""Verdicts from test results: the report never hides a failure."""
+
+from __future__ import annotations
+
+from edge_refarch.architecture import load_model
+from edge_refarch.architecture.requirements import load_catalog
+from edge_refarch.validation.conformance import report
+
+T = "pkg.Mod.Cls.test_"
+
+
+def build(results, model="distributed", tests=None, before=None,
+          after=None, left=()):
+    catalog = load_catalog(load_model())
+    tests = tests or {f"{T}{r.lower()}": (r,) for r in catalog.requirements}
+    return report.build(catalog, model, tests, results, {},
+                        before or {"users": 1}, after or {"users": 1},
+                        list(left), 1.0)
+
+
+def verdicts(rep):
+    return {r["id"]: r["verdict"] for r in rep["requirements"]}
+
+
+def test_pass_fail_not_run_and_missing():
+    rep = build({
+        f"{T}edge-us1-identity": {"status": "success", "duration_s": 1,
+                                  "cause": ""},
+        f"{T}edge-us1-catalog": {"status": "fail", "duration_s": 1,
+                                 "cause": "AssertionError: regions"},
+        f"{T}edge-sec-revoke": {"status": "skip", "duration_s": 0,
+                                "cause": "not run: no fault injector"},
+    })
+    v = verdicts(rep)
+    assert v["EDGE-US1-IDENTITY"] == "pass"
+    assert v["EDGE-US1-CATALOG"] == "fail"
+    assert v["EDGE-SEC-REVOKE"] == "not_run"
+    # A test missing from the results is a failure, not a pass.
+    assert v["EDGE-SEC-DISABLE"] == "fail"
+    cause = next(r for r in rep["requirements"]
+                 if r["id"] == "EDGE-US1-CATALOG")["reason"]
+    assert "regions" in cause
+
+
+def test_not_applicable_comes_from_the_catalog():
+    rep = build({}, model="centralized")
+    assert verdicts(rep)["EDGE-US2-FETCH"] == "not_applicable"
+
+
+def test_hygiene_reports_leaks_and_faults():
+    rep = build({}, before={"users": 3, "images@dc": 1},
+                after={"users": 4, "images@dc": 1},
+                left=["dc-edge1: toxic edge-refarch.latency.upstream"])
+    h = rep["hygiene"]
+    assert not h["clean"]
+    assert h["leaked"] == {"users": 1}
+    assert h["faults_left"]
+
+
+def test_rst_page_lists_every_requirement(tmp_path):
+    rep = build({})
+    js, rst = report.write(rep, tmp_path)
+    text = rst.read_text()
+    for r in rep["requirements"]:
+        assert r["id"] in text
+    assert js.exists()

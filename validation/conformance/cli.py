@@ -1,0 +1,100 @@
+"""``edge-refarch conformance``: run the suite, write tempest.conf."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_refarch.architecture.requirements import load_catalog
+from edge_refarch.validation import paths
+from edge_refarch.validation.errors import BadInput, UserError
+
+
+def add_parser(areas, parser_class) -> None:
+    cp = areas.add_parser("conformance", help="the conformance suite")
+    cmds = cp.add_subparsers(dest="command", required=True,
+                             parser_class=parser_class)
+    run = cmds.add_parser("run", help="run it (default: on the testbed, "
+                                      "brought up for --model)")
+    run.add_argument("--model", default="distributed",
+                     help="deployment model of the testbed (default: "
+                          "distributed)")
+    run.add_argument("--edges", type=int, default=None)
+    run.add_argument("--tempest-conf", metavar="FILE",
+                     help="run against the cloud this tempest.conf "
+                          "describes instead of the testbed")
+    run.add_argument("--report-dir", metavar="DIR",
+                     help="where the report goes (default: the docs "
+                          "site's doc/source/_generated/conformance)")
+    run.add_argument("--strict", action="store_true",
+                     help="exit 1 when any applicable requirement fails")
+    conf = cmds.add_parser("config", help="write tempest.conf for a cloud "
+                                          "from clouds.yaml and a site map")
+    conf.add_argument("--clouds", required=True, metavar="FILE")
+    conf.add_argument("--site-map", required=True, metavar="FILE",
+                      help="YAML: root: dc; sites: {dc: {cloud: dc}, "
+                           "edge1: {cloud: edge1, link: dc-edge1}}")
+    conf.add_argument("--model", required=True,
+                      help="the deployment model the cloud implements")
+    conf.add_argument("--toxiproxy-url", metavar="URL")
+    conf.add_argument("-o", "--output", default="tempest.conf")
+
+
+def _report_dir(args) -> Path:
+    if args.report_dir:
+        return Path(args.report_dir)
+    root = paths.repo_root()
+    if root is None:
+        return paths.state_dir().parent / "conformance" / "report"
+    return root / "doc" / "source" / "_generated" / "conformance"
+
+
+def run(args, model, say) -> int:
+    from edge_refarch.validation.conformance import runner, tempest_conf
+    catalog = load_catalog(model)
+    if args.command == "config":
+        out = tempest_conf.for_cloud(model, args.clouds, args.site_map,
+                                     args.model, args.toxiproxy_url,
+                                     Path(args.output))
+        print(f"tempest.conf written: {out}")
+        return 0
+    if args.tempest_conf:
+        conf = Path(args.tempest_conf)
+        if not conf.exists():
+            raise BadInput(f"{conf}: no such tempest.conf")
+        workdir = paths.state_dir().parent / "conformance" / "cloud"
+        on_testbed = False
+    else:
+        from edge_refarch.validation.testbed.testbed import Testbed
+        testbed = Testbed(model, say=say)
+        model.deployment_model(args.model)
+        rec = testbed.recorded()
+        if rec and rec["deployment"] != args.model:
+            say(f"the testbed runs {rec['deployment']}; replacing it")
+            testbed.down(quiet=True)
+        testbed.up(args.model, args.edges)
+        workdir = paths.state_dir().parent / "conformance" / args.model
+        conf = tempest_conf.for_testbed(testbed, workdir / "tempest.conf")
+        on_testbed = True
+    rep = runner.run(model, catalog, conf, workdir, _report_dir(args), say,
+                     expect_all_run=on_testbed)
+    width = max(len(r["id"]) for r in rep["requirements"])
+    for r in rep["requirements"]:
+        reason = f"  {r['reason']}" if r.get("reason") else ""
+        print(f"{r['id']:<{width}}  {r['verdict']:<14}{reason[:160]}")
+    s = rep["summary"]
+    print(f"{rep['model']}: {s['pass']} pass, {s['fail']} fail, "
+          f"{s['not_applicable']} not applicable, {s['not_run']} not run, "
+          f"{s['no_test']} without test; {rep['duration_s']} s")
+    problems = []
+    if not rep["hygiene"]["clean"]:
+        problems.append(f"the run left things behind: "
+                        f"{rep['hygiene']['leaked'] or ''} "
+                        f"{rep['hygiene']['faults_left'] or ''}".strip())
+    if on_testbed and (s["not_run"] or s["no_test"]):
+        problems.append("against the testbed every applicable requirement "
+                        "must run")
+    if args.strict and s["fail"]:
+        problems.append(f"{s['fail']} requirement(s) failed")
+    if problems:
+        raise UserError("; ".join(problems))
+    return 0

@@ -1,0 +1,155 @@
+"""Verdicts per requirement, as JSON and as a page the docs include."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from edge_refarch.architecture.requirements import Catalog
+
+VERDICTS = ("pass", "fail", "not_applicable", "not_run", "no_test")
+
+
+def parse_subunit(path: Path) -> dict[str, dict]:
+    """test id (without tags) -> {status, duration_s, cause}."""
+    import subunit
+    import testtools
+
+    results: dict[str, dict] = {}
+
+    def on_test(test):
+        status = test["status"]
+        if status not in ("success", "fail", "skip", "xfail", "uxsuccess"):
+            return
+        tid = test["id"].split("[")[0]
+        start, end = (test["timestamps"] + [None, None])[:2]
+        duration = (end - start).total_seconds() if start and end else 0.0
+        cause = ""
+        details = test.get("details") or {}
+        for key in ("traceback", "reason"):
+            if key in details:
+                text = details[key].as_text().strip()
+                lines = [ln for ln in text.splitlines() if ln.strip()]
+                cause = lines[-1][:400] if lines else ""
+                break
+        results[tid] = {"status": status, "duration_s": round(duration, 2),
+                        "cause": cause}
+
+    with open(path, "rb") as fh:
+        stream = subunit.ByteStreamToStreamResult(
+            fh, non_subunit_name="stdout")
+        result = testtools.StreamToDict(on_test)
+        result.startTestRun()
+        try:
+            stream.run(result)
+        finally:
+            result.stopTestRun()
+    return results
+
+
+def read_evidence(path: Path) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        out.setdefault(item.pop("test"), []).append(item)
+    return out
+
+
+def build(catalog: Catalog, model: str, tests: dict[str, tuple],
+          results: dict[str, dict], evidence: dict[str, list],
+          before: dict, after: dict, faults_left: list[str],
+          duration_s: float) -> dict:
+    reqs = []
+    for req in catalog.requirements.values():
+        mine = [t for t, ids in tests.items() if req.id in ids]
+        entry = {"id": req.id, "story": req.story,
+                 "statement": req.statement, "tests": []}
+        app = req.models[model]
+        if not app.applies:
+            entry.update(verdict="not_applicable", reason=app.reason)
+            reqs.append(entry)
+            continue
+        for t in mine:
+            r = results.get(t, {"status": "missing", "duration_s": 0,
+                                "cause": "not in the results"})
+            entry["tests"].append({"id": t, **r,
+                                   "evidence": evidence.get(t, [])})
+        statuses = [t["status"] for t in entry["tests"]]
+        if not mine:
+            entry.update(verdict="no_test", reason="no test names it")
+        elif any(s in ("fail", "uxsuccess", "missing") for s in statuses):
+            bad = next(t for t in entry["tests"]
+                       if t["status"] in ("fail", "uxsuccess", "missing"))
+            entry.update(verdict="fail", reason=bad["cause"])
+        elif all(s == "skip" for s in statuses):
+            entry.update(verdict="not_run",
+                         reason=entry["tests"][0]["cause"])
+        else:
+            entry.update(verdict="pass", reason="")
+        entry["duration_s"] = round(sum(t["duration_s"]
+                                        for t in entry["tests"]), 2)
+        reqs.append(entry)
+    leaked = {k: after.get(k, 0) - v for k, v in before.items()
+              if after.get(k, 0) != v}
+    summary = {v: sum(1 for r in reqs if r["verdict"] == v)
+               for v in VERDICTS}
+    return {
+        "model": model, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                              time.gmtime()),
+        "duration_s": round(duration_s, 1), "summary": summary,
+        "requirements": reqs,
+        "hygiene": {"counts_before": before, "counts_after": after,
+                    "leaked": leaked, "faults_left": faults_left,
+                    "clean": not leaked and not faults_left},
+    }
+
+
+def write(report: dict, directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    model = report["model"]
+    js = directory / f"{model}.json"
+    js.write_text(json.dumps(report, indent=2))
+    rst = directory / f"{model}.rst"
+    rst.write_text(render_rst(report))
+    return js, rst
+
+
+_MARK = {"pass": "PASS", "fail": "FAIL", "not_applicable": "n/a",
+         "not_run": "not run", "no_test": "NO TEST"}
+
+
+def render_rst(report: dict) -> str:
+    model = report["model"]
+    title = f"Conformance: {model} control plane"
+    s = report["summary"]
+    lines = [
+        ".. This page is generated by 'edge-refarch conformance run'.",
+        "", title, "=" * len(title), "",
+        f"Run {report['when']}, {report['duration_s']} s. "
+        f"{s['pass']} pass, {s['fail']} fail, {s['not_applicable']} not "
+        f"applicable, {s['not_run']} not run.", "",
+        ".. list-table::", "   :header-rows: 1",
+        "   :widths: 20 10 50 10", "",
+        "   * - Requirement", "     - Verdict", "     - Evidence or cause",
+        "     - Seconds",
+    ]
+    for r in report["requirements"]:
+        ev = r.get("reason") or "; ".join(
+            ", ".join(f"{k}={v}" for k, v in e.items())
+            for t in r["tests"] for e in t["evidence"]) or "--"
+        ev = ev.replace("\n", " ").replace("|", "/").replace("*", "x")
+        lines += [f"   * - ``{r['id']}``", f"     - {_MARK[r['verdict']]}",
+                  f"     - {ev}", f"     - {r.get('duration_s', '')}"]
+    h = report["hygiene"]
+    lines += ["", "Clean-up check: " + (
+        "the cloud's images, projects and users are back to their counts "
+        "before the run, and no fault remains on any link." if h["clean"]
+        else f"NOT CLEAN: leaked {h['leaked']}, faults left "
+             f"{h['faults_left']}."), ""]
+    return "\n".join(lines)

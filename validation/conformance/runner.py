@@ -1,0 +1,168 @@
+"""Run the conformance suite (Tempest) and turn its results into verdicts.
+
+    edge-refarch conformance run [--model M]          # on the testbed
+    edge-refarch conformance run --tempest-conf FILE  # on any cloud
+
+Before and after the run the suite counts the cloud's images (every site),
+projects and users (the root site); a run that leaves anything behind, or
+leaves a fault on a link, is reported as unclean.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from edge_refarch.architecture.requirements import Catalog
+from edge_refarch.validation.conformance import report as report_mod
+from edge_refarch.validation.conformance import selection
+from edge_refarch.validation.errors import BadInput, UserError
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+class Cloud:
+    """The operator's view of the deployment, from tempest.conf."""
+
+    def __init__(self, conf_path: Path):
+        cp = configparser.ConfigParser(interpolation=None)
+        if not cp.read(conf_path):
+            raise BadInput(f"{conf_path}: cannot read tempest.conf")
+        try:
+            er = cp["edge_refarch"]
+            self.auth = dict(cp["auth"])
+            self.model = er.get("deployment_model", "distributed")
+            self.root = er.get("root_site", "dc")
+            self.uris = _dict(er["site_identity_uris"])
+            self.regions = _dict(er["site_regions"])
+            self.toxiproxy_url = er.get("toxiproxy_url")
+            self.fault_state_dir = er.get("fault_state_dir",
+                                          "/tmp/edge-refarch-faults")
+            self.admin = (self.auth["admin_username"],
+                          self.auth["admin_password"],
+                          self.auth["admin_project_name"],
+                          self.auth.get("admin_domain_name", "Default"))
+        except KeyError as exc:
+            raise BadInput(f"{conf_path}: missing {exc.args[0]} (write it "
+                           "with 'edge-refarch conformance config')") \
+                from None
+        missing = set(self.uris) ^ set(self.regions)
+        if missing or self.root not in self.uris:
+            raise BadInput(f"{conf_path}: [edge_refarch] site_identity_uris "
+                           "and site_regions must name the same sites, "
+                           "root_site among them")
+
+    def session(self, site: str):
+        from keystoneauth1 import session
+        from keystoneauth1.identity import v3
+        user, password, project, domain = self.admin
+        auth = v3.Password(auth_url=self.uris[site], username=user,
+                           password=password, project_name=project,
+                           user_domain_name=domain,
+                           project_domain_name=domain)
+        return session.Session(auth=auth, timeout=30)
+
+    def counts(self) -> dict[str, int]:
+        from keystoneauth1 import exceptions as ks_exc
+        out = {}
+        try:
+            for site, region in self.regions.items():
+                sess = self.session(site)
+                images = sess.get("/v2/images?limit=1000", endpoint_filter={
+                    "service_type": "image", "interface": "public",
+                    "region_name": region}).json()["images"]
+                out[f"images@{site}"] = len(images)
+            sess = self.session(self.root)
+            ident = {"service_type": "identity", "interface": "public",
+                     "region_name": self.regions[self.root]}
+            out["projects"] = len(sess.get(
+                "/projects", endpoint_filter=ident).json()["projects"])
+            out["users"] = len(sess.get(
+                "/users", endpoint_filter=ident).json()["users"])
+        except ks_exc.ClientException as exc:
+            raise UserError(f"cannot count the cloud's resources: "
+                            f"{str(exc).splitlines()[0][:200]}") from None
+        return out
+
+    def faults_left(self) -> list[str]:
+        if not self.toxiproxy_url:
+            return []
+        from edge_refarch.validation.faults.faults import (
+            FaultInjector,
+            Links,
+        )
+        from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
+        tp = Toxiproxy(self.toxiproxy_url)
+        inj = FaultInjector(tp, Links.discover(tp), Path(
+            self.fault_state_dir), heal_leftovers=False)
+        left = []
+        for link, st in inj.state().items():
+            left += [f"{link}: disabled {p}" for p in st["disabled"]]
+            left += [f"{link}: toxic {t}" for t in st["toxics"]]
+        return left
+
+
+def _dict(text: str) -> dict[str, str]:
+    out = {}
+    for item in filter(None, (i.strip() for i in text.split(","))):
+        key, _, value = item.partition(":")
+        out[key] = value
+    return out
+
+
+def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
+        report_dir: Path, say, expect_all_run: bool = False) -> dict:
+    cloud = Cloud(tempest_conf)
+    deployment = cloud.model
+    model.deployment_model(deployment)
+    tests = selection.discover()
+    chosen = selection.tests_for(catalog, deployment, tests)
+    workdir.mkdir(parents=True, exist_ok=True)
+    ws = workdir / "tempest"
+    if not (ws / ".stestr.conf").exists():
+        proc = subprocess.run(
+            [_bin("tempest"), "init", "--workspace-path",
+             str(workdir / "workspace.yaml"), str(ws)],
+            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if proc.returncode:
+            raise UserError(f"tempest init failed: "
+                            f"{proc.stderr.strip()[-200:]}")
+    (ws / "etc" / "tempest.conf").write_text(tempest_conf.read_text())
+    include = workdir / "include-list.txt"
+    include.write_text("".join(f"^{re.escape(t)}\\b\n" for t in chosen))
+    evidence = workdir / "evidence.jsonl"
+    evidence.write_text("")
+    say("counting the cloud's images, projects and users")
+    before = cloud.counts()
+    say(f"running {len(chosen)} conformance tests ({deployment})")
+    subunit = workdir / "results.subunit"
+    t0 = time.monotonic()
+    with open(subunit, "wb") as out, open(workdir / "tempest-run.log",
+                                           "w") as log:
+        proc = subprocess.run(
+            [_bin("tempest"), "run", "--include-list", str(include),
+             "--concurrency", "1", "--subunit"],
+            cwd=ws, stdout=out, stderr=log, stdin=subprocess.DEVNULL,
+            env={**os.environ, "EDGE_REFARCH_EVIDENCE": str(evidence)},
+            timeout=3600)
+    duration = time.monotonic() - t0
+    results = report_mod.parse_subunit(subunit)
+    if not results:
+        raise UserError(f"tempest ran no test (exit {proc.returncode}); "
+                        f"see {workdir / 'tempest-run.log'}")
+    after = cloud.counts()
+    left = cloud.faults_left()
+    rep = report_mod.build(catalog, deployment, tests, results,
+                           report_mod.read_evidence(evidence),
+                           before, after, left, duration)
+    rep["not_run_expected"] = not expect_all_run
+    paths = report_mod.write(rep, report_dir)
+    say(f"report: {paths[0]}")
+    return rep

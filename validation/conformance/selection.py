@@ -1,0 +1,39 @@
+"""Which tests give a verdict on which requirement (from the tests' own
+@requirement tags), and which of them run for a deployment model (from the
+requirement catalog: a requirement that does not apply is reported as not
+applicable, never skipped in code)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+from edge_refarch.architecture.requirements import Catalog
+
+TESTS_PACKAGE = "edge_refarch.tempest_plugin.tests"
+
+
+def discover() -> dict[str, tuple[str, ...]]:
+    """test id -> requirement IDs, for every test method of the plugin."""
+    from edge_refarch.tempest_plugin.requirement import requirements_of
+    pkg = importlib.import_module(TESTS_PACKAGE)
+    found: dict[str, tuple[str, ...]] = {}
+    for info in pkgutil.walk_packages(pkg.__path__, TESTS_PACKAGE + "."):
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__:
+                continue
+            for name, fn in inspect.getmembers(cls, inspect.isfunction):
+                if name.startswith("test"):
+                    found[f"{module.__name__}.{cls.__name__}.{name}"] = \
+                        requirements_of(fn)
+    return found
+
+
+def tests_for(catalog: Catalog, model: str,
+              tests: dict[str, tuple[str, ...]]) -> list[str]:
+    """Tests that give a verdict on at least one requirement that applies
+    to `model`."""
+    return sorted(t for t, reqs in tests.items()
+                  if any(catalog.get(r).applies_to(model) for r in reqs))
