@@ -73,3 +73,8 @@ feature_opts = [
                 help="Edge Glance APIs offer the glance-download import "
                      "method (distributed model)."),
 ]
+
+
+def list_opts():
+    """For oslo-config-generator and oslo_config.sphinxext."""
+    return [(group, opts), (feature_group, feature_opts)]

@@ -60,9 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     tbc.add_parser("smoke", help="a quick end-to-end check of a running "
                                  "testbed")
     from edge_refarch.validation.conformance import cli as conf_cli
+    from edge_refarch.validation.docs import cli as docs_cli
     from edge_refarch.validation.faults import cli as fault_cli
     fault_cli.add_parser(areas, _Parser)
     conf_cli.add_parser(areas, _Parser)
+    docs_cli.add_parser(areas, _Parser)
     return p
 
 
@@ -136,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.area == "conformance":
             from edge_refarch.validation.conformance import cli as conf_cli
             return conf_cli.run(args, model, say)
+        if args.area == "docs":
+            from edge_refarch.validation.docs import cli as docs_cli
+            return docs_cli.run(args, model, say)
         if args.area == "fault":
             from edge_refarch.validation.faults import cli as fault_cli
             return fault_cli.run(args, model, say)

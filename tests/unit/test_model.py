@@ -95,3 +95,16 @@ def test_missing_and_malformed_files(tmp_path):
 def test_unknown_deployment_model():
     with pytest.raises(ModelError, match="unknown deployment model 'hybrid'"):
         load_model().deployment_model("hybrid")
+
+
+def test_testbed_secrets_are_safe_everywhere(tmp_path):
+    """Secrets go into URLs, config files, SQL and argv: hex only (a value
+    starting with '-' once read as an option to keystone-manage)."""
+    import re
+
+    from edge_refarch.validation.testbed.testbed import Testbed
+    bed = Testbed(load_model(), state=tmp_path)
+    values = bed._secrets()
+    assert values and all(re.fullmatch(r"[0-9a-f]{32}", v)
+                          for v in values.values())
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0

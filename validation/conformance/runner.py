@@ -13,6 +13,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -125,15 +126,17 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     tests = selection.discover()
     chosen = selection.tests_for(catalog, deployment, tests)
     workdir.mkdir(parents=True, exist_ok=True)
+    # A fresh workspace every run: its .stestr.conf names the test path of
+    # the Tempest that created it, which may be another venv's.
     ws = workdir / "tempest"
-    if not (ws / ".stestr.conf").exists():
-        proc = subprocess.run(
-            [_bin("tempest"), "init", "--workspace-path",
-             str(workdir / "workspace.yaml"), str(ws)],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if proc.returncode:
-            raise UserError(f"tempest init failed: "
-                            f"{proc.stderr.strip()[-200:]}")
+    shutil.rmtree(ws, ignore_errors=True)
+    proc = subprocess.run(
+        [_bin("tempest"), "init", "--workspace-path",
+         str(workdir / "workspace.yaml"), str(ws)],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if proc.returncode:
+        raise UserError(f"tempest init failed: "
+                        f"{proc.stderr.strip()[-200:]}")
     (ws / "etc" / "tempest.conf").write_text(tempest_conf.read_text())
     include = workdir / "include-list.txt"
     include.write_text("".join(f"^{re.escape(t)}\\b\n" for t in chosen))

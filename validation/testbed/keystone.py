@@ -117,11 +117,12 @@ expiration_time = {self.cache_ttl}
                       f"{self.site.address}:5000", 2, self.logdir,
                       preload=True)
 
-    def manage(self, *args: str) -> None:
+    def manage(self, *args: str, env: dict[str, str] | None = None) -> None:
         argv = [str(self.venv / "bin" / "keystone-manage"),
                 "--config-file", str(self.conf), *args]
         proc = subprocess.run(argv, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL,
+                              env={**os.environ, **(env or {})})
         if proc.returncode != 0:
             last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
             raise UserError(f"{self.name}: keystone-manage {args[0]} failed:"
@@ -135,10 +136,12 @@ expiration_time = {self.cache_ttl}
                  "--keystone-group", grp.getgrgid(os.getegid()).gr_name]
         self.manage("fernet_setup", *owner)
         self.manage("credential_setup", *owner)
-        self.manage("bootstrap", "--bootstrap-password", admin_password,
-                    "--bootstrap-username", "admin",
+        # The password goes through the environment, never the argv
+        # (which any local user can read in ps).
+        self.manage("bootstrap", "--bootstrap-username", "admin",
                     "--bootstrap-project-name", "admin",
-                    "--bootstrap-role-name", "admin")
+                    "--bootstrap-role-name", "admin",
+                    env={"OS_BOOTSTRAP_PASSWORD": admin_password})
 
     def copy_keys_from(self, source: Keystone) -> None:
         """Hold the DC's fernet and credential keys."""

@@ -87,7 +87,9 @@ class Testbed:
         path = self.state / "secrets.json"
         if path.exists():
             return json.loads(path.read_text())
-        values = {k: secrets.token_urlsafe(18) for k in (
+        # Hex: safe in URLs, config files, SQL and argv (a token_urlsafe
+        # value can start with '-' and read as an option).
+        values = {k: secrets.token_hex(16) for k in (
             "admin", "glance", "db_keystone", "db_glance", "replicator")}
         self.state.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

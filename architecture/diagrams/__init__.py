@@ -1,0 +1,2 @@
+"""Diagram sources: the topology (rendered from the model) and the Keystone
+and Glance flows (Mermaid)."""

@@ -1,0 +1,272 @@
+"""Sphinx extension: pages generated from the architecture model, the
+requirement catalog, the tests and the latest conformance reports.
+
+Directives:
+
+``edge-refarch-topology``     the topology diagram of a deployment model,
+                              rendered from the model at build time
+``edge-refarch-partition``    what each model declares during a partition
+``edge-refarch-traceability`` user story -> requirement -> test -> verdict
+``edge-refarch-matrix``       models x requirements, verdicts and durations,
+                              with a plot
+``edge-refarch-cli``          the ``edge-refarch`` command's help
+
+The build fails when a requirement has no test, a test names an unknown
+requirement, or a diagram does not render.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import Directive, directives
+from docutils.statemachine import StringList
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+LOG = logging.getLogger(__name__)
+VERDICT_TEXT = {"pass": "pass", "fail": "FAIL", "not_applicable": "n/a",
+                "not_run": "not run", "no_test": "NO TEST"}
+
+
+def _model():
+    from edge_refarch.architecture import load_model
+    return load_model()
+
+
+def _catalog(model):
+    from edge_refarch.architecture.requirements import load_catalog
+    return load_catalog(model)
+
+
+def _tests():
+    from edge_refarch.validation.conformance.selection import discover
+    return discover()
+
+
+def _reports(srcdir: Path) -> dict[str, dict]:
+    out = {}
+    for f in sorted((srcdir / "_generated" / "conformance").glob("*.json")):
+        try:
+            rep = json.loads(f.read_text())
+            out[rep["model"]] = rep
+        except (OSError, ValueError, KeyError):
+            continue
+    return out
+
+
+class _RstDirective(Directive):
+    """A directive that emits generated reStructuredText."""
+
+    def emit(self, lines: list[str]) -> list[nodes.Node]:
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines, source="generated"),
+                                self.content_offset, container)
+        return container.children
+
+
+def _esc(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "/").replace("*", "x")
+
+
+class Topology(_RstDirective):
+    required_arguments = 1
+
+    def run(self):
+        env = self.state.document.settings.env
+        name = self.arguments[0]
+        rel = f"/_generated/diagrams/topology-{name}.png"
+        if not (Path(env.srcdir) / rel.lstrip("/")).exists():
+            raise self.error(f"topology diagram for {name!r} was not "
+                             "rendered")
+        title = _model().deployment_model(name).title
+        return self.emit([f".. figure:: {rel}", f"   :alt: {title}",
+                          "   :width: 100%", "",
+                          f"   {title}: rendered from "
+                          "``architecture/model.yaml``."])
+
+
+class Partition(_RstDirective):
+    def run(self):
+        model = _model()
+        names = list(model.deployment_models)
+        keys = list(next(iter(model.deployment_models.values()))
+                    .during_partition)
+        lines = [".. list-table:: During a partition of one edge site",
+                 "   :header-rows: 1", "", "   * - Operation at the edge"]
+        lines += [f"     - {model.deployment_models[n].title}"
+                  for n in names]
+        for k in keys:
+            lines.append(f"   * - ``{k}``")
+            for n in names:
+                value = model.deployment_models[n].during_partition[k]
+                lines.append(f"     - {value.replace('_', ' ')}")
+        after = list(next(iter(model.deployment_models.values()))
+                     .after_heal)
+        for k in after:
+            lines.append(f"   * - after the heal: ``{k}``")
+            lines += [f"     - {model.deployment_models[n].after_heal[k]}"
+                      for n in names]
+        return self.emit(lines)
+
+
+class Traceability(_RstDirective):
+    def run(self):
+        env = self.state.document.settings.env
+        model = _model()
+        catalog = _catalog(model)
+        tests = _tests()
+        reports = _reports(Path(env.srcdir))
+        by_req: dict[str, list[str]] = {}
+        for t, reqs in tests.items():
+            for r in reqs:
+                if r not in catalog.requirements:
+                    raise ExtensionError(f"{t} names unknown requirement "
+                                         f"{r}")
+                by_req.setdefault(r, []).append(t)
+        lines = []
+        for story, title in catalog.stories.items():
+            reqs = [r for r in catalog.requirements.values()
+                    if r.story == story]
+            lines += [f".. rubric:: {story}: {_esc(title)}", ""]
+            if not reqs:
+                lines += ["No requirement yet: the compute and autoscaling "
+                          "issues bring this story's requirements.", ""]
+                continue
+            for r in reqs:
+                if r.id not in by_req:
+                    raise ExtensionError(f"requirement {r.id} has no test")
+                lines += [f".. _{r.id}:", "", f"**{r.id}** -- "
+                          f"{_esc(r.statement)}", ""]
+                for m, app in r.models.items():
+                    verdict = "not applicable: " + _esc(app.reason) \
+                        if not app.applies else _verdict(reports, m, r.id)
+                    lines.append(f"- *{m}*: {verdict}")
+                lines.append("- tests:")
+                lines.append("")
+                for t in sorted(by_req[r.id]):
+                    lines.append(f"  - ``{t.split('tests.', 1)[1]}``")
+                lines.append("")
+        return self.emit(lines)
+
+
+def _verdict(reports, model, req_id) -> str:
+    rep = reports.get(model)
+    if rep is None:
+        return "no report yet (run ``tox -e conformance``)"
+    r = next((x for x in rep["requirements"] if x["id"] == req_id), None)
+    if r is None:
+        return "not in the latest report"
+    text = VERDICT_TEXT[r["verdict"]]
+    if r.get("reason") and r["verdict"] != "pass":
+        text += f" ({_esc(r['reason'])[:200]})"
+    return f"{text}, {r.get('duration_s', 0)} s ({rep['when']})"
+
+
+class Matrix(_RstDirective):
+    def run(self):
+        env = self.state.document.settings.env
+        model = _model()
+        catalog = _catalog(model)
+        reports = _reports(Path(env.srcdir))
+        names = list(model.deployment_models)
+        lines = []
+        if not reports:
+            return self.emit(["No conformance report yet: run ``tox -e "
+                              "conformance``, then rebuild the docs."])
+        plot = _plot(Path(env.srcdir), reports, names)
+        lines += [f".. figure:: {plot}", "   :alt: verdicts per model",
+                  "   :width: 70%", "",
+                  "   Verdicts per deployment model, latest run.", ""]
+        lines += [".. list-table::", "   :header-rows: 1", "",
+                  "   * - Requirement"]
+        lines += [f"     - {n}" for n in names]
+        for r in catalog.requirements.values():
+            lines.append(f"   * - :ref:`{r.id} <{r.id}>`")
+            for n in names:
+                rep = reports.get(n)
+                entry = next((x for x in (rep or {}).get("requirements", [])
+                              if x["id"] == r.id), None)
+                if entry is None:
+                    lines.append("     - --")
+                    continue
+                cell = VERDICT_TEXT[entry["verdict"]]
+                if entry["verdict"] in ("pass", "fail"):
+                    cell += f" ({entry.get('duration_s', 0)} s)"
+                lines.append(f"     - {cell}")
+        lines.append("")
+        for n in names:
+            rep = reports.get(n)
+            if rep:
+                h = rep["hygiene"]
+                lines.append(f"- *{n}*: run {rep['when']}, "
+                             f"{rep['duration_s']} s; clean-up check "
+                             f"{'passed' if h['clean'] else 'FAILED'}.")
+        return self.emit(lines)
+
+
+def _plot(srcdir: Path, reports: dict, names: list[str]) -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    kinds = ["pass", "fail", "not_applicable", "not_run"]
+    colors = {"pass": "#2e7d32", "fail": "#c62828",
+              "not_applicable": "#9e9e9e", "not_run": "#f9a825"}
+    fig, ax = plt.subplots(figsize=(6, 1.2 + 0.5 * len(names)))
+    left = [0] * len(names)
+    for k in kinds:
+        vals = [reports.get(n, {}).get("summary", {}).get(k, 0)
+                for n in names]
+        ax.barh(names, vals, left=left, color=colors[k],
+                label=VERDICT_TEXT[k])
+        left = [a + b for a, b in zip(left, vals, strict=True)]
+    ax.set_xlabel("requirements")
+    ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.45),
+              frameon=False)
+    fig.tight_layout()
+    out = srcdir / "_generated" / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "verdicts.png", dpi=120)
+    plt.close(fig)
+    return "/_generated/plots/verdicts.png"
+
+
+class Cli(Directive):
+    optional_arguments = 10
+
+    def run(self):
+        args = self.arguments
+        proc = subprocess.run(
+            [sys.executable, "-m", "edge_refarch.validation.cli", *args,
+             "--help"], capture_output=True, text=True,
+            env={"COLUMNS": "79", "PATH": "/usr/bin:/bin"})
+        if proc.returncode != 0:
+            raise self.error(f"edge-refarch {' '.join(args)} --help failed")
+        return [nodes.literal_block(proc.stdout, proc.stdout)]
+
+
+def render_diagrams(app) -> None:
+    from edge_refarch.architecture.diagrams.topology import render
+    model = _model()
+    out = Path(app.srcdir) / "_generated" / "diagrams"
+    for name in model.deployment_models:
+        try:
+            path = render(model, name, out)
+        except Exception as exc:  # noqa: BLE001 - any failure fails
+            raise ExtensionError(f"topology diagram {name}: {exc}") from exc
+        if not path.exists() or path.stat().st_size < 1000:
+            raise ExtensionError(f"topology diagram {name} is empty")
+
+
+def setup(app):
+    app.connect("builder-inited", render_diagrams)
+    directives.register_directive("edge-refarch-topology", Topology)
+    directives.register_directive("edge-refarch-partition", Partition)
+    directives.register_directive("edge-refarch-traceability", Traceability)
+    directives.register_directive("edge-refarch-matrix", Matrix)
+    directives.register_directive("edge-refarch-cli", Cli)
+    return {"version": "1", "parallel_read_safe": True}
