@@ -17,6 +17,7 @@ extensions = [
 exclude_patterns = ["_generated/conformance/*.rst"]
 html_theme = "alabaster"
 html_static_path = ["_static"]
+html_css_files = ["edge-refarch.css"]
 html_theme_options = {"page_width": "1100px", "sidebar_width": "230px"}
 
 # Mermaid diagrams are rendered to SVG at build time by mermaid-cli (mmdc)

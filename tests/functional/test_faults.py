@@ -103,47 +103,48 @@ def test_latency_is_added_to_each_request(bed, injector):
     assert_healed(bed)
 
 
-def test_bandwidth_limits_a_download(bed, injector, unique):
+@pytest.fixture
+def dc_image_via_edge1(bed, unique):
+    """Upload `nbytes` at the DC; returns (data, URL of its file as edge1
+    reaches it over dc-edge1, an edge1 token). Deleted afterwards."""
     dc = bed.at("dc").conn
-    data = os.urandom(256 * 1024)
-    img = dc.image.create_image(name=unique, data=data, disk_format="raw",
-                                container_format="bare", use_import=False,
-                                wait=True)
-    try:
-        token = bed.at("edge1").token()
+    made = []
+
+    def make(nbytes: int):
+        data = os.urandom(nbytes)
+        img = dc.image.create_image(
+            name=unique, data=data, disk_format="raw",
+            container_format="bare", use_import=False, wait=True)
+        made.append(img.id)
         url = "http://" + bed.topology.address_of(
             "edge1", bed.topology.root, "glance") + \
             f"/v2/images/{img.id}/file"
-        with injector.bandwidth(LINK, kbps=1024):   # 128 KB/s
-            t = time.monotonic()
-            r = requests.get(url, headers={"X-Auth-Token": token},
-                             timeout=60)
-            took = time.monotonic() - t
-        assert r.content == data
-        assert took >= 1.5, f"256 KiB at 1 Mbit/s took only {took:.2f} s"
-    finally:
-        dc.image.delete_image(img.id, ignore_missing=True)
+        return data, url, bed.at("edge1").token()
+    yield make
+    for image_id in made:
+        dc.image.delete_image(image_id, ignore_missing=True)
+
+
+def test_bandwidth_limits_a_download(bed, injector, dc_image_via_edge1):
+    data, url, token = dc_image_via_edge1(256 * 1024)
+    with injector.bandwidth(LINK, kbps=1024):   # 128 KB/s
+        t = time.monotonic()
+        r = requests.get(url, headers={"X-Auth-Token": token}, timeout=60)
+        took = time.monotonic() - t
+    assert r.content == data
+    assert took >= 1.5, f"256 KiB at 1 Mbit/s took only {took:.2f} s"
     assert_healed(bed)
 
 
-def test_reset_after_bytes_cuts_a_download(bed, injector, unique):
-    dc = bed.at("dc").conn
-    img = dc.image.create_image(name=unique, data=os.urandom(512 * 1024),
-                                disk_format="raw", container_format="bare",
-                                use_import=False, wait=True)
-    try:
-        token = bed.at("edge1").token()
-        url = "http://" + bed.topology.address_of(
-            "edge1", bed.topology.root, "glance") + \
-            f"/v2/images/{img.id}/file"
-        with injector.reset_after(LINK, 64 * 1024):
-            with pytest.raises(requests.RequestException):
-                r = requests.get(url, headers={"X-Auth-Token": token},
-                                 timeout=10)
-                r.raise_for_status()
-                assert len(r.content) == 512 * 1024
-    finally:
-        dc.image.delete_image(img.id, ignore_missing=True)
+def test_reset_after_bytes_cuts_a_download(bed, injector,
+                                           dc_image_via_edge1):
+    _, url, token = dc_image_via_edge1(512 * 1024)
+    with injector.reset_after(LINK, 64 * 1024):
+        with pytest.raises(requests.RequestException):
+            r = requests.get(url, headers={"X-Auth-Token": token},
+                             timeout=10)
+            r.raise_for_status()
+            assert len(r.content) == 512 * 1024
     assert_healed(bed)
 
 
@@ -172,26 +173,16 @@ def test_fault_removed_on_exception(bed, injector):
     assert_healed(bed)
 
 
-def test_link_counters_count_bytes_that_crossed(bed, injector, unique):
-    dc = bed.at("dc").conn
-    data = os.urandom(1024 * 1024)
-    img = dc.image.create_image(name=unique, data=data, disk_format="raw",
-                                container_format="bare", use_import=False,
-                                wait=True)
-    try:
-        token = bed.at("edge1").token()
-        url = "http://" + bed.topology.address_of(
-            "edge1", bed.topology.root, "glance") + \
-            f"/v2/images/{img.id}/file"
-        with injector.measure(LINK) as crossed, \
-                injector.measure("dc-edge2") as other:
-            assert requests.get(url, headers={"X-Auth-Token": token},
-                                timeout=30).content == data
-        assert crossed["sent"] >= len(data)
-        assert crossed["sent"] < len(data) + 64 * 1024
-        assert other["sent"] < 64 * 1024
-    finally:
-        dc.image.delete_image(img.id, ignore_missing=True)
+def test_link_counters_count_bytes_that_crossed(bed, injector,
+                                                dc_image_via_edge1):
+    data, url, token = dc_image_via_edge1(1024 * 1024)
+    with injector.measure(LINK) as crossed, \
+            injector.measure("dc-edge2") as other:
+        assert requests.get(url, headers={"X-Auth-Token": token},
+                            timeout=30).content == data
+    assert crossed["sent"] >= len(data)
+    assert crossed["sent"] < len(data) + 64 * 1024
+    assert other["sent"] < 64 * 1024
 
 
 def _holder(*args):

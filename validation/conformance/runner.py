@@ -128,15 +128,18 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     workdir.mkdir(parents=True, exist_ok=True)
     # A fresh workspace every run: its .stestr.conf names the test path of
     # the Tempest that created it, which may be another venv's.
+    # Its registry (workspace.yaml) is ours alone and goes with it.
     ws = workdir / "tempest"
     shutil.rmtree(ws, ignore_errors=True)
+    (workdir / "workspace.yaml").unlink(missing_ok=True)
     proc = subprocess.run(
         [_bin("tempest"), "init", "--workspace-path",
          str(workdir / "workspace.yaml"), str(ws)],
         capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode:
+        said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
         raise UserError(f"tempest init failed: "
-                        f"{proc.stderr.strip()[-200:]}")
+                        f"{said[-1][:200] if said else proc.returncode}")
     (ws / "etc" / "tempest.conf").write_text(tempest_conf.read_text())
     include = workdir / "include-list.txt"
     include.write_text("".join(f"^{re.escape(t)}\\b\n" for t in chosen))

@@ -177,11 +177,7 @@ def run(args, model, say) -> int:
     if args.duration is None and c != "flap":
         # Left in place on purpose: recorded as held until 'fault heal'.
         fault.apply()
-        injector.ledger.record(fault.fault_id, {
-            "link": link, "kind": fault.kind, "proxies": fault.proxies,
-            "toxics": [t["name"] for t in fault.toxics()],
-            "disables": fault.disables(), "url": injector.toxiproxy.url,
-            "persistent": True})
+        fault.record(persistent=True)
         print(f"{link}: {fault.describe()} applied; remove it with "
               f"'edge-refarch fault heal {link}'")
         return 0

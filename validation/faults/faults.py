@@ -150,12 +150,18 @@ class Fault:
         return self.kind
 
     # -- apply / remove ------------------------------------------------------
-    def apply(self) -> None:
-        tp = self.injector.toxiproxy
+    def record(self, persistent: bool = False) -> None:
+        """Note this fault in the ledger, owned by this process (or held
+        until 'fault heal' when `persistent`)."""
         self.injector.ledger.record(self.fault_id, {
             "link": self.link, "kind": self.kind, "proxies": self.proxies,
             "toxics": [t["name"] for t in self.toxics()],
-            "disables": self.disables(), "url": tp.url})
+            "disables": self.disables(),
+            "url": self.injector.toxiproxy.url, "persistent": persistent})
+
+    def apply(self) -> None:
+        tp = self.injector.toxiproxy
+        self.record()
         self.active = True
         try:
             for proxy in self.proxies:
@@ -358,11 +364,7 @@ class Flap(Fault):
         return self.partition.toxics()
 
     def apply(self) -> None:
-        self.injector.ledger.record(self.fault_id, {
-            "link": self.link, "kind": self.kind, "proxies": self.proxies,
-            "toxics": [t["name"] for t in self.toxics()],
-            "disables": self.disables(),
-            "url": self.injector.toxiproxy.url})
+        self.record()
         self.active = True
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, daemon=True,
