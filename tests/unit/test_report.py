@@ -64,3 +64,14 @@ def test_rst_page_lists_every_requirement(tmp_path):
     for r in rep["requirements"]:
         assert r["id"] in text
     assert js.exists()
+
+
+def test_secret_audit_finds_a_planted_secret(tmp_path):
+    from edge_refarch.validation.conformance import audit
+    clean = tmp_path / "clean.log"
+    clean.write_text("GET /v3 200\n")
+    dirty = tmp_path / "dirty.log"
+    dirty.write_bytes(b"... password=0123abcd ...")
+    leaks = audit.scan({"password:admin": "0123abcd",
+                        "key:dc/fernet-keys/0": "zzz"}, [clean, dirty])
+    assert leaks == [f"password:admin in {dirty}"]

@@ -62,7 +62,7 @@ def run(args, model, say) -> int:
         if not conf.exists():
             raise BadInput(f"{conf}: no such tempest.conf")
         workdir = paths.state_dir().parent / "conformance" / "cloud"
-        on_testbed = False
+        on_testbed, testbed = False, None
     else:
         from edge_refarch.validation.testbed.testbed import Testbed
         testbed = Testbed(model, say=say)
@@ -76,7 +76,7 @@ def run(args, model, say) -> int:
         conf = tempest_conf.for_testbed(testbed, workdir / "tempest.conf")
         on_testbed = True
     rep = runner.run(model, catalog, conf, workdir, _report_dir(args), say,
-                     expect_all_run=on_testbed)
+                     expect_all_run=on_testbed, testbed=testbed)
     width = max(len(r["id"]) for r in rep["requirements"])
     for r in rep["requirements"]:
         reason = f"  {r['reason']}" if r.get("reason") else ""
@@ -86,10 +86,15 @@ def run(args, model, say) -> int:
           f"{s['not_applicable']} not applicable, {s['not_run']} not run, "
           f"{s['no_test']} without test; {rep['duration_s']} s")
     problems = []
-    if not rep["hygiene"]["clean"]:
+    h = rep["hygiene"]
+    if h["leaked"] or h["faults_left"]:
         problems.append(f"the run left things behind: "
-                        f"{rep['hygiene']['leaked'] or ''} "
-                        f"{rep['hygiene']['faults_left'] or ''}".strip())
+                        f"{h['leaked'] or ''} "
+                        f"{h['faults_left'] or ''}".strip())
+    leaks = h.get("secrets_audit", {}).get("leaks")
+    if leaks:
+        problems.append(f"{len(leaks)} secret(s) found in logs or output, "
+                        f"first: {leaks[0]}")
     if on_testbed and (s["not_run"] or s["no_test"]):
         problems.append("against the testbed every applicable requirement "
                         "must run")

@@ -147,6 +147,11 @@ def render_rst(report: dict) -> str:
         lines += [f"   * - ``{r['id']}``", f"     - {_MARK[r['verdict']]}",
                   f"     - {ev}", f"     - {r.get('duration_s', '')}"]
     h = report["hygiene"]
+    audit = h.get("secrets_audit")
+    if audit:
+        lines += ["", f"Secrets audit: {audit['secrets']} secrets of the "
+                  f"testbed searched in {audit['files']} logs and outputs; "
+                  f"{len(audit['leaks'])} found."]
     lines += ["", "Clean-up check: " + (
         "the cloud's images, projects and users are back to their counts "
         "before the run, and no fault remains on any link." if h["clean"]

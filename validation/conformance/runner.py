@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from edge_refarch.architecture.requirements import Catalog
+from edge_refarch.validation.conformance import audit, selection
 from edge_refarch.validation.conformance import report as report_mod
-from edge_refarch.validation.conformance import selection
 from edge_refarch.validation.errors import BadInput, UserError
 
 
@@ -119,7 +119,8 @@ def _dict(text: str) -> dict[str, str]:
 
 
 def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
-        report_dir: Path, say, expect_all_run: bool = False) -> dict:
+        report_dir: Path, say, expect_all_run: bool = False,
+        testbed=None) -> dict:
     cloud = Cloud(tempest_conf)
     deployment = cloud.model
     model.deployment_model(deployment)
@@ -170,5 +171,15 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
                            before, after, left, duration)
     rep["not_run_expected"] = not expect_all_run
     paths = report_mod.write(rep, report_dir)
+    if testbed is not None:
+        secrets = audit.testbed_secrets(testbed)
+        files = audit.haystack(testbed, workdir, paths)
+        leaks = audit.scan(secrets, files)
+        rep["hygiene"]["secrets_audit"] = {
+            "secrets": len(secrets), "files": len(files), "leaks": leaks}
+        rep["hygiene"]["clean"] = rep["hygiene"]["clean"] and not leaks
+        paths = report_mod.write(rep, report_dir)
+        say(f"secrets audit: {len(secrets)} secrets, {len(files)} files, "
+            f"{len(leaks)} leaks")
     say(f"report: {paths[0]}")
     return rep
