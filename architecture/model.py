@@ -185,8 +185,8 @@ SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "required": ["site_address", "toxiproxy", "proxy_port_base",
-                         "identity_cache_ttl_s", "start_timeout_s",
-                         "probe_timeout_s"],
+                         "identity_cache_ttl_s", "keystone_threads",
+                         "start_timeout_s", "probe_timeout_s"],
             "properties": {
                 "site_address": {"type": "string"},
                 "toxiproxy": {
@@ -205,6 +205,8 @@ SCHEMA: dict[str, Any] = {
                                     "maximum": 60000},
                 "identity_cache_ttl_s": {"type": "integer", "minimum": 1,
                                          "maximum": 3600},
+                "keystone_threads": {"type": "integer", "minimum": 1,
+                                     "maximum": 64},
                 "start_timeout_s": {"type": "number", "exclusiveMinimum": 0},
                 "probe_timeout_s": {"type": "number", "exclusiveMinimum": 0},
             },
@@ -289,6 +291,7 @@ class TestbedSettings:
     toxiproxy_version: str
     proxy_port_base: int
     identity_cache_ttl_s: int
+    keystone_threads: int
     start_timeout_s: float
     probe_timeout_s: float
 
@@ -469,7 +472,7 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
         tb["site_address"], tb["toxiproxy"]["address"],
         tb["toxiproxy"]["port"], tb["toxiproxy"]["version"],
         tb["proxy_port_base"], tb["identity_cache_ttl_s"],
-        float(tb["start_timeout_s"]),
+        tb["keystone_threads"], float(tb["start_timeout_s"]),
         float(tb["probe_timeout_s"]))
     return Model(path, raw["title"], tiers, services, links, models,
                  tuple(topology), testbed)

@@ -15,14 +15,15 @@ from edge_refarch.validation.errors import UserError
 
 # Keystone 30 reads sys.argv through oslo.config, so gunicorn must get no
 # command-line arguments: it reads ./gunicorn.conf.py from its working dir.
-# One thread per worker: Keystone has been seen mixing concurrent callers'
-# token context with threads > 1; scale with worker processes instead.
+# Keystone runs one thread per worker (model: testbed.keystone_threads):
+# it has been seen mixing concurrent callers' token context with threads
+# > 1; scale with worker processes instead.
 GUNICORN_CONF = """\
 wsgi_app = {app!r}
 bind = {bind!r}
 workers = {workers}
-threads = 1
-worker_class = "sync"
+threads = {threads}
+worker_class = {worker_class!r}
 timeout = 120
 graceful_timeout = 5
 pidfile = {pidfile!r}
@@ -34,12 +35,13 @@ preload_app = {preload}
 
 
 def gunicorn_conf(path: Path, app: str, bind: str, workers: int,
-                  logdir: Path, preload: bool) -> None:
+                  logdir: Path, preload: bool, threads: int = 1) -> None:
     """`preload`: import the app once in the master, then fork. Only for
     apps that start no thread at import (threads do not survive fork)."""
     logdir.mkdir(parents=True, exist_ok=True)
     path.write_text(GUNICORN_CONF.format(
         app=app, bind=bind, workers=workers, preload=preload,
+        threads=threads, worker_class="gthread" if threads > 1 else "sync",
         pidfile=str(path.parent / "gunicorn.pid"),
         errorlog=str(logdir / "gunicorn.log"),
         accesslog=str(logdir / "access.log")))
@@ -47,7 +49,8 @@ def gunicorn_conf(path: Path, app: str, bind: str, workers: int,
 
 class Keystone:
     def __init__(self, site, root: Path, venv: Path, db_url: str,
-                 *, primary: bool, cache_server: str, cache_ttl: int):
+                 *, primary: bool, cache_server: str, cache_ttl: int,
+                 threads: int = 1):
         self.site = site
         self.dir = root / "keystone"
         self.etc = self.dir / "etc"
@@ -57,6 +60,7 @@ class Keystone:
         self.primary = primary   # holds the source of identity truth
         self.cache_server = cache_server
         self.cache_ttl = cache_ttl
+        self.threads = threads
         self.keys = self.dir / "fernet-keys"
         self.credential_keys = self.dir / "credential-keys"
 
@@ -115,7 +119,7 @@ expiration_time = {self.cache_ttl}
         gunicorn_conf(self.dir / "gunicorn.conf.py",
                       "keystone.wsgi.api:application",
                       f"{self.site.address}:5000", 2, self.logdir,
-                      preload=True)
+                      preload=True, threads=self.threads)
 
     def manage(self, *args: str, env: dict[str, str] | None = None) -> None:
         argv = [str(self.venv / "bin" / "keystone-manage"),

@@ -120,7 +120,8 @@ class Testbed:
                     site, sdir, venv,
                     f"mysql+pymysql://keystone:{pw['db_keystone']}@{db}"
                     "/keystone?charset=utf8mb4", primary=site is root,
-                    cache_server=cache, cache_ttl=ttl)
+                    cache_server=cache, cache_ttl=ttl,
+                    threads=self.model.testbed.keystone_threads)
             if "glance" in site.services:
                 features = dm.features.get(site.tier, {})
                 methods = features.get(

@@ -1,0 +1,122 @@
+"""Identity isolation under concurrency, at the DC and at an edge site."""
+
+import random
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from tempest import config
+from tempest.lib import decorators
+from tempest.lib import exceptions as lib_exc
+
+from edge_refarch.tempest_plugin.requirement import requirement
+from edge_refarch.tempest_plugin.tests import base
+
+CONF = config.CONF
+
+MEMBERS = 4
+THREADS = 8
+REQUESTS_PER_SITE = 240
+
+
+class IdentityIsolationTest(base.EdgeRefarchTest):
+
+    def _members(self):
+        dc = self.site(self.root)
+        token = dc.issue_token()
+        project = dc.identity.show_token(token)["token"]["project"]["id"]
+        member_role = dc.roles.list_roles(name="member")["roles"][0]["id"]
+        users = []
+        for _ in range(MEMBERS):
+            name = f"edge-refarch-{uuid.uuid4().hex[:10]}"
+            password = uuid.uuid4().hex
+            user = dc.users.create_user(name=name, password=password,
+                                        domain_id="default")["user"]
+            self.addCleanup(self._delete_user, user["id"])
+            dc.roles.create_user_role_on_project(project, user["id"],
+                                                 member_role)
+            users.append({"id": user["id"], "name": name,
+                          "password": password, "admin": False})
+        admin_id = dc.identity.show_token(token)["token"]["user"]["id"]
+        users.append({"id": admin_id, "name": CONF.auth.admin_username,
+                      "password": CONF.auth.admin_password, "admin": True})
+        return users
+
+    def _delete_user(self, user_id):
+        try:
+            self.site(self.root).users.delete_user(user_id)
+        except lib_exc.NotFound:
+            pass
+
+    def _hammer(self, site_name, users):
+        site = self.site(site_name)
+        for u in users:
+            self.wait_until(
+                f"{u['name']} can log in at {site_name}",
+                lambda u=u: bool(site.issue_token(u["name"], u["password"])),
+                self.converge)
+            u["token"] = site.issue_token(u["name"], u["password"])
+        identity = site.uri.rstrip("/")
+        image = site.auth.base_url({"service": "image",
+                                    "region": site.region,
+                                    "endpoint_type": "publicURL"})
+        image = image.rstrip("/")
+        rng = random.Random(7)
+        plan = [(rng.choice(users), rng.choice(("validate", "identity",
+                                                "image")))
+                for _ in range(REQUESTS_PER_SITE)]
+
+        def call(item):
+            """'ok', 'cross' (another caller's identity or roles) or
+            'error' (any other answer), and what was seen."""
+            user, kind = item
+            h = {"X-Auth-Token": user["token"]}
+            if kind == "validate":
+                r = requests.get(f"{identity}/auth/tokens", timeout=30,
+                                 headers={**h,
+                                          "X-Subject-Token": user["token"]})
+                if r.status_code != 200:
+                    verdict = "error"
+                elif r.json()["token"]["user"]["id"] == user["id"]:
+                    verdict = "ok"
+                else:
+                    verdict = "cross"
+            else:
+                if kind == "identity":   # admin only: list users
+                    r = requests.get(f"{identity}/users", timeout=30,
+                                     headers=h,
+                                     params={"name": user["name"]})
+                else:                    # admin only: the tasks API
+                    r = requests.get(f"{image}/v2/tasks", timeout=30,
+                                     headers=h)
+                expected = 200 if user["admin"] else 403
+                verdict = "ok" if r.status_code == expected else (
+                    "cross" if r.status_code in (200, 403) else "error")
+            return verdict, f"{kind} as {user['name']}: HTTP {r.status_code}"
+
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            return list(pool.map(call, plan))
+
+    @decorators.idempotent_id("e8f9a0b1-c2d3-4e45-f6a7-8b9c0d1e2a12")
+    @requirement("EDGE-SEC-ISOLATION")
+    def test_concurrent_callers_see_only_their_own_identity(self):
+        """Fails when, under concurrent load, a response reflects another
+        caller's identity or roles: a token validated as someone else, or a
+        role-gated call allowed to a member or refused to an admin."""
+        users = self._members()
+        seen = {site: self._hammer(site, users)
+                for site in (self.root, self.edge)}
+        count = {s: {v: sum(1 for x, _ in r if x == v)
+                     for v in ("ok", "cross", "error")}
+                 for s, r in seen.items()}
+        self.evidence(clients=len(users), threads=THREADS,
+                      requests=REQUESTS_PER_SITE * len(seen),
+                      responses=count)
+        cross = [f"{s}: {w}" for s, r in seen.items() for v, w in r
+                 if v == "cross"]
+        errors = [f"{s}: {w}" for s, r in seen.items() for v, w in r
+                  if v == "error"]
+        self.assertEqual([], cross[:5], f"{len(cross)} responses reflected "
+                         "another caller's identity or roles")
+        self.assertEqual([], errors[:5], f"{len(errors)} requests failed "
+                         "(not a cross-identity answer)")
