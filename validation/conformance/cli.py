@@ -27,6 +27,11 @@ def add_parser(areas, parser_class) -> None:
                           "site's doc/source/_generated/conformance)")
     run.add_argument("--strict", action="store_true",
                      help="exit 1 when any applicable requirement fails")
+    cl = cmds.add_parser("cleanup", help="remove what a crashed run left: "
+                                         "faults whose owner died, the "
+                                         "suite's images and users")
+    cl.add_argument("--tempest-conf", metavar="FILE",
+                    help="the cloud (default: the testbed)")
     conf = cmds.add_parser("config", help="write tempest.conf for a cloud "
                                           "from clouds.yaml and a site map")
     conf.add_argument("--clouds", required=True, metavar="FILE")
@@ -56,6 +61,22 @@ def run(args, model, say) -> int:
                                      args.model, args.toxiproxy_url,
                                      Path(args.output))
         print(f"tempest.conf written: {out}")
+        return 0
+    if args.command == "cleanup":
+        if args.tempest_conf:
+            conf = Path(args.tempest_conf)
+        else:
+            from edge_refarch.validation.testbed.testbed import Testbed
+            testbed = Testbed(model, say=say)
+            if testbed.recorded() is None:
+                raise UserError("the testbed is not up; pass "
+                                "--tempest-conf for another cloud", 2)
+            conf = tempest_conf.for_testbed(
+                testbed, paths.state_dir().parent / "conformance" /
+                "cleanup" / "tempest.conf")
+        removed = runner.Cloud(conf).cleanup()
+        print(f"removed {removed['faults']} fault changes, "
+              f"{removed['images']} images, {removed['users']} users")
         return 0
     if args.tempest_conf:
         conf = Path(args.tempest_conf)

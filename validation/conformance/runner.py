@@ -24,6 +24,10 @@ from edge_refarch.validation.conformance import audit, selection
 from edge_refarch.validation.conformance import report as report_mod
 from edge_refarch.validation.errors import BadInput, UserError
 
+# Every resource the suite creates is named with this prefix, so that what
+# a crashed (kill -9) run left behind can be found and removed.
+PREFIX = "edge-refarch-"
+
 
 def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
@@ -92,6 +96,50 @@ class Cloud:
                             f"{str(exc).splitlines()[0][:200]}") from None
         return out
 
+    def cleanup(self) -> dict[str, int]:
+        """Remove what a crashed run left: faults whose owner died, and the
+        suite's own images (every site) and users (root site), which all
+        carry the PREFIX in their name. Returns what was removed."""
+        from keystoneauth1 import exceptions as ks_exc
+        removed = {"faults": 0, "images": 0, "users": 0}
+        if self.toxiproxy_url:
+            from edge_refarch.validation.faults.faults import (
+                FaultInjector,
+                Links,
+            )
+            from edge_refarch.validation.faults.toxiproxy_api import (
+                Toxiproxy,
+            )
+            tp = Toxiproxy(self.toxiproxy_url)
+            inj = FaultInjector(tp, Links.discover(tp), Path(
+                self.fault_state_dir), heal_leftovers=False)
+            removed["faults"] = inj.heal_leftovers()
+        try:
+            for site, region in self.regions.items():
+                sess = self.session(site)
+                ep = {"service_type": "image", "interface": "public",
+                      "region_name": region}
+                images = sess.get("/v2/images?limit=1000",
+                                  endpoint_filter=ep).json()["images"]
+                for img in images:
+                    if (img.get("name") or "").startswith(PREFIX):
+                        sess.delete(f"/v2/images/{img['id']}",
+                                    endpoint_filter=ep, raise_exc=False)
+                        removed["images"] += 1
+            sess = self.session(self.root)
+            ident = {"service_type": "identity", "interface": "public",
+                     "region_name": self.regions[self.root]}
+            for user in sess.get("/users", endpoint_filter=ident
+                                 ).json()["users"]:
+                if user["name"].startswith(PREFIX):
+                    sess.delete(f"/users/{user['id']}",
+                                endpoint_filter=ident, raise_exc=False)
+                    removed["users"] += 1
+        except ks_exc.ClientException as exc:
+            raise UserError(f"cannot clean up the cloud: "
+                            f"{str(exc).splitlines()[0][:200]}") from None
+        return removed
+
     def faults_left(self) -> list[str]:
         if not self.toxiproxy_url:
             return []
@@ -146,6 +194,9 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     include.write_text("".join(f"^{re.escape(t)}\\b\n" for t in chosen))
     evidence = workdir / "evidence.jsonl"
     evidence.write_text("")
+    removed = cloud.cleanup()
+    if any(removed.values()):
+        say(f"removed what an earlier run left behind: {removed}")
     say("counting the cloud's images, projects and users")
     before = cloud.counts()
     say(f"running {len(chosen)} conformance tests ({deployment})")

@@ -1,0 +1,37 @@
+"""Run by test_crash_safety: partition edge1's link, start a
+glance-download there, report, then wait to be killed with SIGKILL."""
+
+import json
+import os
+import sys
+import time
+
+from edge_refarch.architecture import load_model
+from edge_refarch.validation import paths
+from edge_refarch.validation.faults.faults import FaultInjector, Links
+from edge_refarch.validation.testbed.smoke import connect
+from edge_refarch.validation.testbed.testbed import Testbed
+
+mode = sys.argv[1]
+testbed = Testbed(load_model())
+topo = testbed.topology()
+clouds = testbed.recorded()["clouds_yaml"]
+dc, edge = connect(clouds, "dc"), connect(clouds, "edge1")
+name = f"edge-refarch-crash-{os.getpid()}"
+src = dc.image.create_image(name=name, data=os.urandom(8 << 20),
+                            disk_format="raw", container_format="bare",
+                            use_import=False, wait=True)
+src = dc.image.get_image(src.id)
+edge.authorize()
+injector = FaultInjector(testbed.toxiproxy, Links.from_topology(topo),
+                         paths.state_dir().parent)
+injector.partition("dc-edge1", mode).apply()
+tgt = edge.image.create_image(name=name, disk_format="raw",
+                              container_format="bare")
+edge.image.import_image(tgt, method="glance-download", remote_region="dc",
+                        remote_image_id=src.id,
+                        remote_service_interface="public")
+print(json.dumps({"edge_image": tgt.id, "checksum": src.checksum}),
+      flush=True)
+while True:
+    time.sleep(60)
