@@ -164,3 +164,19 @@ def test_toxiproxy_down_is_reported(manager):
     assert "Traceback" not in result.stderr
     manager.down()
     del bed
+
+
+def test_cli_output_shows_no_secret(manager):
+    """No password or key of the testbed in what the CLI prints."""
+    bed = manager.ensure("distributed")
+    secrets = list(bed.testbed._secrets().values())
+    outputs = [run_cli("testbed", "up", "--model", "distributed"),
+               run_cli("testbed", "status"),
+               run_cli("testbed", "status", "--json"),
+               run_cli("testbed", "smoke"),
+               run_cli("fault", "list"),
+               run_cli("fault", "counters")]
+    for result in outputs:
+        assert result.returncode == 0, result.stderr
+        for secret in secrets:
+            assert secret not in result.stdout + result.stderr
