@@ -44,6 +44,8 @@ def main(argv=None) -> int:
                     default=["distributed", "centralized"])
     ap.add_argument("--edges", type=int, nargs="+", default=[2])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--name", default="testbed_bringup",
+                    help="results file name (bench/results/NAME.json)")
     ap.add_argument("--install", action="store_true",
                     help="also time a cold install of the services venv")
     args = ap.parse_args(argv)
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
                                                  for r in rss]),
             }
     cli("testbed", "down")
-    path = common.write("testbed_bringup", result)
+    path = common.write(args.name, result)
     for key, v in result["bring_up"].items():
         per_site = ", ".join(f"{s} {x['median']:.0f}"
                              for s, x in v["rss_mib_per_site"].items())

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import time
+import uuid
 
 from tempest import config, test
 from tempest.lib import auth
@@ -174,6 +175,22 @@ class EdgeRefarchTest(test.BaseTestCase):
         self.fail(f"{what} succeeded although the model declares it "
                   "unavailable during a partition")
 
+    def create_member(self, project_id: str | None = None) -> dict:
+        """A user with the member role on `project_id` (default: the admin
+        project), created at the root site; deleted when the test ends."""
+        dc = self.site(self.root)
+        if project_id is None:
+            project_id = dc.identity.show_token(dc.issue_token())[
+                "token"]["project"]["id"]
+        name = f"edge-refarch-{uuid.uuid4().hex[:10]}"
+        password = uuid.uuid4().hex
+        user = dc.users.create_user(name=name, password=password,
+                                    domain_id="default")["user"]
+        self.addCleanup(delete_user, dc, user["id"])
+        role = dc.roles.list_roles(name="member")["roles"][0]["id"]
+        dc.roles.create_user_role_on_project(project_id, user["id"], role)
+        return {"id": user["id"], "name": name, "password": password}
+
     def create_image(self, site: SiteClients, data: bytes, **props):
         body = site.images.create_image(
             name=data_name(self), disk_format="raw",
@@ -227,6 +244,13 @@ class EdgeRefarchTest(test.BaseTestCase):
 def data_name(tc) -> str:
     return "edge-refarch-" + hashlib.sha1(
         tc.id().encode()).hexdigest()[:10]
+
+
+def delete_user(site: SiteClients, user_id: str) -> None:
+    try:
+        site.users.delete_user(user_id)
+    except lib_exc.NotFound:
+        pass
 
 
 def delete_image(site: SiteClients, image_id: str) -> None:

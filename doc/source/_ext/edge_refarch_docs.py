@@ -10,6 +10,7 @@ Directives:
 ``edge-refarch-matrix``       models x requirements, verdicts and durations,
                               with a plot
 ``edge-refarch-cli``          the ``edge-refarch`` command's help
+``edge-refarch-bench``        plots of a benchmark's latest results
 
 The build fails when a requirement has no test, a test names an unknown
 requirement, or a diagram does not render.
@@ -249,6 +250,127 @@ class Cli(Directive):
         return [nodes.literal_block(proc.stdout, proc.stdout)]
 
 
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "results"
+
+
+def _bench(name: str) -> dict | None:
+    try:
+        return json.loads((BENCH / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _savefig(fig, srcdir: Path, name: str) -> str:
+    out = srcdir / "_generated" / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out / f"{name}.png", dpi=110)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return f"/_generated/plots/{name}.png"
+
+
+class Bench(_RstDirective):
+    """Plots of a benchmark's latest results (bench/results/NAME.json)."""
+
+    required_arguments = 1
+
+    def run(self):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        env = self.state.document.settings.env
+        name = self.arguments[0]
+        data = _bench(name)
+        cmd = {"arch_sweep": "python -m bench.arch_sweep --reps 5",
+               "testbed_scale": "python -m bench.testbed_bringup --models "
+                                "distributed --edges 1 2 5 10 --runs 1 "
+                                "--name testbed_scale",
+               "fault_fidelity": "python -m bench.fault_fidelity --runs 5",
+               "testbed_bringup": "python -m bench.testbed_bringup --runs 3"
+               }[name]
+        if data is None:
+            return self.emit([f"No results yet: run ``{cmd}``."])
+        srcdir = Path(env.srcdir)
+        figs = []
+        if name == "arch_sweep":
+            fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+            for model, d in data["models"].items():
+                rtts = [int(k) for k in d["identity"]]
+                for ax, key, title in (
+                        (axes[0], "token_issue_ms", "token issue at edge"),
+                        (axes[1], "token_validate_ms",
+                         "token validation at edge")):
+                    ax.errorbar(rtts, [d["identity"][str(r)][key]["median"]
+                                       for r in rtts],
+                                yerr=[[d["identity"][str(r)][key]["median"]
+                                       - d["identity"][str(r)][key]["min"]
+                                       for r in rtts],
+                                      [d["identity"][str(r)][key]["max"]
+                                       - d["identity"][str(r)][key]["median"]
+                                       for r in rtts]],
+                                marker="o", capsize=3, label=model)
+                    ax.set(title=title, xlabel="DC-edge RTT (ms)",
+                           ylabel="ms")
+            axes[0].legend()
+            figs.append(_savefig(fig, srcdir, "arch-identity"))
+            fig, ax = plt.subplots(figsize=(6, 3.4))
+            models = list(data["models"])
+            width = 0.8 / len(models)
+            for i, model in enumerate(models):
+                f = data["models"][model]["fetch"]
+                bws = list(f)
+                ax.bar([j + i * width for j in range(len(bws))],
+                       [f[b]["ratio"]["median"] for b in bws], width,
+                       label=model)
+                ax.set_xticks([j + width * (len(models) - 1) / 2
+                               for j in range(len(bws))],
+                              [f"{b} Mbit/s" for b in bws])
+            ax.axhline(0.9, color="grey", linestyle="--", linewidth=1)
+            ax.set(ylabel="fetch throughput / link bandwidth", ylim=(0, 1.1),
+                   title="image fetch to the edge")
+            ax.legend()
+            figs.append(_savefig(fig, srcdir, "arch-fetch"))
+        elif name in ("testbed_scale", "testbed_bringup"):
+            runs = list(data["bring_up"].values())
+            fig, ax = plt.subplots(figsize=(6, 3.4))
+            for model in sorted({r["model"] for r in runs}):
+                mine = sorted((r for r in runs if r["model"] == model),
+                              key=lambda r: r["edges"])
+                ax.plot([r["edges"] for r in mine],
+                        [r["seconds"]["median"] for r in mine],
+                        marker="o", label=f"{model}: bring-up (s)")
+                ax.plot([r["edges"] for r in mine],
+                        [r["rss_mib_total"]["median"] / 1024 for r in mine],
+                        marker="s", linestyle="--",
+                        label=f"{model}: RSS (GiB)")
+            ax.set(xlabel="edge sites", title="testbed scale")
+            ax.legend(fontsize=8)
+            figs.append(_savefig(fig, srcdir, f"{name}"))
+        elif name == "fault_fidelity":
+            fig, ax = plt.subplots(figsize=(6, 3.2))
+            labels = [f"{k} ms" for k in data["latency"]] + \
+                [f"{k} Mbit/s" for k in data["bandwidth"]]
+            vals = [v["ratio"]["median"] for v in data["latency"].values()] \
+                + [v["ratio"]["median"] for v in data["bandwidth"].values()]
+            ax.bar(labels, vals, color=["#1565c0"] * len(data["latency"])
+                   + ["#2e7d32"] * len(data["bandwidth"]))
+            ax.axhspan(0.95, 1.05, color="grey", alpha=0.2)
+            ax.set(ylabel="measured / target", ylim=(0.8, 1.15),
+                   title="fault fidelity (latency, bandwidth)")
+            ax.tick_params(axis="x", rotation=30)
+            figs.append(_savefig(fig, srcdir, name))
+        m = data["machine"]
+        lines = []
+        for f in figs:
+            lines += [f".. figure:: {f}", f"   :alt: {name}", "   :width: 90%",
+                      ""]
+        lines += [f"Measured {m['when']} at commit ``{m['commit']}`` on "
+                  f"{m['cpus']} cores, {m['mem_gib']} GiB, Python "
+                  f"{m['python']}. Reproduce: ``{cmd}``.", ""]
+        return self.emit(lines)
+
+
 def render_diagrams(app) -> None:
     from edge_refarch.architecture.diagrams.topology import render
     model = _model()
@@ -269,4 +391,5 @@ def setup(app):
     directives.register_directive("edge-refarch-traceability", Traceability)
     directives.register_directive("edge-refarch-matrix", Matrix)
     directives.register_directive("edge-refarch-cli", Cli)
+    directives.register_directive("edge-refarch-bench", Bench)
     return {"version": "1", "parallel_read_safe": True}

@@ -1,13 +1,11 @@
 """Identity isolation under concurrency, at the DC and at an edge site."""
 
 import random
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from tempest import config
 from tempest.lib import decorators
-from tempest.lib import exceptions as lib_exc
 
 from edge_refarch.tempest_plugin.requirement import requirement
 from edge_refarch.tempest_plugin.tests import base
@@ -23,30 +21,13 @@ class IdentityIsolationTest(base.EdgeRefarchTest):
 
     def _members(self):
         dc = self.site(self.root)
-        token = dc.issue_token()
-        project = dc.identity.show_token(token)["token"]["project"]["id"]
-        member_role = dc.roles.list_roles(name="member")["roles"][0]["id"]
-        users = []
-        for _ in range(MEMBERS):
-            name = f"edge-refarch-{uuid.uuid4().hex[:10]}"
-            password = uuid.uuid4().hex
-            user = dc.users.create_user(name=name, password=password,
-                                        domain_id="default")["user"]
-            self.addCleanup(self._delete_user, user["id"])
-            dc.roles.create_user_role_on_project(project, user["id"],
-                                                 member_role)
-            users.append({"id": user["id"], "name": name,
-                          "password": password, "admin": False})
-        admin_id = dc.identity.show_token(token)["token"]["user"]["id"]
-        users.append({"id": admin_id, "name": CONF.auth.admin_username,
+        token = dc.identity.show_token(dc.issue_token())["token"]
+        users = [{**self.create_member(token["project"]["id"]),
+                  "admin": False} for _ in range(MEMBERS)]
+        users.append({"id": token["user"]["id"],
+                      "name": CONF.auth.admin_username,
                       "password": CONF.auth.admin_password, "admin": True})
         return users
-
-    def _delete_user(self, user_id):
-        try:
-            self.site(self.root).users.delete_user(user_id)
-        except lib_exc.NotFound:
-            pass
 
     def _hammer(self, site_name, users):
         site = self.site(site_name)

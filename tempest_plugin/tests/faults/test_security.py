@@ -2,7 +2,6 @@
 every edge once it can reach the DC."""
 
 import time
-import uuid
 
 from tempest import config
 from tempest.lib import decorators
@@ -17,30 +16,14 @@ CONF = config.CONF
 class IdentitySecurityTest(base.EdgeRefarchTest):
 
     def _member(self):
-        """A user with the member role on the admin project, created at the
-        DC and usable at the edge; deleted when the test ends."""
-        dc = self.site(self.root)
-        name = f"edge-refarch-{uuid.uuid4().hex[:10]}"
-        password = uuid.uuid4().hex
-        user = dc.users.create_user(name=name, password=password,
-                                    domain_id="default")["user"]
-        self.addCleanup(self._delete_user, user["id"])
-        project = dc.identity.show_token(dc.issue_token())["token"][
-            "project"]["id"]
-        member = [r for r in dc.roles.list_roles(name="member")["roles"]]
-        dc.roles.create_user_role_on_project(project, user["id"],
-                                             member[0]["id"])
+        """A member created at the DC, once it can log in at the edge."""
+        user = self.create_member()
         edge = self.site(self.edge)
         self.wait_until("the new user can log in at the edge",
-                        lambda: bool(edge.issue_token(name, password)),
+                        lambda: bool(edge.issue_token(user["name"],
+                                                      user["password"])),
                         self.converge)
-        return user, name, password
-
-    def _delete_user(self, user_id):
-        try:
-            self.site(self.root).users.delete_user(user_id)
-        except lib_exc.NotFound:
-            pass
+        return user, user["name"], user["password"]
 
     def _accepted_at_edge(self, token) -> bool:
         try:
