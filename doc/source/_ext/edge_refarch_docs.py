@@ -327,9 +327,9 @@ class Bench(_RstDirective):
                                for j in range(len(bws))],
                               [f"{b} Mbit/s" for b in bws])
             ax.axhline(0.9, color="grey", linestyle="--", linewidth=1)
-            ax.set(ylabel="fetch throughput / link bandwidth", ylim=(0, 1.1),
-                   title="image fetch to the edge")
-            ax.legend()
+            ax.set(ylabel="fetch throughput / link bandwidth",
+                   ylim=(0, 1.3), title="image fetch to the edge")
+            ax.legend(loc="upper center", ncol=2)
             figs.append(_savefig(fig, srcdir, "arch-fetch"))
         elif name in ("testbed_scale", "testbed_bringup"):
             runs = list(data["bring_up"].values())
@@ -344,7 +344,9 @@ class Bench(_RstDirective):
                         [r["rss_mib_total"]["median"] / 1024 for r in mine],
                         marker="s", linestyle="--",
                         label=f"{model}: RSS (GiB)")
-            ax.set(xlabel="edge sites", title="testbed scale")
+            ax.set(xlabel="edge sites", title="testbed scale"
+                   if name == "testbed_scale" else
+                   "bring-up per model (median of runs)")
             ax.legend(fontsize=8)
             figs.append(_savefig(fig, srcdir, f"{name}"))
         elif name == "fault_fidelity":
