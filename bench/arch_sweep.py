@@ -67,7 +67,7 @@ def _auth_body(password):
 
 def identity_sweep(testbed, injector, reps: int) -> dict:
     topo = testbed.topology()
-    password = testbed._secrets()["admin"]
+    password = testbed.passwords()["admin"]
     edge_auth = topo.auth_url(EDGE)
     dc_auth = topo.auth_url(topo.root.name)
     out = {}

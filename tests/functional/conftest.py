@@ -78,7 +78,7 @@ class RunningTestbed:
         self.record = testbed.recorded()
         self.topology = testbed.topology()
         self.clouds_yaml = self.record["clouds_yaml"]
-        self.admin_password = testbed._secrets()["admin"]
+        self.admin_password = testbed.passwords()["admin"]
         self.toxiproxy: Toxiproxy = testbed.toxiproxy
 
     def at(self, site: str) -> Site:

@@ -169,7 +169,7 @@ def test_toxiproxy_down_is_reported(manager):
 def test_cli_output_shows_no_secret(manager):
     """No password or key of the testbed in what the CLI prints."""
     bed = manager.ensure("distributed")
-    secrets = list(bed.testbed._secrets().values())
+    secrets = list(bed.testbed.passwords().values())
     outputs = [run_cli("testbed", "up", "--model", "distributed"),
                run_cli("testbed", "status"),
                run_cli("testbed", "status", "--json"),

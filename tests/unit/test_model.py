@@ -104,7 +104,7 @@ def test_testbed_secrets_are_safe_everywhere(tmp_path):
 
     from edge_refarch.validation.testbed.testbed import Testbed
     bed = Testbed(load_model(), state=tmp_path)
-    values = bed._secrets()
+    values = bed.passwords()
     assert values and all(re.fullmatch(r"[0-9a-f]{32}", v)
                           for v in values.values())
     assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0

@@ -14,7 +14,7 @@ LOG_SUFFIXES = (".log", ".subunit", ".jsonl", ".json", ".rst", ".txt")
 
 
 def testbed_secrets(testbed) -> dict[str, str]:
-    found = {f"password:{k}": v for k, v in testbed._secrets().items()}
+    found = {f"password:{k}": v for k, v in testbed.passwords().items()}
     for keydir in testbed.state.glob("sites/*/keystone/*-keys"):
         for key in keydir.iterdir():
             value = key.read_text().strip()

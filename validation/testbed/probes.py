@@ -11,14 +11,6 @@ import requests
 from edge_refarch.validation.errors import UserError
 
 
-def tcp_open(host: str, port: int, timeout: float) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def port_free(host: str, port: int) -> bool:
     """True when nothing listens on host:port and we could bind it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -83,7 +83,8 @@ class Testbed:
     def clouds_yaml(self) -> Path:
         return self.state / "clouds.yaml"
 
-    def _secrets(self) -> dict[str, str]:
+    def passwords(self) -> dict[str, str]:
+        """The passwords this testbed generated (kept 0600 in its state)."""
         path = self.state / "secrets.json"
         if path.exists():
             return json.loads(path.read_text())
@@ -215,7 +216,7 @@ class Testbed:
         probe = tb.probe_timeout_s
         deadline = time.monotonic() + tb.start_timeout_s
         self.state.mkdir(parents=True, exist_ok=True)
-        pw = self._secrets()
+        pw = self.passwords()
         dbs, caches, keystones, glances = self._components(topo, venv, pw)
         root = topo.root.name
         self.say(f"bringing up {topo.deployment.name}: "
@@ -357,7 +358,7 @@ class Testbed:
         if topo is None:
             return []
         probe = self.model.testbed.probe_timeout_s
-        pw = self._secrets()
+        pw = self.passwords()
         dbs, caches, keystones, glances = self._components(
             topo, Path(self.recorded()["venv"]), pw)
         checks = []
