@@ -92,3 +92,36 @@ def test_unknown_region(manager, tmp_path):
         str(smap), "--model", "distributed", "-o",
         str(tmp_path / "t.conf")), 1)
     assert "atlantis" in line and "region" in line
+
+
+def test_without_fault_injector_fault_tests_are_not_run(manager, tmp_path):
+    """A cloud without toxiproxy on its WAN path: the fault tests are
+    reported 'not run', the others still get real verdicts."""
+    import json
+
+    from edge_refarch.architecture import load_model
+    from edge_refarch.architecture.requirements import load_catalog
+    from edge_refarch.validation.conformance import tempest_conf
+
+    bed = manager.ensure("distributed")
+    conf = tempest_conf.for_testbed(bed.testbed, tmp_path / "full.conf")
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read(conf)
+    cp.remove_option("edge_refarch", "toxiproxy_url")
+    bare = tmp_path / "tempest.conf"
+    with open(bare, "w") as fh:
+        cp.write(fh)
+    result = run_cli("conformance", "run", "--tempest-conf", str(bare),
+                     "--report-dir", str(tmp_path / "report"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report" / "distributed.json")
+                        .read_text())
+    catalog = load_catalog(load_model())
+    for r in report["requirements"]:
+        needs = catalog.get(r["id"]).needs
+        if "fault_injector" in needs:
+            assert r["verdict"] == "not_run", r
+            assert "no fault injector configured" in r["reason"]
+        else:
+            assert r["verdict"] == "pass", r
+    assert report["hygiene"]["clean"]
