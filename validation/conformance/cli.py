@@ -55,6 +55,12 @@ def _report_dir(args) -> Path:
 
 def run(args, model, say) -> int:
     from edge_refarch.validation.conformance import runner, tempest_conf
+    if args.command == "run":
+        try:
+            import tempest  # noqa: F401
+        except ImportError:
+            raise UserError("the conformance suite needs Tempest: pip "
+                            "install 'edge-refarch[conformance]'") from None
     catalog = load_catalog(model)
     if args.command == "config":
         out = tempest_conf.for_cloud(model, args.clouds, args.site_map,
