@@ -91,6 +91,13 @@ class RunningTestbed:
             self.toxiproxy.set_enabled(name, False)
         return names
 
+    def link_faults(self, link: str) -> tuple[list[str], list[str]]:
+        """(disabled proxies, toxics) on `link` right now."""
+        live = self.toxiproxy.proxies()
+        names = [p.name for p in self.topology.proxies_of(link)]
+        return ([n for n in names if not live[n]["enabled"]],
+                [t["name"] for n in names for t in live[n]["toxics"] or []])
+
     def heal(self, link: str) -> None:
         for p in self.topology.proxies_of(link):
             self.toxiproxy.set_enabled(p.name, True)

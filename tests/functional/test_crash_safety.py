@@ -23,13 +23,6 @@ from .conftest import run_cli
 HOLDER = Path(__file__).with_name("crash_holder.py")
 
 
-def _link_faults(bed):
-    live = bed.toxiproxy.proxies()
-    names = [p.name for p in bed.topology.proxies_of("dc-edge1")]
-    return ([n for n in names if not live[n]["enabled"]],
-            [t["name"] for n in names for t in live[n]["toxics"] or []])
-
-
 def _leaked(bed):
     out = {}
     for site in bed.topology.sites:
@@ -60,7 +53,7 @@ def test_kill_9_mid_download_under_partition(manager, mode, healer):
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=10)
-    before = _link_faults(bed), _leaked(bed)
+    before = bed.link_faults("dc-edge1"), _leaked(bed)
     print(f"\nkill -9 ({mode}) left: {len(before[0][0])} disabled proxies, "
           f"{len(before[0][1])} toxics, "
           f"{ {k: len(v) for k, v in before[1].items()} }")
@@ -75,7 +68,7 @@ def test_kill_9_mid_download_under_partition(manager, mode, healer):
             bed.testbed, paths.state_dir().parent / "crash" / "t.conf")
         runner.Cloud(conf).cleanup()   # what every run starts with
 
-    assert _link_faults(bed) == ([], [])
+    assert bed.link_faults("dc-edge1") == ([], [])
     expected = {f"images@{s}": [] for s in bed.topology.sites}
     assert _leaked(bed) == {**expected, "users": []}
     print(f"after {healer}: 0 disabled proxies, 0 toxics, nothing leaked")

@@ -46,11 +46,7 @@ def dc_keystone_from(bed, site: str) -> str:
 
 
 def link_state(bed):
-    live = bed.toxiproxy.proxies()
-    proxies = [p.name for p in bed.topology.proxies_of(LINK)]
-    disabled = [p for p in proxies if not live[p]["enabled"]]
-    toxics = [t["name"] for p in proxies for t in live[p]["toxics"] or []]
-    return disabled, toxics
+    return bed.link_faults(LINK)
 
 
 def assert_healed(bed):

@@ -74,23 +74,41 @@ class Cloud:
                            project_domain_name=domain)
         return session.Session(auth=auth, timeout=30)
 
+    def _endpoint(self, site: str, service_type: str) -> dict:
+        return {"service_type": service_type, "interface": "public",
+                "region_name": self.regions[site]}
+
+    def _images(self, site: str):
+        """(session, endpoint filter, images) at `site`."""
+        sess, ep = self.session(site), self._endpoint(site, "image")
+        return sess, ep, sess.get("/v2/images?limit=1000",
+                                  endpoint_filter=ep).json()["images"]
+
+    def _root_list(self, collection: str):
+        """(session, endpoint filter, items) of an identity collection."""
+        sess = self.session(self.root)
+        ep = self._endpoint(self.root, "identity")
+        return sess, ep, sess.get(f"/{collection}",
+                                  endpoint_filter=ep).json()[collection]
+
+    def _injector(self):
+        from edge_refarch.validation.faults.faults import (
+            FaultInjector,
+            Links,
+        )
+        from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
+        tp = Toxiproxy(self.toxiproxy_url)
+        return FaultInjector(tp, Links.discover(tp),
+                             Path(self.fault_state_dir),
+                             heal_leftovers=False)
+
     def counts(self) -> dict[str, int]:
         from keystoneauth1 import exceptions as ks_exc
-        out = {}
         try:
-            for site, region in self.regions.items():
-                sess = self.session(site)
-                images = sess.get("/v2/images?limit=1000", endpoint_filter={
-                    "service_type": "image", "interface": "public",
-                    "region_name": region}).json()["images"]
-                out[f"images@{site}"] = len(images)
-            sess = self.session(self.root)
-            ident = {"service_type": "identity", "interface": "public",
-                     "region_name": self.regions[self.root]}
-            out["projects"] = len(sess.get(
-                "/projects", endpoint_filter=ident).json()["projects"])
-            out["users"] = len(sess.get(
-                "/users", endpoint_filter=ident).json()["users"])
+            out = {f"images@{site}": len(self._images(site)[2])
+                   for site in self.regions}
+            for collection in ("projects", "users"):
+                out[collection] = len(self._root_list(collection)[2])
         except ks_exc.ClientException as exc:
             raise UserError(f"cannot count the cloud's resources: "
                             f"{str(exc).splitlines()[0][:200]}") from None
@@ -103,37 +121,20 @@ class Cloud:
         from keystoneauth1 import exceptions as ks_exc
         removed = {"faults": 0, "images": 0, "users": 0}
         if self.toxiproxy_url:
-            from edge_refarch.validation.faults.faults import (
-                FaultInjector,
-                Links,
-            )
-            from edge_refarch.validation.faults.toxiproxy_api import (
-                Toxiproxy,
-            )
-            tp = Toxiproxy(self.toxiproxy_url)
-            inj = FaultInjector(tp, Links.discover(tp), Path(
-                self.fault_state_dir), heal_leftovers=False)
-            removed["faults"] = inj.heal_leftovers()
+            removed["faults"] = self._injector().heal_leftovers()
         try:
-            for site, region in self.regions.items():
-                sess = self.session(site)
-                ep = {"service_type": "image", "interface": "public",
-                      "region_name": region}
-                images = sess.get("/v2/images?limit=1000",
-                                  endpoint_filter=ep).json()["images"]
+            for site in self.regions:
+                sess, ep, images = self._images(site)
                 for img in images:
                     if (img.get("name") or "").startswith(PREFIX):
                         sess.delete(f"/v2/images/{img['id']}",
                                     endpoint_filter=ep, raise_exc=False)
                         removed["images"] += 1
-            sess = self.session(self.root)
-            ident = {"service_type": "identity", "interface": "public",
-                     "region_name": self.regions[self.root]}
-            for user in sess.get("/users", endpoint_filter=ident
-                                 ).json()["users"]:
+            sess, ep, users = self._root_list("users")
+            for user in users:
                 if user["name"].startswith(PREFIX):
                     sess.delete(f"/users/{user['id']}",
-                                endpoint_filter=ident, raise_exc=False)
+                                endpoint_filter=ep, raise_exc=False)
                     removed["users"] += 1
         except ks_exc.ClientException as exc:
             raise UserError(f"cannot clean up the cloud: "
@@ -143,16 +144,8 @@ class Cloud:
     def faults_left(self) -> list[str]:
         if not self.toxiproxy_url:
             return []
-        from edge_refarch.validation.faults.faults import (
-            FaultInjector,
-            Links,
-        )
-        from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
-        tp = Toxiproxy(self.toxiproxy_url)
-        inj = FaultInjector(tp, Links.discover(tp), Path(
-            self.fault_state_dir), heal_leftovers=False)
         left = []
-        for link, st in inj.state().items():
+        for link, st in self._injector().state().items():
             left += [f"{link}: disabled {p}" for p in st["disabled"]]
             left += [f"{link}: toxic {t}" for t in st["toxics"]]
         return left
@@ -167,8 +160,7 @@ def _dict(text: str) -> dict[str, str]:
 
 
 def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
-        report_dir: Path, say, expect_all_run: bool = False,
-        testbed=None) -> dict:
+        report_dir: Path, say, testbed=None) -> dict:
     cloud = Cloud(tempest_conf)
     deployment = cloud.model
     model.deployment_model(deployment)
@@ -220,7 +212,6 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     rep = report_mod.build(catalog, deployment, tests, results,
                            report_mod.read_evidence(evidence),
                            before, after, left, duration)
-    rep["not_run_expected"] = not expect_all_run
     paths = report_mod.write(rep, report_dir)
     if testbed is not None:
         secrets = audit.testbed_secrets(testbed)
