@@ -180,7 +180,9 @@ def main(argv=None) -> int:
         testbed = _bring_up(model)
         injector = FaultInjector(testbed.toxiproxy,
                                  Links.from_topology(testbed.topology()),
-                                 paths.state_dir().parent)
+                                 paths.state_dir().parent,
+                                 latency_overshoot_ms=testbed
+                                 .latency_overshoot_ms)
         try:
             result["models"][model] = {
                 "identity": identity_sweep(testbed, injector, args.reps),

@@ -5,7 +5,8 @@ link's edge-site address, forwarding to an echo endpoint on the DC's
 address, in the testbed's own toxiproxy), then applies each fault through
 the fault library and measures:
 
-* RTT added vs injected latency (10, 50, 100, 200 ms);
+* RTT added vs injected latency (10, 50, 100, 200 ms), with the fault
+  library's start-up calibration of the latency toxic and without it;
 * throughput vs bandwidth limit (1, 10, 100 Mbit/s);
 * time for a partition (refused) to take effect and to heal;
 * toxiproxy's own overhead with no toxic (RTT and throughput vs direct).
@@ -19,17 +20,20 @@ one run. Usage (the testbed must be up):
 from __future__ import annotations
 
 import argparse
-import socket
-import socketserver
-import statistics
 import sys
-import threading
 import time
 
 from bench import common
 from edge_refarch.architecture import load_model
 from edge_refarch.validation import paths
 from edge_refarch.validation.faults.faults import FaultInjector, Links
+from edge_refarch.validation.faults.probe import (
+    EchoServer,
+    connect,
+    free_port,
+    rtt_ms,
+    throughput_mbit,
+)
 from edge_refarch.validation.testbed.testbed import Testbed
 
 LATENCIES_MS = (10, 50, 100, 200)
@@ -37,80 +41,9 @@ BANDWIDTHS_MBIT = (1, 10, 100)
 SECONDS_PER_TRANSFER = 3.0
 
 
-class _Echo(socketserver.BaseRequestHandler):
-    """b'P' -> echo one byte; b'G' + 8-byte size -> stream that many."""
-
-    def handle(self):
-        sock = self.request
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        chunk = b"\0" * 65536
-        while True:
-            op = sock.recv(1)
-            if not op:
-                return
-            if op == b"P":
-                sock.sendall(b"p")
-            elif op == b"G":
-                size = int.from_bytes(_recv_exact(sock, 8), "big")
-                while size > 0:
-                    n = min(size, len(chunk))
-                    sock.sendall(chunk[:n])
-                    size -= n
-
-
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-def _recv_exact(sock, n):
-    buf = b""
-    while len(buf) < n:
-        part = sock.recv(n - len(buf))
-        if not part:
-            raise ConnectionError("closed")
-        buf += part
-    return buf
-
-
-def _connect(hostport, timeout=10):
-    host, port = hostport.rsplit(":", 1)
-    s = socket.create_connection((host, int(port)), timeout=timeout)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
-
-
-def rtt_ms(hostport, pings=25) -> float:
-    with _connect(hostport) as s:
-        s.sendall(b"P")
-        _recv_exact(s, 1)   # warm the connection up
-        samples = []
-        for _ in range(pings):
-            t = time.perf_counter()
-            s.sendall(b"P")
-            _recv_exact(s, 1)
-            samples.append((time.perf_counter() - t) * 1000)
-    return statistics.median(samples)
-
-
-def throughput_mbit(hostport, nbytes) -> float:
-    with _connect(hostport, timeout=120) as s:
-        s.sendall(b"G" + nbytes.to_bytes(8, "big"))
-        first = _recv_exact(s, 1)
-        t = time.perf_counter()
-        got = len(first)
-        while got < nbytes:
-            part = s.recv(1 << 20)
-            if not part:
-                raise ConnectionError("closed early")
-            got += len(part)
-        took = time.perf_counter() - t
-    return (nbytes - 1) * 8 / took / 1e6
-
-
 def _refused(hostport) -> bool:
     try:
-        with _connect(hostport, timeout=0.5) as s:
+        with connect(hostport, timeout=0.5) as s:
             s.sendall(b"P")
             return not s.recv(1)
     except OSError:
@@ -119,7 +52,7 @@ def _refused(hostport) -> bool:
 
 def _answers(hostport) -> bool:
     try:
-        with _connect(hostport, timeout=0.5) as s:
+        with connect(hostport, timeout=0.5) as s:
             s.sendall(b"P")
             return s.recv(1) == b"p"
     except OSError:
@@ -135,7 +68,7 @@ def _time_until(predicate, limit=10.0) -> float:
     return time.perf_counter() - t
 
 
-def one_run(injector, link, probe, direct) -> dict:
+def one_run(injector, raw_injector, link, probe, direct) -> dict:
     out = {"latency": {}, "bandwidth": {}, "partition": {}}
     base_rtt = rtt_ms(probe)
     out["overhead"] = {
@@ -144,11 +77,15 @@ def one_run(injector, link, probe, direct) -> dict:
     out["overhead"]["mbit_direct"] = throughput_mbit(direct, size)
     out["overhead"]["mbit_proxy"] = throughput_mbit(probe, size)
     for ms in LATENCIES_MS:
+        pings = max(10, int(2000 / ms))
         with injector.latency(link, rtt_ms=ms):
-            measured = rtt_ms(probe, pings=max(10, int(2000 / ms)))
+            measured = rtt_ms(probe, pings=pings)
+        with raw_injector.latency(link, rtt_ms=ms):
+            raw = rtt_ms(probe, pings=pings) - base_rtt
         added = measured - base_rtt
         out["latency"][ms] = {"rtt_ms": measured, "added_ms": added,
-                              "ratio": added / ms}
+                              "ratio": added / ms,
+                              "uncompensated_ratio": raw / ms}
     for mbit in BANDWIDTHS_MBIT:
         nbytes = int(mbit * 1e6 / 8 * SECONDS_PER_TRANSFER)
         with injector.bandwidth(link, kbps=mbit * 1000):
@@ -180,27 +117,30 @@ def main(argv=None) -> int:
         return 2
     link = topo.link(args.link)
     dc, edge = topo.site(link.a), topo.site(link.b)
-    server = _Server((dc.address, 0), _Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    direct = f"{dc.address}:{server.server_address[1]}"
-    with socket.socket() as s:   # a free port on the edge's address
-        s.bind((edge.address, 0))
-        probe_port = s.getsockname()[1]
-    probe = f"{edge.address}:{probe_port}"
+    server = EchoServer(dc.address)
+    direct = server.hostport
+    probe = f"{edge.address}:{free_port(edge.address)}"
     name = f"{args.link}.bench-probe"
     tp = testbed.toxiproxy
     tp.ensure_proxy(name, probe, direct)
+    overshoot = testbed.latency_overshoot_ms
     injector = FaultInjector(tp, Links({args.link: [name]}),
-                             paths.state_dir().parent)
+                             paths.state_dir().parent,
+                             latency_overshoot_ms=overshoot)
+    # The same faults without the start-up calibration, for comparison.
+    raw_injector = FaultInjector(tp, Links({args.link: [name]}),
+                                 paths.state_dir().parent,
+                                 heal_leftovers=False)
     runs = []
     try:
         for i in range(args.runs):
             print(f"run {i + 1}/{args.runs}", file=sys.stderr, flush=True)
-            runs.append(one_run(injector, args.link, probe, direct))
+            runs.append(one_run(injector, raw_injector, args.link, probe,
+                                direct))
     finally:
         injector.heal(args.link)
         tp.delete_proxy(name)
-        server.shutdown()
+        server.close()
 
     def med(path):
         vals = []
@@ -213,8 +153,11 @@ def main(argv=None) -> int:
 
     result = {
         "link": args.link, "runs": args.runs,
+        "latency_overshoot_ms": overshoot,
         "latency": {ms: {"added_ms": med(["latency", ms, "added_ms"]),
-                         "ratio": med(["latency", ms, "ratio"])}
+                         "ratio": med(["latency", ms, "ratio"]),
+                         "uncompensated_ratio": med(
+                             ["latency", ms, "uncompensated_ratio"])}
                     for ms in LATENCIES_MS},
         "bandwidth": {m: {"mbit": med(["bandwidth", m, "mbit"]),
                           "ratio": med(["bandwidth", m, "ratio"])}
@@ -230,7 +173,10 @@ def main(argv=None) -> int:
     for ms, v in result["latency"].items():
         print(f"latency {ms:>4} ms: added {v['added_ms']['median']:.2f} ms"
               f" ratio {v['ratio']['median']:.3f} "
-              f"[{v['ratio']['min']:.3f}..{v['ratio']['max']:.3f}]")
+              f"[{v['ratio']['min']:.3f}..{v['ratio']['max']:.3f}]"
+              f" (uncompensated {v['uncompensated_ratio']['median']:.3f})")
+    print(f"latency toxic overshoot, calibrated at start-up: "
+          f"{overshoot:.2f} ms RTT")
     for m, v in result["bandwidth"].items():
         print(f"bandwidth {m:>4} Mbit/s: {v['mbit']['median']:.2f} Mbit/s"
               f" ratio {v['ratio']['median']:.3f} "

@@ -50,6 +50,11 @@ opts = [
     cfg.StrOpt("fault_state_dir", default="/tmp/edge-refarch-faults",
                help="Where applied faults are recorded, so a crashed run's "
                     "faults are healed at the next start."),
+    cfg.FloatOpt("latency_overshoot_ms", default=0.0, min=0, max=10,
+                 help="What the toxiproxy latency toxic adds beyond what it "
+                      "is asked for on its machine (Go timers wake up to "
+                      "~1 ms late); subtracted from injected latencies. The "
+                      "embedded testbed measures it at start-up."),
     cfg.FloatOpt("fail_fast_timeout", default=10.0, min=0.5,
                  help="Seconds within which an operation the model declares "
                       "unavailable during a partition must fail."),

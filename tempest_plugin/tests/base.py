@@ -130,7 +130,8 @@ class EdgeRefarchTest(test.BaseTestCase):
         from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
         tp = Toxiproxy(er.toxiproxy_url)
         links = Links.discover(tp)
-        inj = FaultInjector(tp, links, er.fault_state_dir)
+        inj = FaultInjector(tp, links, er.fault_state_dir,
+                            latency_overshoot_ms=er.latency_overshoot_ms)
         self.addCleanup(inj.heal_leftovers)
         return inj
 

@@ -18,7 +18,8 @@ from edge_refarch.validation.errors import BadInput, UserError
 def _conf(model: str, root: str, edge: str, other_edge: str | None,
           sites: dict[str, dict], admin: dict, toxiproxy_url: str | None,
           fault_state_dir: str, glance_download: bool,
-          budget_rtt_ms: float) -> configparser.ConfigParser:
+          budget_rtt_ms: float,
+          latency_overshoot_ms: float = 0.0) -> configparser.ConfigParser:
     cp = configparser.ConfigParser(interpolation=None)
     cp["DEFAULT"] = {"log_file": "tempest.log", "use_stderr": "false"}
     cp["auth"] = {
@@ -46,6 +47,7 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
                                if v.get("link")),
         "fault_state_dir": fault_state_dir,
         "latency_budget_rtt_ms": f"{budget_rtt_ms:g}",
+        "latency_overshoot_ms": f"{latency_overshoot_ms:g}",
     }
     if other_edge:
         er["other_edge_site"] = other_edge
@@ -78,7 +80,8 @@ def for_testbed(testbed, path: Path) -> Path:
                testbed.toxiproxy.url,
                str(testbed.state.parent / "faults"),
                "glance-download" in features.get("glance_import_methods",
-                                                 []), budget)
+                                                 []), budget,
+               testbed.latency_overshoot_ms)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         cp.write(fh)

@@ -52,6 +52,11 @@ def add_parser(areas, parser_class) -> None:
                     help="YAML mapping link -> [proxy names] (default: the "
                          "testbed's links, or links discovered from proxy "
                          "names '<link>.<...>')")
+    fp.add_argument("--latency-overshoot-ms", type=number, metavar="MS",
+                    help="what this toxiproxy's latency toxic adds beyond "
+                         "what it is asked for, subtracted from every "
+                         "latency (default: measured at testbed start-up "
+                         "for the testbed, else 0)")
     cmds = fp.add_subparsers(dest="command", required=True,
                              parser_class=parser_class)
 
@@ -124,7 +129,14 @@ def _injector(args, model) -> tuple[FaultInjector, object | None]:
         links = Links.from_topology(topology)
     else:
         links = Links.discover(tp)
-    injector = FaultInjector(tp, links, paths.state_dir().parent)
+    if args.latency_overshoot_ms is not None:
+        overshoot = args.latency_overshoot_ms
+    elif topology is not None:
+        overshoot = testbed.latency_overshoot_ms
+    else:
+        overshoot = 0.0
+    injector = FaultInjector(tp, links, paths.state_dir().parent,
+                             latency_overshoot_ms=overshoot)
     return injector, topology
 
 

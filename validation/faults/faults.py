@@ -268,11 +268,26 @@ class Latency(Fault):
                            f"the latency ({self.rtt_ms:g} ms)")
         super().__init__(injector, link)
 
+    def split(self) -> tuple[int, int]:
+        """Whole milliseconds (upstream, downstream) to ask toxiproxy for.
+
+        toxiproxy takes whole milliseconds per direction and overshoots by
+        the injector's calibrated ``latency_overshoot_ms`` (see
+        ``probe.latency_overshoot_ms``): ask for the RTT minus that
+        overshoot, split as evenly as whole milliseconds allow.
+        """
+        if self.rtt_ms == 0:
+            return 0, 0
+        total = int(round(max(0.0, self.rtt_ms
+                              - self.injector.latency_overshoot_ms)))
+        if self.rtt_ms >= 1:
+            total = max(total, 1)    # a latency asked for is never a no-op
+        return (total + 1) // 2, total // 2
+
     def toxics(self) -> list[dict]:
-        return [_toxic(self.kind, "latency", s,
-                       latency=int(round(self.rtt_ms / 2)),
-                       jitter=int(round(self.jitter_ms / 2)))
-                for s in STREAMS]
+        jitter = int(round(self.jitter_ms / 2))
+        return [_toxic(self.kind, "latency", s, latency=ms, jitter=jitter)
+                for s, ms in zip(STREAMS, self.split(), strict=True)]
 
     def describe(self) -> str:
         return f"latency +{self.rtt_ms:g} ms RTT (jitter {self.jitter_ms:g})"
@@ -395,9 +410,15 @@ class FaultInjector:
     """Faults on the links of one toxiproxy."""
 
     def __init__(self, toxiproxy: Toxiproxy, links: Links,
-                 state_dir: Path, heal_leftovers: bool = True):
+                 state_dir: Path, heal_leftovers: bool = True,
+                 latency_overshoot_ms: float = 0.0):
         self.toxiproxy = toxiproxy
         self.links = links
+        # What toxiproxy's latency toxic adds beyond what it is asked for,
+        # measured on its machine (probe.latency_overshoot_ms); 0 when
+        # unknown.
+        self.latency_overshoot_ms = _check(
+            "latency overshoot (ms)", latency_overshoot_ms, 0, 10)
         key = hashlib.sha256(toxiproxy.url.encode()).hexdigest()[:8]
         self.ledger = Ledger(Path(state_dir) / f"faults-{key}")
         if heal_leftovers:

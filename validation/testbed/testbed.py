@@ -21,6 +21,7 @@ import yaml
 from edge_refarch.architecture import Model, ModelError
 from edge_refarch.validation import paths
 from edge_refarch.validation.errors import BadInput, UserError
+from edge_refarch.validation.faults import probe as probe_mod
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
 from edge_refarch.validation.testbed import deps, probes
 from edge_refarch.validation.testbed.glance import Glance
@@ -72,6 +73,11 @@ class Testbed:
             return json.loads((self.state / STATE_FILE).read_text())
         except (OSError, ValueError):
             return None
+
+    @property
+    def latency_overshoot_ms(self) -> float:
+        """The latency toxic's overshoot measured at start-up (0 if none)."""
+        return float((self.recorded() or {}).get("latency_overshoot_ms", 0))
 
     def topology(self) -> Topology | None:
         rec = self.recorded()
@@ -188,6 +194,7 @@ class Testbed:
             "toxiproxy": self.toxiproxy.url, "clouds_yaml":
             str(self.clouds_yaml), "started": time.time(),
             "bring_up_s": round(time.monotonic() - t0, 1),
+            "latency_overshoot_ms": self._overshoot,
         }
         (self.state / STATE_FILE).write_text(json.dumps(rec, indent=2))
         return rec
@@ -235,7 +242,11 @@ class Testbed:
                             hint=str(tdir / "toxiproxy.log"))
             for p in topo.proxies:
                 self.toxiproxy.ensure_proxy(p.name, p.listen, p.upstream)
-            self.say(f"toxiproxy up with {len(topo.proxies)} proxies")
+            self._overshoot = probe_mod.latency_overshoot_ms(
+                self.toxiproxy, tb.toxiproxy_address)
+            self.say(f"toxiproxy up with {len(topo.proxies)} proxies "
+                     f"(latency toxic overshoot {self._overshoot:.2f} ms "
+                     "RTT, compensated)")
 
         def start_db(db: MariaDB):
             def run():
