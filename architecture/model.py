@@ -18,10 +18,13 @@ import yaml
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("model.yaml")
 
-PARTITION_EXPECTATIONS = ("works", "fails_fast")
+# works: as when connected; fails_fast: a clear error within the fail-fast
+# timeout; unknown: still listed, with its state reported as unknown;
+# not_applicable: the model makes no such promise (the catalog says why).
+PARTITION_EXPECTATIONS = ("works", "fails_fast", "unknown", "not_applicable")
 HEAL_EXPECTATIONS = ("immediate", "eventual")
 IDENTITY_SOURCES = ("central", "replicated", "federated")
-SERVICE_ROLES = ("api", "database", "cache", "queue")
+SERVICE_ROLES = ("api", "database", "cache", "queue", "worker")
 
 _NAME = r"^[a-z][a-z0-9_-]*$"
 
@@ -56,7 +59,7 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["title", "role", "port"],
+                "required": ["title", "role"],
                 "properties": {
                     "title": {"type": "string"},
                     "role": {"enum": list(SERVICE_ROLES)},
@@ -123,7 +126,12 @@ SCHEMA: dict[str, Any] = {
                             "uniqueItems": True,
                         },
                     },
-                    "served_by_parent": {"type": "boolean"},
+                    # true/false for every tier, or the tiers whose sites
+                    # are served by their parent's services
+                    "served_by_parent": {"oneOf": [
+                        {"type": "boolean"},
+                        {"type": "array", "items": {"type": "string"},
+                         "uniqueItems": True}]},
                     "features": {"type": "object"},
                     "flows": {
                         "type": "array",
@@ -203,6 +211,8 @@ SCHEMA: dict[str, Any] = {
                 },
                 "proxy_port_base": {"type": "integer", "minimum": 1024,
                                     "maximum": 60000},
+                "epmd_port": {"type": "integer", "minimum": 1,
+                              "maximum": 65535},
                 "identity_cache_ttl_s": {"type": "integer", "minimum": 1,
                                          "maximum": 3600},
                 "keystone_threads": {"type": "integer", "minimum": 1,
@@ -231,7 +241,7 @@ class Service:
     name: str
     title: str
     role: str
-    port: int
+    port: int | None     # None for workers (no listener)
     slot: int
     catalog_type: str | None = None
     url_path: str = ""
@@ -265,7 +275,7 @@ class DeploymentModel:
     identity_source: str
     identity_variants: tuple[str, ...]
     services_by_tier: dict[str, tuple[str, ...]]
-    served_by_parent: bool
+    served_by_parent: bool | tuple[str, ...]
     features: dict[str, Any]
     flows: tuple[Flow, ...]
     during_partition: dict[str, str]
@@ -273,6 +283,12 @@ class DeploymentModel:
 
     def services_at(self, tier: str) -> tuple[str, ...]:
         return self.services_by_tier.get(tier, ())
+
+    def parent_serves(self, tier: str) -> bool:
+        """Whether a site of `tier` lacking a service uses its parent's."""
+        if isinstance(self.served_by_parent, bool):
+            return self.served_by_parent
+        return tier in self.served_by_parent
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,6 +310,7 @@ class TestbedSettings:
     keystone_threads: int
     start_timeout_s: float
     probe_timeout_s: float
+    epmd_port: int = 4369
 
 
 @dataclasses.dataclass(frozen=True)
@@ -365,11 +382,15 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
     tiers = {n: Tier(n, t["title"], t.get("description", ""))
              for n, t in raw["tiers"].items()}
     services = {
-        n: Service(n, s["title"], s["role"], s["port"], slot,
+        n: Service(n, s["title"], s["role"], s.get("port"), slot,
                    s.get("catalog_type"), s.get("url_path", ""),
                    s.get("health_path"))
         for slot, (n, s) in enumerate(raw["services"].items())
     }
+    for n, svc in services.items():
+        if (svc.port is None) != (svc.role == "worker"):
+            raise ModelError(f"services.{n}: a worker has no port, every "
+                             "other service needs one")
     if len(services) > 99:
         raise ModelError("services: at most 99 services (proxy port slots)")
 
@@ -417,7 +438,10 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
                              "is not among its variants")
         models[n] = DeploymentModel(
             n, m["title"], m["summary"], ident["source"], variants, by_tier,
-            m["served_by_parent"], m.get("features", {}), flows,
+            m["served_by_parent"] if isinstance(m["served_by_parent"], bool)
+            else tuple(tier(t, f"{where}.served_by_parent")
+                       for t in m["served_by_parent"]),
+            m.get("features", {}), flows,
             dict(m["partition"]["during"]), dict(m["partition"]["after"]))
 
     topology = []
@@ -473,6 +497,6 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
         tb["toxiproxy"]["port"], tb["toxiproxy"]["version"],
         tb["proxy_port_base"], tb["identity_cache_ttl_s"],
         tb["keystone_threads"], float(tb["start_timeout_s"]),
-        float(tb["probe_timeout_s"]))
+        float(tb["probe_timeout_s"]), tb.get("epmd_port", 4369))
     return Model(path, raw["title"], tiers, services, links, models,
                  tuple(topology), testbed)

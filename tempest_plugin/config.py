@@ -67,6 +67,17 @@ opts = [
                       "class)."),
     cfg.IntOpt("image_size_kib", default=2048, min=1,
                help="Size of the images the tests upload."),
+    cfg.ListOpt("compute_sites", default=[],
+                help="Sites with compute hosts, each an availability zone "
+                     "named after the site (edge sites and far-edge "
+                     "cloudlets). Empty: the compute tests fail, naming "
+                     "this option."),
+    cfg.DictOpt("site_parents", default={},
+                help="site:parent of each far-edge cloudlet (and edge "
+                     "site), as in the architecture model."),
+    cfg.IntOpt("server_build_timeout", default=120, min=1,
+               help="Seconds within which a server must become ACTIVE or "
+                    "be gone after a delete."),
 ]
 
 feature_group = cfg.OptGroup(

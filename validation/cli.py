@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = tbc.add_parser("up", help="bring the testbed up (idempotent)")
     up.add_argument("--model", default="distributed",
                     help="deployment model (default: distributed)")
+    up.add_argument("--keep-on-failure", action="store_true",
+                    help="leave what started running when start-up fails, "
+                         "to look at it ('testbed down' stops it)")
     up.add_argument("--edges", type=_edges, default=None,
                     help="number of edge sites (default: the model's)")
     tbc.add_parser("down", help="stop every testbed process and remove its "
@@ -74,7 +77,8 @@ def _testbed(args, model, say):
 
     testbed = Testbed(model, say=say)
     if args.command == "up":
-        rec = testbed.up(args.model, args.edges)
+        rec = testbed.up(args.model, args.edges,
+                         keep_on_failure=args.keep_on_failure)
         print(f"testbed up: model {rec['deployment']}, {rec['edges']} "
               f"edge(s), brought up in {rec['bring_up_s']} s")
         print(f"clouds.yaml: {rec['clouds_yaml']}")
@@ -109,7 +113,7 @@ def _print_status(st: dict) -> None:
     print("services:")
     for s in st["services"]:
         mark = "ok  " if s["healthy"] else "DOWN"
-        print(f"  {mark} {s['name']:<18} {s['url']:<26} "
+        print(f"  {mark} {s['name']:<24} {s['url']:<26} "
               f"pid {s['pid'] or '-':<8} rss {s['rss_mib']} MiB")
     print("links:")
     for link in st["links"]:

@@ -120,6 +120,10 @@ class Topology:
 
     # -- queries ------------------------------------------------------------
     @property
+    def edge_count(self) -> int:
+        return sum(1 for s in self.sites.values() if s.tier == "edge")
+
+    @property
     def root(self) -> Site:
         return next(iter(self.sites.values()))
 
@@ -149,7 +153,8 @@ class Topology:
         while site is not None:
             if service in site.services:
                 return site
-            if not self.deployment.served_by_parent or site.parent is None:
+            if not self.deployment.parent_serves(site.tier) \
+                    or site.parent is None:
                 return None
             site = self.sites[site.parent]
         return None
@@ -161,8 +166,22 @@ class Topology:
         slot = self.model.services[service].slot
         return self.model.testbed.proxy_port_base + 100 * dst.number + slot
 
+    def next_hop(self, src: str, dst: str) -> str | None:
+        """The site after `src` on the way to `dst`: `dst` itself when a
+        link joins them, `src`'s parent when `dst` is a further ancestor
+        (a cloudlet reaching the DC through its edge), else None."""
+        if self.link_between(src, dst) is not None:
+            return dst
+        site = self.sites[src]
+        ancestor = site.parent
+        while ancestor is not None:
+            if ancestor == dst:
+                return site.parent
+            ancestor = self.sites[ancestor].parent
+        return None
+
     def proxy_name(self, src: str, dst: str, service: str) -> str:
-        link = self.link_between(src, dst)
+        link = self.link_between(src, self.next_hop(src, dst))
         return f"{link.name}.{src}-to-{dst}.{service}"
 
     def address_of(self, seen_from: str, provider: Site,
@@ -170,11 +189,12 @@ class Topology:
         """host:port that `seen_from` uses to reach provider's service.
 
         Direct on the same site; through the source site's link proxy when
-        the two sites share a link; None when no link joins them.
+        the two sites share a link or the provider is an ancestor (the
+        proxy chains through each site on the way); None otherwise.
         """
         if provider.name == seen_from:
             return f"{provider.address}:{self.service_port(service)}"
-        if self.link_between(seen_from, provider.name) is None:
+        if self.next_hop(seen_from, provider.name) is None:
             return None
         src = self.sites[seen_from]
         return f"{src.address}:{self.proxy_port(provider, service)}"
@@ -239,26 +259,37 @@ class Topology:
                     provider = self.provider(region, svc.name)
                     if provider is None or provider.name == seen_from:
                         continue
-                    if self.link_between(seen_from, provider.name):
+                    if self.next_hop(seen_from, provider.name):
                         needed.add((seen_from, provider.name, svc.name))
         for flow in self.deployment.flows:
             for site in self.sites.values():
-                if site.tier != flow.from_tier or site.parent is None:
+                if site.parent is None:
                     continue
                 parent = self.sites[site.parent]
-                if parent.tier == flow.to_tier:
+                if (site.tier, parent.tier) == (flow.from_tier,
+                                                flow.to_tier):
                     needed.add((site.name, parent.name, flow.service))
+                if (parent.tier, site.tier) == (flow.from_tier,
+                                                flow.to_tier):
+                    needed.add((parent.name, site.name, flow.service))
+        # A path through intermediate sites needs a proxy at every hop.
+        for src, dst, service in list(needed):
+            hop = self.next_hop(src, dst)
+            while hop != dst:
+                needed.add((hop, dst, service))
+                hop = self.next_hop(hop, dst)
         proxies = []
         for src, dst, service in sorted(
                 needed, key=lambda t: (self.sites[t[0]].number,
                                        self.sites[t[1]].number,
                                        self.model.services[t[2]].slot)):
             dsite = self.sites[dst]
+            hop = self.next_hop(src, dst)
             proxies.append(Proxy(
                 self.proxy_name(src, dst, service),
-                self.link_between(src, dst).name, src, dst, service,
+                self.link_between(src, hop).name, src, dst, service,
                 f"{self.sites[src].address}:{self.proxy_port(dsite, service)}",
-                f"{dsite.address}:{self.service_port(service)}"))
+                self.address_of(hop, dsite, service)))
         return proxies
 
     def proxies_of(self, link: str) -> list[Proxy]:
@@ -270,6 +301,8 @@ class Topology:
         out = []
         for site in self.sites.values():
             for svc in site.services:
+                if self.service_port(svc) is None:
+                    continue    # a worker: no listener
                 out.append((site.address, self.service_port(svc),
                             f"{site.name}.{svc}"))
         for p in self.proxies:

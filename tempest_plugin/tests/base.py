@@ -19,6 +19,8 @@ import uuid
 from tempest import config, test
 from tempest.lib import auth
 from tempest.lib import exceptions as lib_exc
+from tempest.lib.common import api_microversion_fixture
+from tempest.lib.services.compute import flavors_client, servers_client
 from tempest.lib.services.identity.v3 import (
     identity_client,
     roles_client,
@@ -30,6 +32,10 @@ from tempest.lib.services.image.v2 import image_cache_client, images_client
 from edge_refarch.architecture import load_model
 
 CONF = config.CONF
+
+# Servers boot with no network (>= 2.37); an unreachable cell's servers are
+# listed with status UNKNOWN (>= 2.69).
+COMPUTE_MICROVERSION = "2.69"
 
 
 class SiteClients:
@@ -60,6 +66,16 @@ class SiteClients:
                                               **kw)
         self.tokens = token_client.V3TokenClient(uri,
                                                  http_timeout=http_timeout)
+        self.servers = servers_client.ServersClient(self.auth, "compute",
+                                                    region, **kw)
+        self.flavors = flavors_client.FlavorsClient(self.auth, "compute",
+                                                    region, **kw)
+
+    def list_servers_raw(self) -> list[dict]:
+        """GET /servers/detail as the API sent it: no response schema, as
+        the partial entries of an unreachable cell (2.69) have none."""
+        resp, body = self.servers.get("servers/detail")
+        return json.loads(body)["servers"]
 
     def issue_token(self, username=None, password=None,
                     project_name=None) -> str:
@@ -94,6 +110,13 @@ class EdgeRefarchTest(test.BaseTestCase):
         cls.other_edge = er.other_edge_site
         cls.fail_fast = er.fail_fast_timeout
         cls.converge = er.converge_timeout
+
+    def setUp(self):
+        super().setUp()
+        # Tempest's compute clients read the microversion from a module
+        # global; the fixture sets it for this test and restores it.
+        self.useFixture(api_microversion_fixture.APIMicroversionFixture(
+            compute_microversion=COMPUTE_MICROVERSION))
 
     # -- sites ------------------------------------------------------------
     def site(self, name: str, http_timeout: float | None = None
@@ -234,6 +257,69 @@ class EdgeRefarchTest(test.BaseTestCase):
                         f"{site.name}", done, CONF.image.build_timeout)
         return site.images.show_image(image_id)
 
+    # -- compute --------------------------------------------------------------
+    def compute_sites(self) -> list[str]:
+        sites = CONF.edge_refarch.compute_sites
+        if not sites:
+            self.fail("no compute sites configured ([edge_refarch] "
+                      "compute_sites)")
+        return sites
+
+    def create_flavor(self, site: SiteClients) -> str:
+        """A tiny flavor in `site`'s compute service; deleted at the end."""
+        flavor = site.flavors.create_flavor(
+            name=data_name(self) + "-" + uuid.uuid4().hex[:6], ram=64,
+            vcpus=1, disk=1)["flavor"]
+        self.addCleanup(delete_flavor, site, flavor["id"])
+        return flavor["id"]
+
+    def image_at(self, site_name: str, **props) -> tuple[dict, dict]:
+        """An image uploaded at the DC, and the same image as `site_name`
+        boots it: fetched into the site's own image service where the
+        deployment has one (glance-download), else the DC's."""
+        src = self.create_image(self.site(self.root), self.image_data(),
+                                **props)
+        if CONF.edge_refarch_feature_enabled.glance_download:
+            return src, self.fetch_to(self.site(site_name), src)
+        return src, src
+
+    def boot(self, site: SiteClients, image_id: str, zone: str,
+             flavor_id: str, wait: bool = True) -> dict:
+        """A server with no network in availability zone `zone`, through
+        `site`'s compute endpoint; deleted (and waited for) at the end."""
+        server = site.servers.create_server(
+            name=data_name(self), imageRef=image_id, flavorRef=flavor_id,
+            networks="none", availability_zone=zone)["server"]
+        self.addCleanup(delete_server, self, site.name, server["id"])
+        if wait:
+            return self.wait_server(site, server["id"], "ACTIVE")
+        return server
+
+    def wait_server(self, site: SiteClients, server_id: str,
+                    status: str) -> dict:
+        seen = {}
+
+        def reached():
+            seen.update(site.servers.show_server(server_id)["server"])
+            if seen["status"] == "ERROR":
+                raise AssertionError(
+                    f"server {server_id} went to ERROR: "
+                    f"{seen.get('fault', {}).get('message', '?')}")
+            return seen["status"] == status
+        self.wait_until(f"server {server_id} {status} at {site.name}",
+                        reached, CONF.edge_refarch.server_build_timeout)
+        return dict(seen)
+
+    def wait_server_gone(self, site: SiteClients, server_id: str) -> float:
+        def gone():
+            try:
+                site.servers.show_server(server_id)
+            except lib_exc.NotFound:
+                return True
+            return False
+        return self.wait_until(f"server {server_id} deleted at {site.name}",
+                               gone, CONF.edge_refarch.server_build_timeout)
+
     def download(self, site: SiteClients, image_id: str) -> bytes:
         return site.images.show_image_file(image_id).data
 
@@ -252,6 +338,25 @@ def delete_user(site: SiteClients, user_id: str) -> None:
         site.users.delete_user(user_id)
     except lib_exc.NotFound:
         pass
+
+
+def delete_flavor(site: SiteClients, flavor_id: str) -> None:
+    try:
+        site.flavors.delete_flavor(flavor_id)
+    except lib_exc.NotFound:
+        pass
+
+
+def delete_server(tc: EdgeRefarchTest, site_name: str,
+                  server_id: str) -> None:
+    """Delete and wait until gone, with fresh clients (the test's own may
+    have authenticated during a cut that is healed by now)."""
+    site = tc.site(site_name)
+    try:
+        site.servers.delete_server(server_id)
+    except lib_exc.NotFound:
+        return
+    tc.wait_server_gone(site, server_id)
 
 
 def delete_image(site: SiteClients, image_id: str) -> None:

@@ -16,21 +16,23 @@ def model():
 def test_sites_get_their_own_loopback_address(model):
     topo = Topology(model, "distributed", edges=5)
     addrs = [s.address for s in topo.sites.values()]
-    assert len(set(addrs)) == len(addrs) == 6
+    assert len(set(addrs)) == len(addrs) == 7
     assert all(a.startswith("127.") and a.endswith(".1") for a in addrs)
-    assert list(topo.sites) == ["dc"] + [f"edge{i}" for i in range(1, 6)]
+    assert list(topo.sites) == ["dc"] + [f"edge{i}" for i in range(1, 6)] \
+        + ["far-edge1"]
+    assert topo.site("far-edge1").parent == "edge1"
     assert topo.root.name == "dc"
 
 
 def test_edges_default_from_model_and_must_be_positive(model):
-    assert len(Topology(model, "distributed").sites) == 3
+    assert len(Topology(model, "distributed").sites) == 4
     with pytest.raises(ModelError, match="at least 1"):
         Topology(model, "distributed", edges=0)
 
 
 def test_one_link_per_edge_with_tier_defaults(model):
     topo = Topology(model, "distributed", edges=2)
-    assert set(topo.links) == {"dc-edge1", "dc-edge2"}
+    assert set(topo.links) == {"dc-edge1", "dc-edge2", "edge1-far-edge1"}
     lc = model.links["dc-edge"]
     link = topo.links["dc-edge1"]
     assert (link.latency_ms, link.bandwidth_mbit) == (lc.latency_ms,
@@ -43,7 +45,9 @@ def test_every_cross_site_path_has_a_proxy_on_the_source_site(model,
     topo = Topology(model, deployment, edges=3)
     for p in topo.proxies:
         assert p.listen.startswith(topo.site(p.src).address + ":")
-        assert p.upstream.startswith(topo.site(p.dst).address + ":")
+        hop = topo.next_hop(p.src, p.dst)
+        assert p.upstream.startswith(topo.site(hop).address + ":")
+        assert p.link == topo.link_between(p.src, hop).name
         assert p.link in topo.links
         assert p.name.startswith(f"{p.link}.{p.src}-to-{p.dst}.")
     listens = [p.listen for p in topo.proxies]
@@ -90,8 +94,49 @@ def test_replication_flow_has_a_proxy_only_where_the_model_says(model):
     dist = Topology(model, "distributed", edges=2)
     assert {p.src for p in dist.proxies if p.service == "mariadb"} == \
         {"edge1", "edge2"}
+    # Centralized: no identity replica, but the DC's Nova API reaches each
+    # edge cell's database and queue.
     cent = Topology(model, "centralized", edges=2)
-    assert not [p for p in cent.proxies if p.service == "mariadb"]
+    assert {(p.src, p.dst) for p in cent.proxies
+            if p.service in ("mariadb", "rabbitmq") and p.src == "dc"} == \
+        {("dc", "edge1"), ("dc", "edge2")}
+    assert not [p for p in cent.proxies
+                if p.service == "mariadb" and p.src != "dc"]
+
+
+def test_cloudlet_reaches_the_dc_through_its_edge(model):
+    topo = Topology(model, "centralized", edges=2)
+    assert topo.identity_site("far-edge1").name == "dc"
+    auth = topo.auth_url("far-edge1")
+    first = next(p for p in topo.proxies
+                 if p.src == "far-edge1" and p.dst == "dc"
+                 and p.service == "keystone")
+    second = next(p for p in topo.proxies
+                  if p.src == "edge1" and p.dst == "dc"
+                  and p.service == "keystone")
+    assert auth == f"http://{first.listen}/v3"
+    assert first.link == "edge1-far-edge1" and first.upstream == \
+        second.listen
+    assert second.link == "dc-edge1"
+    # The cloudlet's compute host uses its parent edge cell's queue.
+    assert any(p.src == "far-edge1" and p.dst == "edge1"
+               and p.service == "rabbitmq" for p in topo.proxies)
+
+
+def test_distributed_cloudlet_is_served_by_its_edge(model):
+    topo = Topology(model, "distributed", edges=2)
+    assert topo.identity_site("far-edge1").name == "edge1"
+    assert topo.provider("far-edge1", "nova").name == "edge1"
+    assert not [p for p in topo.proxies
+                if p.src == "far-edge1" and p.dst == "dc"]
+
+
+def test_workers_bind_nothing(model):
+    topo = Topology(model, "centralized", edges=2)
+    owners = {owner for _, _, owner in topo.listeners()}
+    assert "edge1.rabbitmq" in owners
+    assert not any(o.endswith(("nova-compute", "nova-cell"))
+                   for o in owners)
 
 
 def test_unknown_link_and_site(model):

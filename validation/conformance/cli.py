@@ -29,7 +29,8 @@ def add_parser(areas, parser_class) -> None:
                      help="exit 1 when any applicable requirement fails")
     cl = cmds.add_parser("cleanup", help="remove what a crashed run left: "
                                          "faults whose owner died, the "
-                                         "suite's images and users")
+                                         "suite's images, users, servers "
+                                         "and flavors")
     cl.add_argument("--tempest-conf", metavar="FILE",
                     help="the cloud (default: the testbed)")
     conf = cmds.add_parser("config", help="write tempest.conf for a cloud "

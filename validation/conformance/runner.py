@@ -47,6 +47,8 @@ class Cloud:
             self.root = er.get("root_site", "dc")
             self.uris = _dict(er["site_identity_uris"])
             self.regions = _dict(er["site_regions"])
+            self.compute_sites = [s.strip() for s in er.get(
+                "compute_sites", "").split(",") if s.strip()]
             self.toxiproxy_url = er.get("toxiproxy_url")
             self.fault_state_dir = er.get("fault_state_dir",
                                           "/tmp/edge-refarch-faults")
@@ -84,6 +86,15 @@ class Cloud:
         return sess, ep, sess.get("/v2/images?limit=1000",
                                   endpoint_filter=ep).json()["images"]
 
+    def _compute(self, site: str, collection: str):
+        """(session, endpoint filter, items) of servers (every project) or
+        flavors in `site`'s compute service."""
+        sess, ep = self.session(site), self._endpoint(site, "compute")
+        path = "/servers?all_tenants=1&limit=1000" \
+            if collection == "servers" else "/flavors?is_public=None"
+        return sess, ep, sess.get(path, endpoint_filter=ep).json()[
+            collection]
+
     def _root_list(self, collection: str):
         """(session, endpoint filter, items) of an identity collection."""
         sess = self.session(self.root)
@@ -109,6 +120,10 @@ class Cloud:
                    for site in self.regions}
             for collection in ("projects", "users"):
                 out[collection] = len(self._root_list(collection)[2])
+            for site in self.compute_sites:
+                for collection in ("servers", "flavors"):
+                    out[f"{collection}@{site}"] = len(
+                        self._compute(site, collection)[2])
         except ks_exc.ClientException as exc:
             raise UserError(f"cannot count the cloud's resources: "
                             f"{str(exc).splitlines()[0][:200]}") from None
@@ -116,10 +131,12 @@ class Cloud:
 
     def cleanup(self) -> dict[str, int]:
         """Remove what a crashed run left: faults whose owner died, and the
-        suite's own images (every site) and users (root site), which all
-        carry the PREFIX in their name. Returns what was removed."""
+        suite's own images (every site), users (root site), servers and
+        flavors (compute sites), which all carry the PREFIX in their name.
+        Returns what was removed."""
         from keystoneauth1 import exceptions as ks_exc
-        removed = {"faults": 0, "images": 0, "users": 0}
+        removed = {"faults": 0, "images": 0, "users": 0, "servers": 0,
+                   "flavors": 0}
         if self.toxiproxy_url:
             removed["faults"] = self._injector().heal_leftovers()
         try:
@@ -130,6 +147,14 @@ class Cloud:
                         sess.delete(f"/v2/images/{img['id']}",
                                     endpoint_filter=ep, raise_exc=False)
                         removed["images"] += 1
+            for site in self.compute_sites:
+                for collection in ("servers", "flavors"):
+                    sess, ep, items = self._compute(site, collection)
+                    for item in items:
+                        if (item.get("name") or "").startswith(PREFIX):
+                            sess.delete(f"/{collection}/{item['id']}",
+                                        endpoint_filter=ep, raise_exc=False)
+                            removed[collection] += 1
             sess, ep, users = self._root_list("users")
             for user in users:
                 if user["name"].startswith(PREFIX):

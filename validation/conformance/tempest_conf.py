@@ -19,7 +19,8 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
           sites: dict[str, dict], admin: dict, toxiproxy_url: str | None,
           fault_state_dir: str, glance_download: bool,
           budget_rtt_ms: float,
-          latency_overshoot_ms: float = 0.0) -> configparser.ConfigParser:
+          latency_overshoot_ms: float = 0.0,
+          compute_sites: list[str] | None = None) -> configparser.ConfigParser:
     cp = configparser.ConfigParser(interpolation=None)
     cp["DEFAULT"] = {"log_file": "tempest.log", "use_stderr": "false"}
     cp["auth"] = {
@@ -34,7 +35,8 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
                       "region": sites[root]["region"]}
     cp["identity-feature-enabled"] = {"api_v2": "false"}
     cp["image"] = {"region": sites[root]["region"], "build_timeout": "120"}
-    cp["service_available"] = {"glance": "true", "nova": "false",
+    cp["service_available"] = {"glance": "true",
+                               "nova": str(bool(compute_sites)).lower(),
                                "neutron": "false", "cinder": "false",
                                "swift": "false", "edge_refarch": "true"}
     er = {
@@ -48,6 +50,10 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
         "fault_state_dir": fault_state_dir,
         "latency_budget_rtt_ms": f"{budget_rtt_ms:g}",
         "latency_overshoot_ms": f"{latency_overshoot_ms:g}",
+        "compute_sites": ",".join(compute_sites or []),
+        "site_parents": ",".join(f"{s}:{v['parent']}"
+                                 for s, v in sites.items()
+                                 if v.get("parent")),
     }
     if other_edge:
         er["other_edge_site"] = other_edge
@@ -70,7 +76,8 @@ def for_testbed(testbed, path: Path) -> Path:
             if site.parent else None
         sites[site.name] = {"uri": topo.auth_url(site.name),
                             "region": site.region,
-                            "link": link.name if link else None}
+                            "link": link.name if link else None,
+                            "parent": site.parent}
     edges = [s for s in topo.sites.values() if s.tier == "edge"]
     features = topo.deployment.features.get("edge", {})
     budget = topo.model.link_class_between(topo.root.tier,
@@ -81,7 +88,9 @@ def for_testbed(testbed, path: Path) -> Path:
                str(testbed.state.parent / "faults"),
                "glance-download" in features.get("glance_import_methods",
                                                  []), budget,
-               testbed.latency_overshoot_ms)
+               testbed.latency_overshoot_ms,
+               [s.name for s in topo.sites.values()
+                if "nova-compute" in s.services])
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         cp.write(fh)
@@ -100,7 +109,8 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
     if not isinstance(smap, dict) or "root" not in smap \
             or not isinstance(smap.get("sites"), dict):
         raise BadInput(f"{site_map}: expected 'root: SITE' and 'sites: "
-                       "{SITE: {cloud: NAME, link: LINK}}'")
+                       "{SITE: {cloud: NAME, link: LINK, parent: SITE, "
+                       "compute: BOOL}}'")
     root = smap["root"]
     if root not in smap["sites"]:
         raise BadInput(f"{site_map}: root site {root!r} is not in sites")
@@ -127,17 +137,21 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
                            f"{clouds_yaml}")
         uri = uri.rstrip("/")
         sites[name] = {"uri": uri if uri.endswith("/v3") else uri + "/v3",
-                       "region": region, "link": (spec or {}).get("link")}
+                       "region": region, "link": (spec or {}).get("link"),
+                       "parent": (spec or {}).get("parent")}
         if name == root:
             admin = conn.config.config["auth"]
-    edges = [s for s in sites if s != root]
+    edges = [s for s in sites if s != root
+             and sites[s].get("parent") in (None, root)]
     if not edges:
         raise BadInput(f"{site_map}: name at least one edge site")
     budget = next(iter(model.links.values())).budget_rtt_ms
     cp = _conf(deployment, root, edges[0], edges[1] if len(edges) > 1
                else None, sites, admin, toxiproxy_url,
                "/tmp/edge-refarch-faults",
-               deployment == "distributed", budget)
+               deployment == "distributed", budget, 0.0,
+               [n for n, spec in smap["sites"].items()
+                if (spec or {}).get("compute")])
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         cp.write(fh)

@@ -6,6 +6,7 @@ subprocess calls. Nothing needs doing by hand on a fresh Debian machine.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -61,6 +62,24 @@ def _run(argv: list[str], what: str, log: Path | None = None,
     return proc.stdout
 
 
+@contextlib.contextmanager
+def _no_service_start():
+    """Keep apt from starting the packages' system services (a system
+    RabbitMQ or MariaDB would hold ports and outlive the testbed): a
+    policy-rc.d that denies every start, unless the machine has one."""
+    policy = Path("/usr/sbin/policy-rc.d")
+    if policy.exists():
+        yield
+        return
+    policy.write_text("#!/bin/sh\n# edge-refarch: no service starts during"
+                      " apt-get install\nexit 101\n")
+    policy.chmod(0o755)
+    try:
+        yield
+    finally:
+        policy.unlink(missing_ok=True)
+
+
 def missing_packages(profile: str) -> list[str]:
     out = subprocess.run(
         [sys.executable, "-m", "bindep", "-b", "-f",
@@ -85,8 +104,10 @@ def ensure_packages(profile: str, say: Callable[[str], None]) -> None:
         log = paths.cache_dir() / "logs" / "apt.log"
         env = {"DEBIAN_FRONTEND": "noninteractive"}
         _run(["apt-get", "update", "-q"], "apt-get update", log, env)
-        _run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
-              *missing], f"apt-get install {' '.join(missing)}", log, env)
+        with _no_service_start():
+            _run(["apt-get", "install", "-y", "-q",
+                  "--no-install-recommends", *missing],
+                 f"apt-get install {' '.join(missing)}", log, env)
     still = missing_packages(profile)
     if still:
         raise UserError(f"Debian packages still missing after apt-get: "
@@ -167,10 +188,12 @@ def services_venv(say: Callable[[str], None]) -> Path:
 
 def check_programs() -> None:
     """The Debian programs the testbed runs are where it expects them."""
-    from edge_refarch.validation.testbed import mariadb, memcached
+    from edge_refarch.validation.testbed import compute, mariadb, memcached
     for path, package in ((mariadb.MARIADBD, "mariadb-server"),
                           (mariadb.INSTALL_DB, "mariadb-server"),
-                          (memcached.MEMCACHED, "memcached")):
+                          (memcached.MEMCACHED, "memcached"),
+                          (compute.RABBITMQ_SERVER, "rabbitmq-server"),
+                          (compute.EPMD, "erlang-base")):
         if not os.access(path, os.X_OK):
             raise UserError(f"{path} not found or not executable: install "
                             f"the Debian package {package} ('edge-refarch "

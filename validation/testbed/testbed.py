@@ -24,6 +24,7 @@ from edge_refarch.validation.errors import BadInput, UserError
 from edge_refarch.validation.faults import probe as probe_mod
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
 from edge_refarch.validation.testbed import deps, probes
+from edge_refarch.validation.testbed.compute import ComputePlan, NovaAdmin
 from edge_refarch.validation.testbed.glance import Glance
 from edge_refarch.validation.testbed.keystone import Keystone, KeystoneAdmin
 from edge_refarch.validation.testbed.mariadb import (
@@ -36,6 +37,11 @@ from edge_refarch.validation.testbed.procs import ProcessTable
 from edge_refarch.validation.topology import Topology
 
 STATE_FILE = "testbed.json"
+# Service users the compute side adds to the DC's Keystone (beside glance).
+SERVICE_USERS = ("nova", "placement", "neutron")
+PASSWORDS = ("admin", "glance", "db_keystone", "db_glance", "replicator",
+             *SERVICE_USERS, "db_nova", "db_placement", "db_neutron",
+             "rabbit")
 
 
 def _parallel(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
@@ -92,16 +98,19 @@ class Testbed:
     def passwords(self) -> dict[str, str]:
         """The passwords this testbed generated (kept 0600 in its state)."""
         path = self.state / "secrets.json"
-        if path.exists():
-            return json.loads(path.read_text())
+        values = json.loads(path.read_text()) if path.exists() else {}
+        missing = [k for k in PASSWORDS if k not in values]
+        if not missing:
+            return values
         # Hex: safe in URLs, config files, SQL and argv (a token_urlsafe
         # value can start with '-' and read as an option).
-        values = {k: secrets.token_hex(16) for k in (
-            "admin", "glance", "db_keystone", "db_glance", "replicator")}
+        values.update({k: secrets.token_hex(16) for k in missing})
         self.state.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(values, fh)
+        tmp.replace(path)
         return values
 
     # -- components -----------------------------------------------------------
@@ -157,8 +166,15 @@ class Testbed:
                     cache_server=cache)
         return dbs, caches, keystones, glances
 
+    def _compute(self, topo: Topology, venv: Path,
+                 pw: dict[str, str]) -> ComputePlan:
+        return ComputePlan(topo, self.state, venv, pw,
+                           self.model.testbed.toxiproxy_address,
+                           self.model.testbed.epmd_port)
+
     # -- up -------------------------------------------------------------------
-    def up(self, deployment: str, edges: int | None) -> dict:
+    def up(self, deployment: str, edges: int | None,
+           keep_on_failure: bool = False) -> dict:
         try:
             topo = Topology(self.model, deployment, edges)
         except ModelError as exc:
@@ -166,7 +182,7 @@ class Testbed:
         rec = self.recorded()
         if rec is not None:
             if (rec["deployment"], rec["edges"]) == (deployment,
-                                                     len(topo.sites) - 1) \
+                                                     topo.edge_count) \
                     and self.healthy():
                 self.say(f"testbed already up ({deployment}, "
                          f"{rec['edges']} edges)")
@@ -184,17 +200,26 @@ class Testbed:
         t0 = time.monotonic()
         try:
             self._bring_up(topo, server, venv)
+            # Once the machine has settled: what toxiproxy's latency toxic
+            # adds beyond what it is asked for (see faults/probe.py).
+            overshoot = probe_mod.latency_overshoot_ms(
+                self.toxiproxy, tb.toxiproxy_address)
         except BaseException:
+            if keep_on_failure:
+                self.say("start-up failed; left running (--keep-on-failure)")
+                raise
             self.say("start-up failed; stopping what was started")
             self.procs.stop_all()
             raise
+        self.say(f"latency toxic overshoot {overshoot:.2f} ms RTT "
+                 "(the fault library compensates for it)")
         rec = {
-            "deployment": deployment, "edges": len(topo.sites) - 1,
+            "deployment": deployment, "edges": topo.edge_count,
             "model": str(self.model.path), "venv": str(venv),
             "toxiproxy": self.toxiproxy.url, "clouds_yaml":
             str(self.clouds_yaml), "started": time.time(),
             "bring_up_s": round(time.monotonic() - t0, 1),
-            "latency_overshoot_ms": self._overshoot,
+            "latency_overshoot_ms": overshoot,
         }
         (self.state / STATE_FILE).write_text(json.dumps(rec, indent=2))
         return rec
@@ -225,6 +250,7 @@ class Testbed:
         self.state.mkdir(parents=True, exist_ok=True)
         pw = self.passwords()
         dbs, caches, keystones, glances = self._components(topo, venv, pw)
+        compute = self._compute(topo, venv, pw)
         root = topo.root.name
         self.say(f"bringing up {topo.deployment.name}: "
                  f"{', '.join(topo.sites)} ({len(topo.proxies)} proxies)")
@@ -242,11 +268,7 @@ class Testbed:
                             hint=str(tdir / "toxiproxy.log"))
             for p in topo.proxies:
                 self.toxiproxy.ensure_proxy(p.name, p.listen, p.upstream)
-            self._overshoot = probe_mod.latency_overshoot_ms(
-                self.toxiproxy, tb.toxiproxy_address)
-            self.say(f"toxiproxy up with {len(topo.proxies)} proxies "
-                     f"(latency toxic overshoot {self._overshoot:.2f} ms "
-                     "RTT, compensated)")
+            self.say(f"toxiproxy up with {len(topo.proxies)} proxies")
 
         def start_db(db: MariaDB):
             def run():
@@ -259,7 +281,19 @@ class Testbed:
             return lambda: self._spawn(mc, deadline,
                                        lambda: mc.healthy(probe))
 
+        def start_queues():
+            if compute.epmd is None:
+                return
+            self._spawn(compute.epmd, deadline,
+                        lambda: compute.epmd.healthy(probe))
+            for mq in compute.rabbits.values():
+                mq.write_config()
+            _parallel({mq.name: (lambda mq=mq: self._spawn(
+                mq, deadline, lambda: mq.healthy(probe)))
+                for mq in compute.rabbits.values()})
+
         _parallel({"toxiproxy": start_toxiproxy,
+                   "queues": start_queues,
                    **{db.name: start_db(db) for db in dbs.values()},
                    **{mc.name: start_cache(mc) for mc in caches.values()}})
 
@@ -270,16 +304,26 @@ class Testbed:
                                    pw["db_keystone"], read_only=db.replica)
             if name in glances:
                 db.create_database("glance", "glance", pw["db_glance"])
+        for name, wanted in compute.databases.items():
+            for db_name, user, password in dict.fromkeys(wanted):
+                dbs[name].create_database(db_name, user, password)
         if root in dbs and any(db.replica for db in dbs.values()):
             dbs[root].create_replication_user(pw["replicator"])
         for comp in (*keystones.values(), *glances.values()):
             comp.write_config()
+        compute.configure()
 
         # 3. The source of identity truth, and every Glance schema.
         ks_root = keystones[root]
         jobs = {"keystone": lambda: ks_root.bootstrap(pw["admin"])}
         jobs.update({g.name: g.db_sync for g in glances.values()})
-        self.say("keystone bootstrap and glance db_sync")
+        jobs.update({c.name: c.db_sync for c in (
+            *compute.placements.values(), *compute.neutrons.values())})
+        jobs.update({f"{n}.nova-manage": (lambda n=n: compute.nova_schemas(
+            n)) for n in compute.manage})
+        self.say("keystone bootstrap and database schemas"
+                 + (" (Nova: API, cell0 and cells)" if compute.manage
+                    else ""))
         _parallel(jobs)
         self.say("schemas ready")
 
@@ -316,16 +360,24 @@ class Testbed:
             return lambda: self._spawn(g, deadline, lambda: probes.http_ok(
                 g.url + "/versions", probe))
 
+        def start_http(comp, path="/"):
+            return lambda: self._spawn(comp, deadline, lambda: probes.http_ok(
+                comp.url + path, probe))
+
         def configure_root():
             start_keystone(ks_root)()
             admin = KeystoneAdmin(ks_root.url, pw["admin"])
             admin.ensure_service_user("glance", pw["glance"])
+            for user in SERVICE_USERS:
+                if any(user in s.services for s in topo.sites.values()):
+                    admin.ensure_service_user(user, pw[user])
             admin.set_catalog(topo.catalog_for(root))
 
         jobs = {"root": configure_root}
         jobs.update({ks.name: start_keystone(ks)
                      for n, ks in keystones.items() if n != root})
         jobs.update({g.name: start_glance(g) for g in glances.values()})
+        jobs.update({c.name: start_http(c) for c in compute.wsgi})
         _parallel(jobs)
 
         # 6. Each other site's own catalog, once the DC's users reached it.
@@ -339,6 +391,53 @@ class Testbed:
                                 "catch up with the DC")
             KeystoneAdmin(ks.url, pw["admin"]).set_catalog(
                 topo.catalog_for(name))
+
+        # 7. Nova's workers, now that their users and catalogs exist: every
+        # service reported up, compute hosts mapped, one zone per site.
+        workers = {s.name: self.procs.spawn(
+            s.name, s.argv(), cwd=s.dir, env=s.env(),
+            log=s.dir / "log" / "stdout.log") for s in compute.services}
+
+        def workers_alive() -> bool:
+            return all(p.alive for p in workers.values())
+
+        def finish_nova(control: str):
+            def run():
+                ident = topo.identity_site(control).name
+                token = KeystoneAdmin(keystones[ident].url, pw["admin"]).token
+                nova = NovaAdmin(compute.apis[control].url + "/v2.1", token,
+                                 timeout=probe * 5)
+                hosts = set(compute.hosts[control])
+                wanted = {(s.binary, s.host) for s in compute.services
+                          if topo.provider(s.site.name, "nova").name
+                          == control}
+                try:
+                    waited = probes.wait_for(
+                        f"{control}: Nova services up",
+                        lambda: wanted <= nova.services_up(), deadline,
+                        interval=0.5, alive=workers_alive,
+                        hint=str(self.state / "sites") + " (nova logs)")
+                except UserError as exc:
+                    dead = [n for n, p in workers.items() if not p.alive]
+                    raise UserError(f"{exc}; exited: {', '.join(dead)}"
+                                    if dead else str(exc)) from None
+                if hosts:
+                    # A host is listed once it is mapped to its cell, and
+                    # can be mapped once its compute node record exists.
+                    def mapped() -> bool:
+                        compute.discover_hosts(control)
+                        return hosts <= nova.hypervisors()
+                    probes.wait_for(f"{control}: compute hosts mapped",
+                                    mapped, deadline, interval=1)
+                    for host in sorted(hosts):
+                        nova.ensure_zone(host, host)
+                self.say(f"{control}: Nova ready ({len(wanted)} services, "
+                         f"{len(hosts)} compute hosts; +{waited:.1f}s)")
+            return run
+
+        if compute.manage:
+            deadline = max(deadline, time.monotonic() + tb.start_timeout_s)
+            _parallel({n: finish_nova(n) for n in compute.manage})
         self._write_clouds(topo, pw)
         self.say(f"testbed up; clouds.yaml: {self.clouds_yaml}")
 
@@ -385,6 +484,23 @@ class Testbed:
         for g in glances.values():
             checks.append((g.name, g.url, lambda g=g: probes.http_ok(
                 g.url + "/versions", probe)))
+        compute = self._compute(topo, Path(self.recorded()["venv"]), pw)
+        if compute.epmd is not None:
+            ep = compute.epmd
+            checks.append((ep.name, f"{ep.address}:{ep.port}",
+                           lambda: ep.healthy(probe)))
+        for mq in compute.rabbits.values():
+            checks.append((mq.name, f"{mq.site.address}:{mq.port}",
+                           lambda mq=mq: mq.healthy(probe)))
+        for api in compute.wsgi:
+            checks.append((api.name, api.url, lambda api=api: probes.http_ok(
+                api.url + "/", probe)))
+        for svc in compute.services:
+            # A worker has no listener: it is healthy while it runs (the
+            # compute API reports it up or down).
+            checks.append((svc.name, f"host {svc.host}",
+                           lambda svc=svc: bool(
+                               (p := self.procs.get(svc.name)) and p.alive)))
         checks.append(("toxiproxy", self.toxiproxy.url,
                        self.toxiproxy.reachable))
         results = _parallel({name: fn for name, _, fn in checks})

@@ -1,0 +1,655 @@
+"""Compute in the testbed: RabbitMQ, Placement, the Neutron API and Nova.
+
+Where each runs comes from the model (``deployment_models.*.sites``); the
+addresses every process uses for another site's service come from the
+topology, so cross-site traffic goes through the link proxies:
+
+* centralized: the DC runs the only Nova API, scheduler and super-conductor
+  (cell0 and the API database), Placement and the Neutron API; each edge
+  site is a Nova cell (its database, queue and cell conductor at the edge,
+  mapped in the DC through the DC's proxies to the edge); cloudlet compute
+  hosts join their parent edge's cell.
+* distributed: every site with ``nova`` runs the whole control plane with
+  one local cell; cloudlet compute hosts join their parent edge's cell.
+
+Compute hosts use ``fake.FakeDriverWithoutFakeNodes`` (the other fake
+drivers refuse to restart). Servers boot with ``networks: none``
+(microversion >= 2.37): Nova does not call Neutron at create, but it does on
+GET /servers and DELETE, so a real Neutron API answers (no agents).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.testbed.keystone import gunicorn_conf
+
+RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+EPMD = "/usr/bin/epmd"
+AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
+DIST_PORT_BASE = 46000
+
+
+def _run(argv: list[str], what: str, env: dict | None = None,
+         timeout: float = 600) -> str:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, env=env,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{what}: timed out after {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+        raise UserError(f"{what} failed: {last[0][:300] if last else '?'}")
+    return proc.stdout
+
+
+def auth_section(section: str, *, auth_url: str, username: str,
+                 password: str, region: str, extra: str = "") -> str:
+    return f"""
+[{section}]
+auth_type = password
+auth_url = {auth_url}
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = {username}
+password = {password}
+region_name = {region}
+valid_interfaces = public
+{extra}"""
+
+
+def authtoken_section(*, auth_url: str, www_authenticate_uri: str,
+                      username: str, password: str, region: str,
+                      cache: str) -> str:
+    return f"""
+[keystone_authtoken]
+www_authenticate_uri = {www_authenticate_uri}
+auth_url = {auth_url}
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = {username}
+password = {password}
+region_name = {region}
+interface = public
+service_token_roles_required = true
+memcached_servers = {cache}
+# A cut-off identity service must fail fast, not hang (default: ~90 s).
+http_connect_timeout = 3
+http_request_max_retries = 1
+"""
+
+
+class Epmd:
+    """The Erlang port mapper that every site's RabbitMQ registers with."""
+
+    def __init__(self, root: Path, address: str, port: int):
+        self.dir = root / "epmd"
+        self.address = address
+        self.port = port
+        self.name = "epmd"
+
+    def argv(self) -> list[str]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        return [EPMD, "-address", self.address, "-port", str(self.port)]
+
+    def healthy(self, timeout: float) -> bool:
+        try:
+            with socket.create_connection((self.address, self.port),
+                                          timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+
+class RabbitMQ:
+    def __init__(self, site, root: Path, port: int, password: str,
+                 epmd: Epmd):
+        self.site = site
+        self.dir = root / "rabbitmq"
+        self.port = port
+        self.password = password
+        self.epmd = epmd
+
+    @property
+    def name(self) -> str:
+        return f"{self.site.name}.rabbitmq"
+
+    def write_config(self) -> None:
+        for sub in ("mnesia", "log"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        (self.dir / "rabbitmq.conf").write_text(f"""\
+listeners.tcp.default = {self.site.address}:{self.port}
+loopback_users = none
+default_user = nova
+default_pass = {self.password}
+default_vhost = /
+log.console = false
+log.file.level = warning
+""")
+        (self.dir / "enabled_plugins").write_text("[].\n")
+
+    def argv(self) -> list[str]:
+        return [RABBITMQ_SERVER]
+
+    def env(self) -> dict[str, str]:
+        octets = self.site.address.replace(".", ",")
+        return {
+            "HOME": str(self.dir),
+            "RABBITMQ_NODENAME": f"edge-refarch-{self.site.name}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": self.site.address,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "ERL_EPMD_ADDRESS": self.epmd.address,
+            "ERL_EPMD_PORT": str(self.epmd.port),
+            # One per node: each registers its port with the shared epmd.
+            # Above every proxy port (proxy_port_base + 100 * 250 sites).
+            "RABBITMQ_DIST_PORT": str(DIST_PORT_BASE + self.site.number),
+            "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir /
+                                                 "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
+            "RABBITMQ_PID_FILE": str(self.dir / "rabbit.pid"),
+            # Erlang distribution on the site's own address; our epmd.
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS":
+                f"-kernel inet_dist_use_interface {{{octets}}} "
+                "-start_epmd false",
+        }
+
+    def healthy(self, timeout: float) -> bool:
+        """An AMQP 0-9-1 handshake gets Connection.Start back."""
+        try:
+            with socket.create_connection((self.site.address, self.port),
+                                          timeout=timeout) as s:
+                s.settimeout(timeout)
+                s.sendall(AMQP_HEADER)
+                return s.recv(8)[:1] == b"\x01"
+        except OSError:
+            return False
+
+
+class _Wsgi:
+    """A WSGI API served by gunicorn from the site's address."""
+
+    app = ""
+    env_prefix = ""
+    project = ""
+    workers = 1
+
+    def __init__(self, site, root: Path, venv: Path, port: int):
+        self.site = site
+        self.dir = root / self.project
+        self.etc = self.dir / "etc"
+        self.logdir = self.dir / "log"
+        self.venv = venv
+        self.port = port
+
+    @property
+    def name(self) -> str:
+        return f"{self.site.name}.{self.project}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.site.address}:{self.port}"
+
+    def _gunicorn(self) -> None:
+        gunicorn_conf(self.dir / "gunicorn.conf.py", self.app,
+                      f"{self.site.address}:{self.port}", self.workers,
+                      self.logdir, preload=False)
+
+    def argv(self) -> list[str]:
+        return [str(self.venv / "bin" / "gunicorn")]
+
+    def env(self) -> dict[str, str]:
+        return {f"OS_{self.env_prefix}_CONFIG_DIR": str(self.etc),
+                "PYTHONWARNINGS": "ignore"}
+
+
+class Placement(_Wsgi):
+    app = "placement.wsgi.api:application"
+    env_prefix = "PLACEMENT"
+    project = "placement"
+
+    def __init__(self, site, root, venv, port, *, db_url: str,
+                 authtoken: str):
+        super().__init__(site, root, venv, port)
+        self.db_url = db_url
+        self.authtoken = authtoken
+
+    def write_config(self) -> None:
+        self.etc.mkdir(parents=True, exist_ok=True)
+        (self.etc / "placement.conf").write_text(f"""\
+[DEFAULT]
+log_file = {self.logdir / 'placement.log'}
+[api]
+auth_strategy = keystone
+[placement_database]
+connection = {self.db_url}
+max_retries = -1
+{self.authtoken}""")
+        self._gunicorn()
+
+    def db_sync(self) -> None:
+        _run([str(self.venv / "bin" / "placement-manage"), "--config-file",
+              str(self.etc / "placement.conf"), "db", "sync"],
+             f"{self.name}: placement-manage db sync")
+
+
+class Neutron(_Wsgi):
+    """The Neutron API only (ML2, no agents, no RPC workers)."""
+
+    app = "neutron.wsgi.api:application"
+    env_prefix = "NEUTRON"
+    project = "neutron"
+
+    def __init__(self, site, root, venv, port, *, db_url: str,
+                 transport_url: str, authtoken: str):
+        super().__init__(site, root, venv, port)
+        self.db_url = db_url
+        self.transport_url = transport_url
+        self.authtoken = authtoken
+
+    def write_config(self) -> None:
+        (self.dir / "state").mkdir(parents=True, exist_ok=True)
+        self.etc.mkdir(parents=True, exist_ok=True)
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        (self.etc / "neutron.conf").write_text(f"""\
+[DEFAULT]
+core_plugin = ml2
+service_plugins =
+auth_strategy = keystone
+transport_url = {self.transport_url}
+api_paste_config = {self.venv / 'etc' / 'neutron' / 'api-paste.ini'}
+state_path = {self.dir / 'state'}
+host = {self.site.name}
+log_file = {self.logdir / 'neutron-api.log'}
+notify_nova_on_port_status_changes = false
+notify_nova_on_port_data_changes = false
+[database]
+connection = {self.db_url}
+max_retries = -1
+[oslo_concurrency]
+lock_path = {self.dir / 'state' / 'locks'}
+{self.authtoken}""")
+        (self.etc / "ml2_conf.ini").write_text("""\
+[ml2]
+type_drivers = flat,vxlan
+tenant_network_types = vxlan
+mechanism_drivers = openvswitch
+extension_drivers = port_security
+[ml2_type_flat]
+flat_networks = physnet1
+[ml2_type_vxlan]
+vni_ranges = 1:1000
+[securitygroup]
+firewall_driver = noop
+""")
+        self._gunicorn()
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(),
+                "OS_NEUTRON_CONFIG_FILES": "neutron.conf;ml2_conf.ini"}
+
+    def db_sync(self) -> None:
+        _run([str(self.venv / "bin" / "neutron-db-manage"),
+              "--config-file", str(self.etc / "neutron.conf"),
+              "--config-file", str(self.etc / "ml2_conf.ini"),
+              "upgrade", "heads"], f"{self.name}: neutron-db-manage upgrade")
+
+
+class NovaConf:
+    """One nova.conf; every Nova process of a site has its own."""
+
+    def __init__(self, path: Path, *, host: str, site, transport_url: str,
+                 db_url: str | None, api_db_url: str | None, clients: str,
+                 authtoken: str = "", compute: bool = False,
+                 state: Path, venv: Path, log: Path):
+        self.path = path
+        self.dirs = (state / "locks", state / "instances", log.parent)
+        self.text = f"""\
+[DEFAULT]
+host = {host}
+my_ip = {site.address}
+state_path = {state}
+instances_path = {state / 'instances'}
+transport_url = {transport_url}
+log_file = {log}
+{'compute_driver = fake.FakeDriverWithoutFakeNodes' if compute else ''}
+heal_instance_info_cache_interval = -1
+[api]
+auth_strategy = keystone
+{f'[database]{chr(10)}connection = {db_url}{chr(10)}max_retries = -1'
+ if db_url else ''}
+{f'[api_database]{chr(10)}connection = {api_db_url}' if api_db_url
+ else ''}
+[conductor]
+workers = 1
+[scheduler]
+workers = 1
+# Hosts are discovered once, by 'edge-refarch testbed up'.
+discover_hosts_in_cells_interval = -1
+[wsgi]
+api_paste_config = {venv / 'etc' / 'nova' / 'api-paste.ini'}
+[oslo_concurrency]
+lock_path = {state / 'locks'}
+[oslo_policy]
+enforce_new_defaults = true
+enforce_scope = true
+{clients}
+{authtoken}"""
+
+    def write(self) -> None:
+        for d in (self.path.parent, *self.dirs):
+            d.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(self.text)
+
+
+class NovaApi(_Wsgi):
+    app = "nova.wsgi.osapi_compute:application"
+    env_prefix = "NOVA"
+    project = "nova"
+    workers = 2
+
+    def __init__(self, site, root, venv, port, conf: NovaConf):
+        super().__init__(site, root, venv, port)
+        self.nova_conf = conf
+
+    def write_config(self) -> None:
+        self.nova_conf.write()
+        # Nova's WSGI app loads its paste pipeline from the first config
+        # file, so api-paste.ini sits beside nova.conf.
+        shutil.copyfile(self.venv / "etc" / "nova" / "api-paste.ini",
+                        self.etc / "api-paste.ini")
+        self._gunicorn()
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "OS_NOVA_CONFIG_FILES":
+                f"api-paste.ini;{self.nova_conf.path.name}"}
+
+
+class NovaService:
+    """nova-scheduler, nova-conductor or nova-compute."""
+
+    def __init__(self, site, root: Path, venv: Path, binary: str,
+                 conf: NovaConf, host: str):
+        self.site = site
+        self.binary = binary
+        self.dir = root / "nova" / binary
+        self.venv = venv
+        self.nova_conf = conf
+        self.host = host
+
+    @property
+    def name(self) -> str:
+        return f"{self.site.name}.{self.binary}"
+
+    def write_config(self) -> None:
+        (self.dir / "log").mkdir(parents=True, exist_ok=True)
+        self.nova_conf.write()
+
+    def argv(self) -> list[str]:
+        return [str(self.venv / "bin" / self.binary), "--config-file",
+                str(self.nova_conf.path)]
+
+    def env(self) -> dict[str, str]:
+        return {"PYTHONWARNINGS": "ignore"}
+
+
+class NovaManage:
+    """nova-manage against one site's Nova API database."""
+
+    def __init__(self, venv: Path, conf: NovaConf, name: str):
+        self.venv = venv
+        self.conf = conf
+        self.name = name
+
+    def __call__(self, *args: str, conf: NovaConf | None = None,
+                 ok: tuple[int, ...] = (0,)) -> str:
+        argv = [str(self.venv / "bin" / "nova-manage"), "--config-file",
+                str((conf or self.conf).path), *args]
+        proc = subprocess.run(argv, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=600)
+        if proc.returncode not in ok:
+            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+            raise UserError(f"{self.name}: nova-manage {' '.join(args[:2])}"
+                            f" failed: {last[0][:300] if last else '?'}")
+        return proc.stdout
+
+
+def _db(user: str, password: str, hostport: str, name: str) -> str:
+    return (f"mysql+pymysql://{user}:{password}@{hostport}/{name}"
+            "?charset=utf8mb4")
+
+
+def _mq(password: str, hostport: str) -> str:
+    return f"rabbit://nova:{password}@{hostport}/"
+
+
+class ComputePlan:
+    """Every compute-side component of a topology, and how to set it up."""
+
+    def __init__(self, topo, state: Path, venv: Path, pw: dict[str, str],
+                 epmd_address: str, epmd_port: int):
+        self.topo = topo
+        self.venv = venv
+        self.pw = pw
+        self.epmd: Epmd | None = None
+        self.rabbits: dict[str, RabbitMQ] = {}
+        self.placements: dict[str, Placement] = {}
+        self.neutrons: dict[str, Neutron] = {}
+        self.apis: dict[str, NovaApi] = {}
+        self.services: list[NovaService] = []
+        self.manage: dict[str, NovaManage] = {}
+        # control site -> [(cell name, transport URL, DB URL as the control
+        # site sees them, the cell conductor's conf or None if local)]
+        self.cells: dict[str, list[tuple[str, str, str, NovaConf | None]]] = {}
+        # control site -> compute hosts it manages
+        self.hosts: dict[str, list[str]] = {}
+        self.databases: dict[str, list[tuple[str, str, str]]] = {}
+        super_mode = any("nova-cell" in s.services
+                         for s in topo.sites.values())
+        port = topo.service_port
+        for site in topo.sites.values():
+            svcs = site.services
+            sdir = state / "sites" / site.name
+            local_db = f"{site.address}:{port('mariadb')}" \
+                if "mariadb" in svcs else None
+            cache = f"{site.address}:{port('memcached')}" \
+                if "memcached" in svcs else ""
+            ident = topo.identity_site(site.name)
+            ks = "http://" + topo.address_of(site.name, ident, "keystone")
+            www = topo.auth_url(site.name)
+
+            def authtoken(user, site=site, ks=ks, www=www, cache=cache):
+                return authtoken_section(
+                    auth_url=ks, www_authenticate_uri=www, username=user,
+                    password=pw[user], region=site.region, cache=cache)
+
+            clients = "".join(
+                auth_section(sec, auth_url=ks, username="nova",
+                             password=pw["nova"], region=site.region)
+                for sec in ("placement", "neutron")) + \
+                f"\n[glance]\nregion_name = {site.region}\n" \
+                "valid_interfaces = public\n" \
+                f"\n[cinder]\nos_region_name = {site.region}\n"
+            local_mq = _mq(pw["rabbit"], f"{site.address}:"
+                                         f"{port('rabbitmq')}")
+            dbs = self.databases.setdefault(site.name, [])
+            if "rabbitmq" in svcs:
+                if self.epmd is None:
+                    self.epmd = Epmd(state, epmd_address, epmd_port)
+                self.rabbits[site.name] = RabbitMQ(
+                    site, sdir, port("rabbitmq"), pw["rabbit"], self.epmd)
+            if "placement" in svcs:
+                dbs.append(("placement", "placement", pw["db_placement"]))
+                self.placements[site.name] = Placement(
+                    site, sdir, venv, port("placement"),
+                    db_url=_db("placement", pw["db_placement"], local_db,
+                               "placement"),
+                    authtoken=authtoken("placement"))
+            if "neutron" in svcs:
+                dbs.append(("neutron", "neutron", pw["db_neutron"]))
+                self.neutrons[site.name] = Neutron(
+                    site, sdir, venv, port("neutron"),
+                    db_url=_db("neutron", pw["db_neutron"], local_db,
+                               "neutron"),
+                    transport_url=local_mq, authtoken=authtoken("neutron"))
+            ndir = sdir / "nova"
+
+            def conf(name, host, site=site, ndir=ndir, **kw):
+                return NovaConf(ndir / "etc" / f"{name}.conf", host=host,
+                                site=site, state=ndir / "state", venv=venv,
+                                log=ndir / "log" / f"{name}.log", **kw)
+
+            if "nova" in svcs:
+                for db in ("nova_api", "nova_cell0", "nova_cell"):
+                    dbs.append((db, "nova", pw["db_nova"]))
+                api_db = _db("nova", pw["db_nova"], local_db, "nova_api")
+                cell0 = _db("nova", pw["db_nova"], local_db, "nova_cell0")
+                own = _db("nova", pw["db_nova"], local_db, "nova_cell")
+                main_db = cell0 if super_mode else own
+                common = dict(transport_url=local_mq, db_url=main_db,
+                              api_db_url=api_db, clients=clients,
+                              authtoken=authtoken("nova"))
+                host = f"{site.name}-control"
+                api_conf = conf("nova", host, **common)
+                self.apis[site.name] = NovaApi(site, sdir, venv,
+                                               port("nova"), api_conf)
+                for binary in ("nova-scheduler", "nova-conductor"):
+                    self.services.append(NovaService(
+                        site, sdir, venv, binary,
+                        conf(binary, host, **common), host))
+                self.manage[site.name] = NovaManage(venv, api_conf,
+                                                    f"{site.name}.nova")
+                self.cells[site.name] = [] if super_mode else [
+                    (site.name, local_mq, own, None)]
+                self.hosts.setdefault(site.name, [])
+            if "nova-cell" in svcs:
+                dbs.append(("nova_cell", "nova", pw["db_nova"]))
+                cell_conf = conf("nova-cell-conductor",
+                                 f"{site.name}-conductor",
+                                 transport_url=local_mq,
+                                 db_url=_db("nova", pw["db_nova"], local_db,
+                                            "nova_cell"),
+                                 api_db_url=None, clients=clients)
+                self.services.append(NovaService(
+                    site, sdir, venv, "nova-conductor", cell_conf,
+                    f"{site.name}-conductor"))
+                control = topo.provider(site.name, "nova")
+                seen = control.name
+                self.cells[seen].append((
+                    site.name,
+                    _mq(pw["rabbit"], topo.address_of(seen, site,
+                                                      "rabbitmq")),
+                    _db("nova", pw["db_nova"],
+                        topo.address_of(seen, site, "mariadb"),
+                        "nova_cell"),
+                    cell_conf))
+            if "nova-compute" in svcs:
+                mq_site = site if "rabbitmq" in svcs else \
+                    topo.sites[site.parent]
+                mq = _mq(pw["rabbit"], topo.address_of(site.name, mq_site,
+                                                       "rabbitmq"))
+                self.services.append(NovaService(
+                    site, sdir, venv, "nova-compute",
+                    conf("nova-compute", site.name, transport_url=mq,
+                         db_url=None, api_db_url=None, clients=clients,
+                         compute=True), site.name))
+                control = topo.provider(site.name, "nova")
+                self.hosts.setdefault(control.name, []).append(site.name)
+
+    @property
+    def wsgi(self) -> list[_Wsgi]:
+        return [*self.placements.values(), *self.neutrons.values(),
+                *self.apis.values()]
+
+    def configure(self) -> None:
+        for comp in (*self.rabbits.values(), *self.wsgi, *self.services):
+            comp.write_config()
+        for cells in self.cells.values():
+            for _, _, _, cell_conf in cells:
+                if cell_conf is not None:
+                    cell_conf.write()
+
+    def nova_schemas(self, control: str) -> None:
+        """API database, cell0 and every cell of one control site."""
+        manage = self.manage[control]
+        site = self.topo.sites[control]
+        cell0 = _db("nova", self.pw["db_nova"], f"{site.address}:3306",
+                    "nova_cell0")
+        manage("api_db", "sync")
+        manage("cell_v2", "map_cell0", "--database_connection", cell0)
+        manage("db", "sync")
+        for name, mq, db, cell_conf in self.cells[control]:
+            # exit 2: a cell with that name exists already
+            manage("cell_v2", "create_cell", "--name", name,
+                   "--transport-url", mq, "--database_connection", db,
+                   ok=(0, 2))
+            if cell_conf is not None:
+                manage("db", "sync", "--local_cell", conf=cell_conf)
+            else:
+                manage("db", "sync", "--local_cell")
+
+    def discover_hosts(self, control: str) -> None:
+        self.manage[control]("cell_v2", "discover_hosts")
+
+
+class NovaAdmin:
+    """Just enough of the compute API to finish a site's set-up."""
+
+    MICROVERSION = "2.53"
+
+    def __init__(self, url: str, token: str, timeout: float = 10.0):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, expect=(200,), **kwargs):
+        import requests
+        headers = {"X-Auth-Token": self.token,
+                   "OpenStack-API-Version": f"compute {self.MICROVERSION}"}
+        try:
+            r = requests.request(method, self.url + path, headers=headers,
+                                 timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise UserError(f"{self.url}: {method} {path} failed: "
+                            f"{type(exc).__name__}") from None
+        if r.status_code not in expect:
+            raise UserError(f"{self.url}: {method} {path} returned "
+                            f"{r.status_code}: {r.text[:200]}")
+        return r
+
+    def services_up(self) -> set[tuple[str, str]]:
+        """(binary, host) of every service reported up."""
+        try:
+            r = self._call("GET", "/os-services")
+        except UserError:
+            return set()
+        return {(s["binary"], s["host"]) for s in r.json()["services"]
+                if s["state"] == "up"}
+
+    def hypervisors(self) -> set[str]:
+        try:
+            r = self._call("GET", "/os-hypervisors")
+        except UserError:
+            return set()
+        return {h["hypervisor_hostname"] for h in r.json()["hypervisors"]}
+
+    def ensure_zone(self, host: str, zone: str) -> None:
+        """An aggregate named and zoned after the site, holding its host."""
+        aggs = self._call("GET", "/os-aggregates").json()["aggregates"]
+        agg = next((a for a in aggs if a["name"] == zone), None)
+        if agg is None:
+            agg = self._call("POST", "/os-aggregates", json={"aggregate": {
+                "name": zone, "availability_zone": zone}}).json()[
+                    "aggregate"]
+        if host not in (agg.get("hosts") or []):
+            self._call("POST", f"/os-aggregates/{agg['id']}/action",
+                       json={"add_host": {"host": host}})
