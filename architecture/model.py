@@ -143,6 +143,7 @@ SCHEMA: dict[str, Any] = {
                                 "from": {"type": "string"},
                                 "service": {"type": "string"},
                                 "to": {"type": "string"},
+                                "by": {"type": "string"},
                                 "purpose": {"type": "string"},
                             },
                         },
@@ -265,6 +266,7 @@ class Flow:
     service: str
     to_tier: str
     purpose: str
+    by: str | None = None    # the service that connects (default: same)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -424,7 +426,9 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
         flows = tuple(
             Flow(tier(f["from"], f"{where}.flows[{i}].from"),
                  service(f["service"], f"{where}.flows[{i}].service"),
-                 tier(f["to"], f"{where}.flows[{i}].to"), f["purpose"])
+                 tier(f["to"], f"{where}.flows[{i}].to"), f["purpose"],
+                 service(f["by"], f"{where}.flows[{i}].by")
+                 if "by" in f else None)
             for i, f in enumerate(m["flows"]))
         for i, f in enumerate(flows):
             if f.service not in by_tier.get(f.to_tier, ()):

@@ -17,19 +17,22 @@ from diagrams import Cluster, Diagram, Edge, Node
 from diagrams.generic.database import SQL
 from diagrams.generic.storage import Storage
 from diagrams.onprem.inmemory import Memcached
+from diagrams.onprem.queue import RabbitMQ
 from diagrams.openstack.compute import Nova
+from diagrams.openstack.networking import Neutron
 from diagrams.openstack.sharedservices import Glance, Keystone
 
 from edge_refarch.architecture import Model, load_model
 from edge_refarch.validation.topology import Topology
 
 ICONS = {"keystone": Keystone, "glance": Glance, "nova": Nova,
-         "mariadb": SQL, "memcached": Memcached}
+         "nova-cell": Nova, "nova-compute": Nova, "neutron": Neutron,
+         "rabbitmq": RabbitMQ, "mariadb": SQL, "memcached": Memcached}
 
 
 def _node(service, label: str) -> Node:
     cls = ICONS.get(service.name, Storage)
-    return cls(label)
+    return cls(label.replace(" (", "\n("))
 
 
 def render(model: Model, deployment: str, outdir: Path,
@@ -53,7 +56,9 @@ def render(model: Model, deployment: str, outdir: Path,
                                                 model.services[s].title)
                 apis = [s for s in site.services
                         if model.services[s].role == "api"]
-                anchors[site.name] = nodes[site.name, apis[0]] if apis \
+                first = apis[0] if apis else (
+                    site.services[0] if site.services else None)
+                anchors[site.name] = nodes[site.name, first] if first \
                     else Storage("users only\n(no control plane)")
         for link in topo.links.values():
             label = (f"{link.name}\n{link.latency_ms * 2:g} ms RTT, "
@@ -63,11 +68,24 @@ def render(model: Model, deployment: str, outdir: Path,
                 >> anchors[link.b]
         for flow in dm.flows:
             for site in topo.sites.values():
-                if site.tier == flow.from_tier and site.parent:
-                    nodes[site.name, flow.service] >> Edge(
+                if not site.parent:
+                    continue
+                parent = topo.sites[site.parent]
+                pairs = []
+                if (site.tier, parent.tier) == (flow.from_tier,
+                                                flow.to_tier):
+                    pairs.append((site.name, parent.name))
+                if (parent.tier, site.tier) == (flow.from_tier,
+                                                flow.to_tier):
+                    pairs.append((parent.name, site.name))
+                for src, dst in pairs:
+                    # From the service that connects to the flow's target.
+                    start = nodes.get((src, flow.by or flow.service)) \
+                        or anchors[src]
+                    start >> Edge(
                         label=flow.purpose.split("(")[0].strip(),
                         style="dashed", color="steelblue") \
-                        >> nodes[site.parent, flow.service]
+                        >> nodes[dst, flow.service]
     return path.with_suffix(".png")
 
 

@@ -19,10 +19,28 @@ def bed(manager):
 
 
 def test_edges_run_no_control_plane(bed):
+    model = bed.topology.model
     for site in bed.topology.sites.values():
-        if site.tier == "edge":
-            assert site.services == ()
-    assert {p.dst for p in bed.topology.proxies} == {"dc"}
+        if site.tier != "regional_dc":
+            assert not [s for s in site.services
+                        if model.services[s].role == "api"], site.name
+    # The only paths into an edge: its Nova cell's database and queue.
+    assert {p.service for p in bed.topology.proxies if p.dst != "dc"} == \
+        {"mariadb", "rabbitmq"}
+
+
+def test_cloudlet_reaches_the_dc_through_its_edge_and_loses_it_with_it(bed):
+    far = bed.at("far-edge1")
+    assert far.issue_token().status_code == 201
+    bed.cut("dc-edge1")
+    try:
+        t = time.monotonic()
+        with pytest.raises(requests.ConnectionError):
+            far.issue_token(timeout=FAIL_FAST_S)
+        assert time.monotonic() - t < FAIL_FAST_S
+    finally:
+        bed.heal("dc-edge1")
+    assert far.issue_token().status_code == 201
 
 
 def test_token_issued_at_every_site_through_its_link(bed):

@@ -445,7 +445,9 @@ class ComputePlan:
         self.placements: dict[str, Placement] = {}
         self.neutrons: dict[str, Neutron] = {}
         self.apis: dict[str, NovaApi] = {}
+        self.heats: dict[str, Heat] = {}
         self.services: list[NovaService] = []
+        self.engines: list[HeatEngine] = []
         self.manage: dict[str, NovaManage] = {}
         # control site -> [(cell name, transport URL, DB URL as the control
         # site sees them, the cell conductor's conf or None if local)]
@@ -467,10 +469,12 @@ class ComputePlan:
             ks = "http://" + topo.address_of(site.name, ident, "keystone")
             www = topo.auth_url(site.name)
 
-            def authtoken(user, site=site, ks=ks, www=www, cache=cache):
+            def authtoken(user, site=site, ks=ks, www=www, cache=cache,
+                          region=None):
                 return authtoken_section(
                     auth_url=ks, www_authenticate_uri=www, username=user,
-                    password=pw[user], region=site.region, cache=cache)
+                    password=pw[user], region=region or site.region,
+                    cache=cache)
 
             clients = "".join(
                 auth_section(sec, auth_url=ks, username="nova",
@@ -501,6 +505,21 @@ class ComputePlan:
                     db_url=_db("neutron", pw["db_neutron"], local_db,
                                "neutron"),
                     transport_url=local_mq, authtoken=authtoken("neutron"))
+            if "heat" in svcs:
+                dbs.append(("heat", "heat", pw["db_heat"]))
+                root = topo.root
+                writes = "http://" + topo.address_of(site.name, root,
+                                                     "keystone")
+                self.heats[site.name] = Heat(
+                    site, sdir, venv, port("heat"),
+                    db_url=_db("heat", pw["db_heat"], local_db, "heat"),
+                    transport_url=local_mq, authtoken=authtoken("heat"),
+                    engine_authtoken=authtoken("heat", region=root.region),
+                    keystone=ks + "/v3", identity_writes=writes,
+                    password=pw["heat"],
+                    domain_admin_password=pw["heat_domain_admin"])
+                if "heat-engine" in svcs:
+                    self.engines.append(HeatEngine(self.heats[site.name]))
             ndir = sdir / "nova"
 
             def conf(name, host, site=site, ndir=ndir, **kw):
@@ -568,34 +587,52 @@ class ComputePlan:
     @property
     def wsgi(self) -> list[_Wsgi]:
         return [*self.placements.values(), *self.neutrons.values(),
-                *self.apis.values()]
+                *self.apis.values(), *self.heats.values()]
 
     def configure(self) -> None:
-        for comp in (*self.rabbits.values(), *self.wsgi, *self.services):
+        for comp in (*self.rabbits.values(), *self.wsgi, *self.services,
+                     *self.engines):
             comp.write_config()
         for cells in self.cells.values():
             for _, _, _, cell_conf in cells:
                 if cell_conf is not None:
                     cell_conf.write()
 
-    def nova_schemas(self, control: str) -> None:
-        """API database, cell0 and every cell of one control site."""
+    def nova_schemas(self, control: str, dbs: dict, schemas) -> None:
+        """API database, cell0 and every cell of one control site; from
+        prepared dumps (schemas.Schemas) when there are any."""
         manage = self.manage[control]
         site = self.topo.sites[control]
+        db = dbs[control]
+        local = any(c is None for _, _, _, c in self.cells[control])
+        cached = schemas.cached("nova_api", "nova_cell0", "nova_cell")
         cell0 = _db("nova", self.pw["db_nova"], f"{site.address}:3306",
                     "nova_cell0")
-        manage("api_db", "sync")
+        if cached:
+            for name in ("nova_api", "nova_cell0") + (
+                    ("nova_cell",) if local else ()):
+                db.load(name, schemas.path(name))
+        else:
+            manage("api_db", "sync")
+            db.dump("nova_api", schemas.path("nova_api"))
         manage("cell_v2", "map_cell0", "--database_connection", cell0)
-        manage("db", "sync")
-        for name, mq, db, cell_conf in self.cells[control]:
+        if not cached:
+            # The main database ([database]: cell0 with a super-conductor,
+            # else the site's own cell) and cell0.
+            manage("db", "sync")
+            db.dump("nova_cell0", schemas.path("nova_cell0"))
+            if local:
+                db.dump("nova_cell", schemas.path("nova_cell"))
+        for name, mq, url, cell_conf in self.cells[control]:
             # exit 2: a cell with that name exists already
             manage("cell_v2", "create_cell", "--name", name,
-                   "--transport-url", mq, "--database_connection", db,
+                   "--transport-url", mq, "--database_connection", url,
                    ok=(0, 2))
-            if cell_conf is not None:
-                manage("db", "sync", "--local_cell", conf=cell_conf)
-            else:
-                manage("db", "sync", "--local_cell")
+            if cell_conf is not None:     # a cell database at another site
+                schemas.prepare(
+                    dbs[name], "nova_cell",
+                    lambda c=cell_conf: manage("db", "sync", "--local_cell",
+                                               conf=c))
 
     def discover_hosts(self, control: str) -> None:
         self.manage[control]("cell_v2", "discover_hosts")
@@ -653,3 +690,139 @@ class NovaAdmin:
         if host not in (agg.get("hosts") or []):
             self._call("POST", f"/os-aggregates/{agg['id']}/action",
                        json={"add_host": {"host": host}})
+
+
+# Heat reads its configuration from sys.argv when its WSGI app is imported
+# (and gunicorn's argv is gunicorn's own), so a two-line shim sets it.
+HEAT_SHIM = """\
+import sys
+sys.argv = [sys.argv[0], "--config-file", {conf!r}]
+from heat.wsgi.api import application  # noqa: E402,F401
+"""
+
+
+class Heat(_Wsgi):
+    """The Heat API; its engine is a HeatEngine."""
+
+    app = "edge_refarch_heat_wsgi:application"
+    env_prefix = "HEAT"
+    project = "heat"
+
+    def __init__(self, site, root, venv, port, *, db_url: str,
+                 transport_url: str, authtoken: str, engine_authtoken: str,
+                 keystone: str, identity_writes: str, password: str,
+                 domain_admin_password: str):
+        super().__init__(site, root, venv, port)
+        self.db_url = db_url
+        self.transport_url = transport_url
+        self.authtoken = authtoken
+        self.engine_authtoken = engine_authtoken
+        self.keystone = keystone
+        self.identity_writes = identity_writes
+        self.password = password
+        self.domain_admin_password = domain_admin_password
+
+    @property
+    def conf(self) -> Path:
+        return self.etc / "heat.conf"
+
+    @property
+    def engine_conf(self) -> Path:
+        return self.etc / "heat-engine.conf"
+
+    def write_config(self) -> None:
+        state = self.dir / "state"
+        for d in (self.etc, self.logdir, state / "locks"):
+            d.mkdir(parents=True, exist_ok=True)
+        # The API validates tokens at the site's own Keystone. The engine's
+        # Keystone client writes trusts and stack-domain users in the
+        # region of [keystone_authtoken] region_name: the DC's, where
+        # identity is written (a distributed edge's Keystone is a
+        # read-only replica); its tokens, trust-scoped ones for scaling
+        # included, still come from the site's own Keystone ([trustee]).
+        self.conf.write_text(self._text(state, self.authtoken, "heat.log"))
+        self.engine_conf.write_text(self._text(
+            state, self.engine_authtoken, "heat-engine.log"))
+        (self.dir / "edge_refarch_heat_wsgi.py").write_text(
+            HEAT_SHIM.format(conf=str(self.conf)))
+        gunicorn_conf(self.dir / "gunicorn.conf.py", self.app,
+                      f"{self.site.address}:{self.port}", self.workers,
+                      self.logdir, preload=False, pythonpath=str(self.dir))
+
+    def _text(self, state: Path, authtoken: str, log: str) -> str:
+        heat_etc = self.venv / "etc" / "heat"
+        return f"""\
+[DEFAULT]
+host = {self.site.name}-heat
+transport_url = {self.transport_url}
+log_file = {self.logdir / log}
+num_engine_workers = 1
+region_name_for_services = {self.site.region}
+stack_user_domain_name = heat
+stack_domain_admin = heat_domain_admin
+stack_domain_admin_password = {self.domain_admin_password}
+heat_metadata_server_url = {self.url}
+heat_waitcondition_server_url = {self.url}/v1/waitcondition
+environment_dir = {heat_etc / 'environment.d'}
+template_dir = {heat_etc / 'templates'}
+[database]
+connection = {self.db_url}
+max_retries = -1
+[paste_deploy]
+api_paste_config = {heat_etc / 'api-paste.ini'}
+[oslo_concurrency]
+lock_path = {state / 'locks'}
+# Tokens (also trust-scoped ones, for scaling) come from the site's own
+# Keystone; trusts and stack-domain users are written where identity is
+# written: the DC's Keystone (a replica at a distributed edge is read-only).
+[trustee]
+auth_type = password
+auth_url = {self.keystone}
+username = heat
+password = {self.password}
+user_domain_name = Default
+[clients_keystone]
+auth_uri = {self.identity_writes}
+[clients]
+endpoint_type = publicURL
+{authtoken}"""
+
+    def engine_up(self, token: str, project_id: str,
+                  timeout: float) -> bool:
+        """GET /v1/{project}/services lists an engine reported up."""
+        import requests
+        try:
+            r = requests.get(f"{self.url}/v1/{project_id}/services",
+                             headers={"X-Auth-Token": token},
+                             timeout=timeout)
+        except requests.RequestException:
+            return False
+        return r.status_code == 200 and any(
+            s.get("status") == "up" for s in r.json().get("services", []))
+
+    def db_sync(self) -> None:
+        _run([str(self.venv / "bin" / "heat-manage"), "--config-file",
+              str(self.conf), "db_sync"], f"{self.name}: heat-manage db_sync")
+
+
+class HeatEngine:
+    def __init__(self, api: Heat):
+        self.api = api
+        self.site = api.site
+        self.dir = api.dir / "heat-engine"
+        self.binary = "heat-engine"
+        self.host = f"{api.site.name}-heat"
+
+    @property
+    def name(self) -> str:
+        return f"{self.site.name}.heat-engine"
+
+    def write_config(self) -> None:
+        (self.dir / "log").mkdir(parents=True, exist_ok=True)
+
+    def argv(self) -> list[str]:
+        return [str(self.api.venv / "bin" / "heat-engine"), "--config-file",
+                str(self.api.engine_conf)]
+
+    def env(self) -> dict[str, str]:
+        return {"PYTHONWARNINGS": "ignore"}

@@ -151,7 +151,7 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
     return bindir / "toxiproxy-server"
 
 
-def _venv_key() -> str:
+def venv_key() -> str:
     src = _source()
     h = hashlib.sha256()
     for f in ("requirements/constraints.txt", "requirements/services.txt"):
@@ -162,7 +162,7 @@ def _venv_key() -> str:
 
 def services_venv(say: Callable[[str], None]) -> Path:
     """The venv holding the OpenStack services, created once per pin set."""
-    venv = paths.cache_dir() / "venvs" / f"services-{_venv_key()}"
+    venv = paths.cache_dir() / "venvs" / f"services-{venv_key()}"
     stamp = venv / ".edge-refarch-complete"
     if stamp.exists():
         return venv

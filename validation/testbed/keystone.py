@@ -31,17 +31,20 @@ errorlog = {errorlog!r}
 accesslog = {accesslog!r}
 control_socket_disable = True
 preload_app = {preload}
+pythonpath = {pythonpath!r}
 """
 
 
 def gunicorn_conf(path: Path, app: str, bind: str, workers: int,
-                  logdir: Path, preload: bool, threads: int = 1) -> None:
+                  logdir: Path, preload: bool, threads: int = 1,
+                  pythonpath: str = "") -> None:
     """`preload`: import the app once in the master, then fork. Only for
     apps that start no thread at import (threads do not survive fork)."""
     logdir.mkdir(parents=True, exist_ok=True)
     path.write_text(GUNICORN_CONF.format(
         app=app, bind=bind, workers=workers, preload=preload,
         threads=threads, worker_class="gthread" if threads > 1 else "sync",
+        pythonpath=pythonpath or None,
         pidfile=str(path.parent / "gunicorn.pid"),
         errorlog=str(logdir / "gunicorn.log"),
         accesslog=str(logdir / "access.log")))
@@ -232,6 +235,23 @@ class KeystoneAdmin:
                                name=role_name)
             self.ensure_role_assignment(project["id"], user["id"],
                                         role["id"])
+
+    def ensure_heat_domain(self, admin_password: str) -> None:
+        """Heat's stack-user domain, its admin, and the stack-user role."""
+        domain = self.ensure("domains", "domain",
+                             {"name": "heat", "description":
+                              "Heat stack users (edge-refarch testbed)"},
+                             name="heat")
+        user = self.ensure("users", "user",
+                           {"name": "heat_domain_admin",
+                            "domain_id": domain["id"],
+                            "password": admin_password},
+                           name="heat_domain_admin", domain_id=domain["id"])
+        admin = self.ensure("roles", "role", {"name": "admin"}, name="admin")
+        self._call("PUT", f"/v3/domains/{domain['id']}/users/{user['id']}/"
+                          f"roles/{admin['id']}", expect=(200, 204))
+        self.ensure("roles", "role", {"name": "heat_stack_user"},
+                    name="heat_stack_user")
 
     def set_catalog(self, endpoints) -> None:
         """Make this site's catalog exactly `endpoints` (Topology.Endpoint)."""

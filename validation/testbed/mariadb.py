@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pymysql
@@ -21,6 +22,8 @@ from edge_refarch.validation.errors import UserError
 
 MARIADBD = os.environ.get("EDGE_REFARCH_MARIADBD", "/usr/sbin/mariadbd")
 INSTALL_DB = "/usr/bin/mariadb-install-db"
+DUMP = "/usr/bin/mariadb-dump"
+CLIENT = "/usr/bin/mariadb"
 
 # Keystone's catalog tables: site-local, never replicated.
 CATALOG_TABLES = ("region", "service", "endpoint", "endpoint_group",
@@ -169,6 +172,35 @@ class MariaDB:
             f"ALTER USER '{user}'@'127.%' IDENTIFIED BY {_quote(password)}",
             f"GRANT {privs} ON {db}.* TO '{user}'@'127.%'",
             log_bin=False)
+
+    # -- prepared schemas --------------------------------------------------
+    def dump(self, db: str, path: Path) -> None:
+        """Write `db` (schema and data) to `path`, atomically."""
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as out:
+            proc = subprocess.run(
+                [DUMP, f"--socket={self.socket}", "--user=root",
+                 "--single-transaction", "--skip-comments",
+                 "--skip-dump-date", db],
+                stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                timeout=120)
+        if proc.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            raise UserError(f"{self.name}: mariadb-dump {db} failed: "
+                            f"{proc.stderr.decode()[-200:].strip()}")
+        tmp.replace(path)
+
+    def load(self, db: str, path: Path) -> None:
+        """Load a dump written by dump() into the (empty) database `db`."""
+        with open(path, "rb") as src:
+            proc = subprocess.run(
+                [CLIENT, f"--socket={self.socket}", "--user=root", db],
+                stdin=src, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                timeout=120)
+        if proc.returncode != 0:
+            raise UserError(f"{self.name}: loading {path.name} into {db} "
+                            f"failed: {proc.stderr.decode()[-200:].strip()}")
 
     def create_replication_user(self, password: str) -> None:
         self.execute(

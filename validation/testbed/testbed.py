@@ -34,14 +34,15 @@ from edge_refarch.validation.testbed.mariadb import (
 )
 from edge_refarch.validation.testbed.memcached import Memcached
 from edge_refarch.validation.testbed.procs import ProcessTable
+from edge_refarch.validation.testbed.schemas import Schemas
 from edge_refarch.validation.topology import Topology
 
 STATE_FILE = "testbed.json"
 # Service users the compute side adds to the DC's Keystone (beside glance).
-SERVICE_USERS = ("nova", "placement", "neutron")
+SERVICE_USERS = ("nova", "placement", "neutron", "heat")
 PASSWORDS = ("admin", "glance", "db_keystone", "db_glance", "replicator",
              *SERVICE_USERS, "db_nova", "db_placement", "db_neutron",
-             "rabbit")
+             "db_heat", "heat_domain_admin", "rabbit")
 
 
 def _parallel(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
@@ -316,11 +317,16 @@ class Testbed:
         # 3. The source of identity truth, and every Glance schema.
         ks_root = keystones[root]
         jobs = {"keystone": lambda: ks_root.bootstrap(pw["admin"])}
-        jobs.update({g.name: g.db_sync for g in glances.values()})
-        jobs.update({c.name: c.db_sync for c in (
-            *compute.placements.values(), *compute.neutrons.values())})
+        schemas = Schemas(deps.venv_key())
+        for comp, name in (*((g, "glance") for g in glances.values()),
+                           *((c, c.project) for c in (
+                               *compute.placements.values(),
+                               *compute.neutrons.values(),
+                               *compute.heats.values()))):
+            jobs[comp.name] = (lambda comp=comp, name=name: schemas.prepare(
+                dbs[comp.site.name], name, comp.db_sync))
         jobs.update({f"{n}.nova-manage": (lambda n=n: compute.nova_schemas(
-            n)) for n in compute.manage})
+            n, dbs, schemas)) for n in compute.manage})
         self.say("keystone bootstrap and database schemas"
                  + (" (Nova: API, cell0 and cells)" if compute.manage
                     else ""))
@@ -371,6 +377,8 @@ class Testbed:
             for user in SERVICE_USERS:
                 if any(user in s.services for s in topo.sites.values()):
                     admin.ensure_service_user(user, pw[user])
+            if compute.heats:
+                admin.ensure_heat_domain(pw["heat_domain_admin"])
             admin.set_catalog(topo.catalog_for(root))
 
         jobs = {"root": configure_root}
@@ -396,7 +404,8 @@ class Testbed:
         # service reported up, compute hosts mapped, one zone per site.
         workers = {s.name: self.procs.spawn(
             s.name, s.argv(), cwd=s.dir, env=s.env(),
-            log=s.dir / "log" / "stdout.log") for s in compute.services}
+            log=s.dir / "log" / "stdout.log")
+            for s in (*compute.services, *compute.engines)}
 
         def workers_alive() -> bool:
             return all(p.alive for p in workers.values())
@@ -435,9 +444,25 @@ class Testbed:
                          f"{len(hosts)} compute hosts; +{waited:.1f}s)")
             return run
 
-        if compute.manage:
+        def finish_heat(name: str):
+            def run():
+                heat = compute.heats[name]
+                ident = topo.identity_site(name).name
+                ks = KeystoneAdmin(keystones[ident].url, pw["admin"])
+                project = ks.find("projects", name="admin")["id"]
+                waited = probes.wait_for(
+                    f"{name}: Heat engine up",
+                    lambda: heat.engine_up(ks.token, project, probe),
+                    deadline, interval=0.5, alive=workers_alive,
+                    hint=str(heat.logdir))
+                self.say(f"{name}: Heat ready (+{waited:.1f}s)")
+            return run
+
+        if compute.manage or compute.heats:
             deadline = max(deadline, time.monotonic() + tb.start_timeout_s)
-            _parallel({n: finish_nova(n) for n in compute.manage})
+            _parallel({**{n: finish_nova(n) for n in compute.manage},
+                       **{f"{n}.heat": finish_heat(n)
+                          for n in compute.heats}})
         self._write_clouds(topo, pw)
         self.say(f"testbed up; clouds.yaml: {self.clouds_yaml}")
 
@@ -495,7 +520,7 @@ class Testbed:
         for api in compute.wsgi:
             checks.append((api.name, api.url, lambda api=api: probes.http_ok(
                 api.url + "/", probe)))
-        for svc in compute.services:
+        for svc in (*compute.services, *compute.engines):
             # A worker has no listener: it is healthy while it runs (the
             # compute API reports it up or down).
             checks.append((svc.name, f"host {svc.host}",

@@ -1,0 +1,175 @@
+"""User story 3: instance autoscale at an edge site cut off from the DC."""
+
+import time
+import uuid
+
+from tempest import config
+from tempest.lib import decorators
+from tempest.lib import exceptions as lib_exc
+
+from edge_refarch.tempest_plugin.requirement import requirement
+from edge_refarch.tempest_plugin.services.orchestration import (
+    OrchestrationClient,
+)
+from edge_refarch.tempest_plugin.tests import base
+
+CONF = config.CONF
+
+# Servers with no network in the edge's zone; one policy each way. The
+# group's members are counted from its nested stack, not from its
+# current_size attribute (which lags under fast polling).
+TEMPLATE = {
+    "heat_template_version": "2021-04-16",
+    "parameters": {"image": {"type": "string"},
+                   "flavor": {"type": "string"},
+                   "zone": {"type": "string"}},
+    "resources": {
+        "group": {
+            "type": "OS::Heat::AutoScalingGroup",
+            "properties": {
+                "min_size": 1, "max_size": 4, "desired_capacity": 1,
+                "resource": {
+                    "type": "OS::Nova::Server",
+                    "properties": {
+                        "image": {"get_param": "image"},
+                        "flavor": {"get_param": "flavor"},
+                        "availability_zone": {"get_param": "zone"},
+                        "networks": [{"allocate_network": "none"}],
+                    }}}},
+        "scale_out": {
+            "type": "OS::Heat::ScalingPolicy",
+            "properties": {"adjustment_type": "change_in_capacity",
+                           "auto_scaling_group_id": {"get_resource": "group"},
+                           "scaling_adjustment": 1, "cooldown": 0}},
+        "scale_in": {
+            "type": "OS::Heat::ScalingPolicy",
+            "properties": {"adjustment_type": "change_in_capacity",
+                           "auto_scaling_group_id": {"get_resource": "group"},
+                           "scaling_adjustment": -1, "cooldown": 0}},
+    },
+}
+
+
+class AutoscaleTest(base.EdgeRefarchTest):
+
+    def orchestration(self, site: str) -> OrchestrationClient:
+        clients = self.site(site)
+        return OrchestrationClient(
+            clients.auth, "orchestration", clients.region,
+            http_timeout=max(self.fail_fast, 30))
+
+    def members(self, site: str, name: str, stack_id: str) -> list[dict]:
+        """The group's servers (type OS::Nova::Server, nested stack)."""
+        return [r for r in self.orchestration(site).list_resources(
+                name, stack_id, nested_depth=2)
+                if r["resource_type"] == "OS::Nova::Server"]
+
+    def wait_stack(self, site: str, name: str, stack_id: str,
+                   statuses: tuple[str, ...]) -> dict:
+        seen = {}
+
+        def done():
+            seen.update(self.orchestration(site).show_stack(name, stack_id))
+            if seen["stack_status"].endswith("_FAILED"):
+                raise AssertionError(f"stack {seen['stack_status']}: "
+                                     f"{seen.get('stack_status_reason')}")
+            return seen["stack_status"] in statuses
+        self.wait_until(f"stack {name} {'/'.join(statuses)}", done,
+                        CONF.edge_refarch.server_build_timeout)
+        return dict(seen)
+
+    def scale(self, site: str, name: str, stack_id: str, policy: str,
+              size: int) -> float:
+        """Signal `policy`; seconds until the group has `size` servers,
+        every one ACTIVE, and the policy's signal is complete."""
+        heat = self.orchestration(site)
+        before = {e["id"] for e in heat.resource_events(name, stack_id,
+                                                         policy)}
+        start = time.monotonic()
+        heat.signal(name, stack_id, policy)
+
+        def reached():
+            events = [e for e in self.orchestration(site).resource_events(
+                name, stack_id, policy) if e["id"] not in before]
+            if not any(e["resource_status"] == "SIGNAL_COMPLETE"
+                       for e in events):
+                return False
+            members = self.members(site, name, stack_id)
+            return len(members) == size and all(
+                m["resource_status"].endswith("_COMPLETE")
+                for m in members)
+        self.wait_until(f"group at {size} after {policy}", reached,
+                        CONF.edge_refarch.server_build_timeout)
+        took = time.monotonic() - start
+        servers = self.site(site).servers
+        for m in self.members(site, name, stack_id):
+            server = servers.show_server(m["physical_resource_id"])["server"]
+            self.assertEqual("ACTIVE", server["status"])
+            self.assertEqual(self.edge, server["OS-EXT-SRV-ATTR:host"])
+        return took
+
+    @decorators.idempotent_id("d12ceeff-8d51-4076-85fa-e3a4008ab3e8")
+    @requirement("EDGE-US3-AUTOSCALE-CUT")
+    def test_autoscale_at_cut_off_edge(self):
+        """Fails when an autoscaling group at a cut-off edge does not do
+        what the model declares for scaling signals: scale out and in
+        (distributed), or fail fast (centralized); and when after the heal
+        the stack is not consistent or scaling does not work."""
+        _, image = self.image_at(self.edge)
+        flavor = self.create_flavor(self.site(self.edge))
+        heat = self.orchestration(self.edge)
+        name = f"edge-refarch-{uuid.uuid4().hex[:10]}"
+        stack = heat.create_stack(name, TEMPLATE, {
+            "image": image["id"], "flavor": flavor, "zone": self.edge})
+        self.addCleanup(delete_stack, self, name, stack["id"])
+        self.wait_stack(self.edge, name, stack["id"], ("CREATE_COMPLETE",))
+        connected = self.scale(self.edge, name, stack["id"], "scale_out", 2)
+        expectation = self.expect("autoscale_at_edge")
+        self.cut(self.edge)
+        if expectation == "works":
+            out = self.scale(self.edge, name, stack["id"], "scale_out", 3)
+            in_ = self.scale(self.edge, name, stack["id"], "scale_in", 2)
+            size = 2
+            self.evidence(signal_to_size_connected_s=round(connected, 2),
+                          signal_to_size_cut_out_s=round(out, 2),
+                          signal_to_size_cut_in_s=round(in_, 2))
+        else:
+            took = self.assert_fails_fast(
+                "scaling signal at the cut-off edge",
+                lambda: self.orchestration(self.edge).signal(
+                    name, stack["id"], "scale_out"))
+            size = 2
+            self.evidence(signal_to_size_connected_s=round(connected, 2),
+                          during_cut=f"signal failed in {took:.2f} s")
+        self.injector().heal(self.link_of(self.edge))
+
+        def settled():
+            st = self.orchestration(self.edge).show_stack(name, stack["id"])
+            return st["stack_status"].endswith("_COMPLETE")
+        self.wait_until("stack consistent after the heal", settled,
+                        self.converge)
+        self.assertEqual(size, len(self.members(self.edge, name,
+                                                stack["id"])))
+        after = self.scale(self.edge, name, stack["id"], "scale_in",
+                           size - 1)
+        self.evidence(signal_to_size_after_heal_s=round(after, 2))
+
+
+def delete_stack(tc: AutoscaleTest, name: str, stack_id: str) -> None:
+    """Delete the stack (and so its servers) and wait until it is gone."""
+    heat = tc.orchestration(tc.edge)
+    try:
+        heat.delete_stack(name, stack_id)
+    except lib_exc.NotFound:
+        return
+
+    def gone():
+        try:
+            st = tc.orchestration(tc.edge).show_stack(name, stack_id)
+        except lib_exc.NotFound:
+            return True
+        if st["stack_status"] == "DELETE_FAILED":
+            raise AssertionError(st.get("stack_status_reason"))
+        return st["stack_status"] == "DELETE_COMPLETE"
+    tc.wait_until(f"stack {name} deleted", gone,
+                  CONF.edge_refarch.server_build_timeout)
