@@ -31,7 +31,7 @@ from edge_refarch.validation.testbed.keystone import gunicorn_conf
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 EPMD = "/usr/bin/epmd"
 AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
-DIST_PORT_BASE = 46000
+DIST_PORT_BASE = 19000
 
 
 def _run(argv: list[str], what: str, env: dict | None = None,
@@ -149,7 +149,9 @@ log.file.level = warning
             "ERL_EPMD_ADDRESS": self.epmd.address,
             "ERL_EPMD_PORT": str(self.epmd.port),
             # One per node: each registers its port with the shared epmd.
-            # Above every proxy port (proxy_port_base + 100 * 250 sites).
+            # Below the proxy ports and the kernel's ephemeral range (32768
+            # and up), where another socket may already hold the port:
+            # seen once as dist_port_already_used at 46002.
             "RABBITMQ_DIST_PORT": str(DIST_PORT_BASE + self.site.number),
             "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self.dir / "log"),
@@ -355,7 +357,9 @@ class NovaApi(_Wsgi):
     app = "nova.wsgi.osapi_compute:application"
     env_prefix = "NOVA"
     project = "nova"
-    workers = 2
+    # One worker: on a 2-core machine every extra one costs seconds of
+    # start-up; the suite's requests come one at a time.
+    workers = 1
 
     def __init__(self, site, root, venv, port, conf: NovaConf):
         super().__init__(site, root, venv, port)
