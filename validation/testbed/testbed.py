@@ -407,13 +407,30 @@ class Testbed:
             log=s.dir / "log" / "stdout.log")
             for s in (*compute.services, *compute.engines)}
 
+        def admin_at(site: str) -> KeystoneAdmin:
+            """An admin token from `site`'s Keystone, retried until the
+            deadline: with every worker starting at once on a small
+            machine, one request may time out (seen once, in CI)."""
+            got: list[KeystoneAdmin] = []
+
+            def once() -> bool:
+                try:
+                    got.append(KeystoneAdmin(keystones[site].url,
+                                             pw["admin"]))
+                except UserError:
+                    return False
+                return True
+            probes.wait_for(f"{site}: admin token", once, deadline,
+                            interval=1)
+            return got[-1]
+
         def workers_alive() -> bool:
             return all(p.alive for p in workers.values())
 
         def finish_nova(control: str):
             def run():
                 ident = topo.identity_site(control).name
-                token = KeystoneAdmin(keystones[ident].url, pw["admin"]).token
+                token = admin_at(ident).token
                 nova = NovaAdmin(compute.apis[control].url + "/v2.1", token,
                                  timeout=probe * 5)
                 hosts = set(compute.hosts[control])
@@ -448,7 +465,7 @@ class Testbed:
             def run():
                 heat = compute.heats[name]
                 ident = topo.identity_site(name).name
-                ks = KeystoneAdmin(keystones[ident].url, pw["admin"])
+                ks = admin_at(ident)
                 project = ks.find("projects", name="admin")["id"]
                 waited = probes.wait_for(
                     f"{name}: Heat engine up",
