@@ -22,30 +22,16 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
 from pathlib import Path
 
 from edge_refarch.validation.errors import UserError
 from edge_refarch.validation.testbed.keystone import gunicorn_conf
+from edge_refarch.validation.testbed.procs import run_tool
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 EPMD = "/usr/bin/epmd"
 AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
 DIST_PORT_BASE = 19000
-
-
-def _run(argv: list[str], what: str, env: dict | None = None,
-         timeout: float = 600) -> str:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, env=env,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise UserError(f"{what}: timed out after {timeout:.0f} s") from None
-    if proc.returncode != 0:
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-        raise UserError(f"{what} failed: {last[0][:300] if last else '?'}")
-    return proc.stdout
 
 
 def auth_section(section: str, *, auth_url: str, username: str,
@@ -239,7 +225,7 @@ max_retries = -1
         self._gunicorn()
 
     def db_sync(self) -> None:
-        _run([str(self.venv / "bin" / "placement-manage"), "--config-file",
+        run_tool([str(self.venv / "bin" / "placement-manage"), "--config-file",
               str(self.etc / "placement.conf"), "db", "sync"],
              f"{self.name}: placement-manage db sync")
 
@@ -300,7 +286,7 @@ firewall_driver = noop
                 "OS_NEUTRON_CONFIG_FILES": "neutron.conf;ml2_conf.ini"}
 
     def db_sync(self) -> None:
-        _run([str(self.venv / "bin" / "neutron-db-manage"),
+        run_tool([str(self.venv / "bin" / "neutron-db-manage"),
               "--config-file", str(self.etc / "neutron.conf"),
               "--config-file", str(self.etc / "ml2_conf.ini"),
               "upgrade", "heads"], f"{self.name}: neutron-db-manage upgrade")
@@ -416,15 +402,10 @@ class NovaManage:
 
     def __call__(self, *args: str, conf: NovaConf | None = None,
                  ok: tuple[int, ...] = (0,)) -> str:
-        argv = [str(self.venv / "bin" / "nova-manage"), "--config-file",
-                str((conf or self.conf).path), *args]
-        proc = subprocess.run(argv, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=600)
-        if proc.returncode not in ok:
-            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-            raise UserError(f"{self.name}: nova-manage {' '.join(args[:2])}"
-                            f" failed: {last[0][:300] if last else '?'}")
-        return proc.stdout
+        return run_tool(
+            [str(self.venv / "bin" / "nova-manage"), "--config-file",
+             str((conf or self.conf).path), *args],
+            f"{self.name}: nova-manage {' '.join(args[:2])}", ok=ok)
 
 
 def _db(user: str, password: str, hostport: str, name: str) -> str:
@@ -805,7 +786,7 @@ endpoint_type = publicURL
             s.get("status") == "up" for s in r.json().get("services", []))
 
     def db_sync(self) -> None:
-        _run([str(self.venv / "bin" / "heat-manage"), "--config-file",
+        run_tool([str(self.venv / "bin" / "heat-manage"), "--config-file",
               str(self.conf), "db_sync"], f"{self.name}: heat-manage db_sync")
 
 

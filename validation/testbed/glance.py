@@ -3,11 +3,10 @@ and the image cache."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from edge_refarch.validation.errors import UserError
 from edge_refarch.validation.testbed.keystone import gunicorn_conf
+from edge_refarch.validation.testbed.procs import run_tool
 
 # Property prefixes glance-download copies from the source image (name and
 # visibility are never copied by Glance).
@@ -140,14 +139,9 @@ task_pool_threads = 4
                       preload=False)
 
     def db_sync(self) -> None:
-        argv = [str(self.venv / "bin" / "glance-manage"), "--config-file",
-                str(self.conf), "db_sync"]
-        proc = subprocess.run(argv, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL)
-        if proc.returncode != 0:
-            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-            raise UserError(f"{self.name}: glance-manage db_sync failed: "
-                            f"{last[0][:300] if last else '?'}")
+        run_tool([str(self.venv / "bin" / "glance-manage"), "--config-file",
+                  str(self.conf), "db_sync"],
+                 f"{self.name}: glance-manage db_sync", timeout=None)
 
     def argv(self) -> list[str]:
         return [str(self.venv / "bin" / "gunicorn")]

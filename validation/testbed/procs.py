@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from edge_refarch.validation.errors import UserError
+
 
 def _start_ticks(pid: int) -> int | None:
     try:
@@ -145,3 +147,18 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def run_tool(argv: list[str], what: str, ok: tuple[int, ...] = (0,),
+             timeout: float | None = 600) -> str:
+    """Run a service's command-line tool (db sync, nova-manage, ...) to
+    completion; its last output line is the error when it fails."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{what}: timed out after {timeout:.0f} s") from None
+    if proc.returncode not in ok:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+        raise UserError(f"{what} failed: {last[0][:300] if last else '?'}")
+    return proc.stdout
