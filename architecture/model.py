@@ -22,7 +22,7 @@ DEFAULT_MODEL_PATH = Path(__file__).with_name("model.yaml")
 # timeout; unknown: still listed, with its state reported as unknown;
 # not_applicable: the model makes no such promise (the catalog says why).
 PARTITION_EXPECTATIONS = ("works", "fails_fast", "unknown", "not_applicable")
-HEAL_EXPECTATIONS = ("immediate", "eventual")
+HEAL_EXPECTATIONS = ("immediate", "eventual", "next_login")
 IDENTITY_SOURCES = ("central", "replicated", "federated")
 SERVICE_ROLES = ("api", "database", "cache", "queue", "worker")
 
@@ -102,11 +102,41 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["title", "summary", "identity", "sites",
-                             "served_by_parent", "flows", "partition"],
+                # A variant (variant_of: BASE) states only what differs
+                # from its base model; everything else is the base's.
+                "required": ["title", "summary", "identity"],
+                "if": {"not": {"required": ["variant_of"]}},
+                "then": {"required": ["sites", "served_by_parent", "flows",
+                                      "partition"]},
                 "properties": {
                     "title": {"type": "string"},
                     "summary": {"type": "string"},
+                    "variant_of": {"type": "string"},
+                    # Keystone-to-Keystone federation (identity: federated)
+                    "federation": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["protocol", "idp_id", "domain",
+                                     "mapped_roles"],
+                        "properties": {
+                            "protocol": {"enum": ["saml2"]},
+                            "idp_id": {"type": "string", "pattern": _NAME},
+                            "domain": {"type": "string", "pattern": _NAME,
+                                       "not": {"const": "federated"}},
+                            # one mapping rule per subset of them
+                            "mapped_roles": {
+                                "type": "array", "minItems": 1,
+                                "maxItems": 5,
+                                "uniqueItems": True,
+                                "items": {"type": "string",
+                                          "pattern": _NAME}},
+                        },
+                    },
+                    # What the embedded testbed deploys of this model (all
+                    # of it when absent).
+                    "testbed_services": {
+                        "type": "array", "items": {"type": "string"},
+                        "uniqueItems": True, "minItems": 1},
                     "identity": {
                         "type": "object",
                         "additionalProperties": False,
@@ -270,6 +300,17 @@ class Flow:
 
 
 @dataclasses.dataclass(frozen=True)
+class Federation:
+    """Keystone-to-Keystone: the root site's Keystone is the identity
+    provider, every other Keystone a service provider that maps the
+    assertion onto users and projects of `domain`."""
+    protocol: str
+    idp_id: str
+    domain: str
+    mapped_roles: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class DeploymentModel:
     name: str
     title: str
@@ -282,9 +323,18 @@ class DeploymentModel:
     flows: tuple[Flow, ...]
     during_partition: dict[str, str]
     after_heal: dict[str, str]
+    variant_of: str | None = None
+    federation: Federation | None = None
+    # What the embedded testbed deploys of this model (None: everything).
+    testbed_services: tuple[str, ...] | None = None
 
     def services_at(self, tier: str) -> tuple[str, ...]:
         return self.services_by_tier.get(tier, ())
+
+    def testbed_services_at(self, tier: str) -> tuple[str, ...]:
+        return tuple(s for s in self.services_at(tier)
+                     if self.testbed_services is None
+                     or s in self.testbed_services)
 
     def parent_serves(self, tier: str) -> bool:
         """Whether a site of `tier` lacking a service uses its parent's."""
@@ -416,8 +466,31 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
                              link.get("jitter_ms", 0.0))
 
     models = {}
-    for n, m in raw["deployment_models"].items():
+    declared = raw["deployment_models"]
+    for n, m in declared.items():
+        base = m.get("variant_of")
+        if base is None:
+            continue
+        where = f"deployment_models.{n}.variant_of"
+        if base not in declared or "variant_of" in declared[base]:
+            raise ModelError(f"{where}: {base!r} is not a deployment model "
+                             "that is not itself a variant")
+        source = m["identity"]["source"]
+        if source not in declared[base]["identity"].get("variants", ()):
+            raise ModelError(f"deployment_models.{n}.identity: {source!r} "
+                             f"is not among {base!r}'s identity variants")
+    for n, m in declared.items():
         where = f"deployment_models.{n}"
+        if m.get("variant_of"):
+            b = declared[m["variant_of"]]
+            m = {**b, **m, "identity": {"source": m["identity"]["source"]},
+                 "partition": {
+                     k: {**b["partition"][k],
+                         **m.get("partition", {}).get(k, {})}
+                     for k in ("during", "after")}}
+        if (m["identity"]["source"] == "federated") != ("federation" in m):
+            raise ModelError(f"{where}: a 'federation' section goes with "
+                             "identity source 'federated', and only there")
         by_tier = {}
         for t, svcs in m["sites"].items():
             tier(t, f"{where}.sites")
@@ -440,13 +513,22 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
         if ident["source"] not in variants:
             raise ModelError(f"{where}.identity: source {ident['source']!r} "
                              "is not among its variants")
+        fed = m.get("federation")
+        scope = m.get("testbed_services")
+        if scope is not None:
+            for s in scope:
+                service(s, f"{where}.testbed_services")
         models[n] = DeploymentModel(
             n, m["title"], m["summary"], ident["source"], variants, by_tier,
             m["served_by_parent"] if isinstance(m["served_by_parent"], bool)
             else tuple(tier(t, f"{where}.served_by_parent")
                        for t in m["served_by_parent"]),
             m.get("features", {}), flows,
-            dict(m["partition"]["during"]), dict(m["partition"]["after"]))
+            dict(m["partition"]["during"]), dict(m["partition"]["after"]),
+            m.get("variant_of"),
+            Federation(fed["protocol"], fed["idp_id"], fed["domain"],
+                       tuple(fed["mapped_roles"])) if fed else None,
+            tuple(scope) if scope is not None else None)
 
     topology = []
     names = set()

@@ -29,6 +29,8 @@ class Requirement:
     models: dict[str, Applicability]
     needs: tuple[str, ...] = ()
     expectation: str | None = None   # a partition.during key of the model
+    # The services its tests exercise (model.yaml names; keystone always).
+    services: tuple[str, ...] = ("keystone",)
 
     def applies_to(self, model: str) -> bool:
         return self.models[model].applies
@@ -77,10 +79,19 @@ def load_catalog(model: Model, path: Path | None = None) -> Catalog:
         if not str(r.get("statement", "")).strip():
             fail(f"{rid}: no statement")
         models = {}
-        declared = r.get("models") or {}
-        if set(declared) != set(model.deployment_models):
-            fail(f"{rid}: models must be exactly "
-                 f"{', '.join(sorted(model.deployment_models))}")
+        declared = dict(r.get("models") or {})
+        # A variant (variant_of) may be left out: it inherits its base's.
+        bases = {n for n, dm in model.deployment_models.items()
+                 if dm.variant_of is None}
+        if not bases <= set(declared) \
+                or not set(declared) <= set(model.deployment_models):
+            fail(f"{rid}: models must name {', '.join(sorted(bases))} "
+                 "(and may name the variants "
+                 f"{', '.join(sorted(set(model.deployment_models) - bases))}"
+                 ")")
+        for n, dm in model.deployment_models.items():
+            if n not in declared:
+                declared[n] = declared[dm.variant_of]
         for m, v in declared.items():
             if v == "applies":
                 models[m] = Applicability(True)
@@ -101,7 +112,12 @@ def load_catalog(model: Model, path: Path | None = None) -> Catalog:
                 if exp not in dm.during_partition:
                     fail(f"{rid}.expectation: {exp!r} is not declared by "
                          f"model {m!r} (partition.during)")
+        services = tuple(r.get("services") or ())
+        for svc in services:
+            if svc not in model.services:
+                fail(f"{rid}.services: unknown service {svc!r}")
         reqs[rid] = Requirement(rid, r["story"],
                                 " ".join(r["statement"].split()), models,
-                                needs, exp)
+                                needs, exp,
+                                tuple(dict.fromkeys(("keystone", *services))))
     return Catalog(path, stories, reqs)

@@ -18,7 +18,7 @@ group = cfg.OptGroup(
 
 opts = [
     cfg.StrOpt("deployment_model", default="distributed",
-               choices=["centralized", "distributed"],
+               choices=["centralized", "distributed", "federated"],
                help="The architecture's deployment model this deployment "
                     "implements. The suite asserts what that model declares "
                     "for a WAN partition (architecture/model.yaml)."),
@@ -75,6 +75,26 @@ opts = [
     cfg.DictOpt("site_parents", default={},
                 help="site:parent of each far-edge cloudlet (and edge "
                      "site), as in the architecture model."),
+    cfg.DictOpt("federation_idp_uris", default={},
+                help="Federated identity (model 'federated'): site:URI of "
+                     "the identity provider's Keystone v3 endpoint as a "
+                     "client at that site reaches it. Default: the root "
+                     "site's identity URI."),
+    cfg.DictOpt("federation_service_providers", default={},
+                help="Federated identity: site:ID of that site's Keystone "
+                     "as a service provider registered at the identity "
+                     "provider. Default: the site's name."),
+    cfg.StrOpt("federation_idp_id",
+               help="Federated identity: the identity provider's ID at "
+                    "every service provider (default: the model's "
+                    "federation.idp_id)."),
+    cfg.StrOpt("federation_domain",
+               help="Federated identity: the domain a service provider "
+                    "puts federated users and their projects in (default: "
+                    "the model's federation.domain)."),
+    cfg.ListOpt("federation_mapped_roles", default=[],
+                help="Federated identity: the only roles the mapping grants "
+                     "(default: the model's federation.mapped_roles)."),
     cfg.IntOpt("server_build_timeout", default=120, min=1,
                help="Seconds within which a server must become ACTIVE or "
                     "be gone after a delete."),

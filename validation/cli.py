@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "link's proxies")
     st.add_argument("--json", action="store_true", help="machine-readable")
     tbc.add_parser("install", help="install what the testbed needs "
-                                   "(Debian packages, toxiproxy, services)")
+                                   "(Debian packages, toxiproxy, services) "
+                                   "for every model")
     tbc.add_parser("smoke", help="a quick end-to-end check of a running "
                                  "testbed")
     from edge_refarch.validation.conformance import cli as conf_cli
@@ -100,6 +101,11 @@ def _testbed(args, model, say):
         server, venv = deps.ensure_all(model.testbed.toxiproxy_version, say)
         print(f"toxiproxy-server: {server}")
         print(f"services venv: {venv}")
+        if any(dm.federation for dm in model.deployment_models.values()):
+            deps.ensure_packages("federation", say)
+            deps.check_federation_programs()
+            print(f"Keystone venv for mod_wsgi: "
+                  f"{deps.apache_keystone_venv(say)}")
     elif args.command == "smoke":
         from edge_refarch.validation.testbed.smoke import smoke
         for line in smoke(testbed, say):

@@ -20,6 +20,18 @@ def state_dir() -> Path:
     return Path(base)
 
 
+def shared_dir() -> Path:
+    """What an unprivileged service user must read or write: Apache's
+    mod_wsgi and mod_shib children run as www-data when the testbed runs as
+    root, and root's home is private (0700). Elsewhere: the cache."""
+    base = os.environ.get("EDGE_REFARCH_SHARED")
+    if base:
+        return Path(base)
+    if os.geteuid() == 0:
+        return Path("/var/lib/edge-refarch")
+    return cache_dir()
+
+
 def repo_root() -> Path | None:
     """The source checkout, when running from one (editable or tox)."""
     here = Path(__file__).resolve()

@@ -70,9 +70,12 @@ class Topology:
     """Sites, links and proxies of one deployment model on the testbed."""
 
     def __init__(self, model: Model, deployment: str,
-                 edges: int | None = None):
+                 edges: int | None = None, testbed: bool = False):
+        """`testbed`: only what the embedded testbed deploys of the model
+        (its `testbed_services`), rather than the whole architecture."""
         self.model = model
         self.deployment: DeploymentModel = model.deployment_model(deployment)
+        self.testbed = testbed
         if edges is not None and edges < 1:
             raise ModelError(f"--edges must be at least 1 (got {edges})")
         self.edges = edges
@@ -105,7 +108,9 @@ class Topology:
                 self.sites[name] = Site(
                     name, tmpl.tier, number,
                     self.model.testbed.site_address.format(n=number),
-                    parent, self.deployment.services_at(tmpl.tier))
+                    parent, self.deployment.testbed_services_at(tmpl.tier)
+                    if self.testbed else
+                    self.deployment.services_at(tmpl.tier))
 
     def _build_links(self) -> None:
         for site in self.sites.values():
@@ -266,11 +271,15 @@ class Topology:
                 if site.parent is None:
                     continue
                 parent = self.sites[site.parent]
+                # (A flow to a service the testbed does not deploy there
+                # needs no proxy.)
                 if (site.tier, parent.tier) == (flow.from_tier,
-                                                flow.to_tier):
+                                                flow.to_tier) \
+                        and flow.service in parent.services:
                     needed.add((site.name, parent.name, flow.service))
                 if (parent.tier, site.tier) == (flow.from_tier,
-                                                flow.to_tier):
+                                                flow.to_tier) \
+                        and flow.service in site.services:
                     needed.add((parent.name, site.name, flow.service))
         # A path through intermediate sites needs a proxy at every hop.
         for src, dst, service in list(needed):

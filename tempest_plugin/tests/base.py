@@ -23,6 +23,7 @@ from tempest.lib.common import api_microversion_fixture
 from tempest.lib.services.compute import flavors_client, servers_client
 from tempest.lib.services.identity.v3 import (
     identity_client,
+    projects_client,
     roles_client,
     token_client,
     users_client,
@@ -30,6 +31,7 @@ from tempest.lib.services.identity.v3 import (
 from tempest.lib.services.image.v2 import image_cache_client, images_client
 
 from edge_refarch.architecture import load_model
+from edge_refarch.tempest_plugin.services.federation import K2KClient
 
 CONF = config.CONF
 
@@ -64,6 +66,8 @@ class SiteClients:
                                               **kw)
         self.roles = roles_client.RolesClient(self.auth, "identity", region,
                                               **kw)
+        self.projects = projects_client.ProjectsClient(
+            self.auth, "identity", region, **kw)
         self.tokens = token_client.V3TokenClient(uri,
                                                  http_timeout=http_timeout)
         self.servers = servers_client.ServersClient(self.auth, "compute",
@@ -199,8 +203,9 @@ class EdgeRefarchTest(test.BaseTestCase):
         self.fail(f"{what} succeeded although the model declares it "
                   "unavailable during a partition")
 
-    def create_member(self, project_id: str | None = None) -> dict:
-        """A user with the member role on `project_id` (default: the admin
+    def create_member(self, project_id: str | None = None,
+                      roles: tuple[str, ...] = ("member",)) -> dict:
+        """A user with `roles` on `project_id` (default: the admin
         project), created at the root site; deleted when the test ends."""
         dc = self.site(self.root)
         if project_id is None:
@@ -211,9 +216,109 @@ class EdgeRefarchTest(test.BaseTestCase):
         user = dc.users.create_user(name=name, password=password,
                                     domain_id="default")["user"]
         self.addCleanup(delete_user, dc, user["id"])
-        role = dc.roles.list_roles(name="member")["roles"][0]["id"]
-        dc.roles.create_user_role_on_project(project_id, user["id"], role)
+        for role in roles:
+            self.grant_at_root(project_id, user["id"], role)
         return {"id": user["id"], "name": name, "password": password}
+
+    def grant_at_root(self, project_id: str, user_id: str, role: str,
+                      revoke: bool = False) -> None:
+        dc = self.site(self.root)
+        role_id = dc.roles.list_roles(name=role)["roles"][0]["id"]
+        if revoke:
+            dc.roles.delete_role_from_user_on_project(project_id, user_id,
+                                                      role_id)
+        else:
+            dc.roles.create_user_role_on_project(project_id, user_id,
+                                                 role_id)
+
+    def create_project(self) -> dict:
+        """A project at the root site (Default domain); deleted when the
+        test ends."""
+        dc = self.site(self.root)
+        project = dc.projects.create_project(
+            name=f"edge-refarch-{uuid.uuid4().hex[:10]}",
+            domain_id="default")["project"]
+        self.addCleanup(delete_project, dc, project["id"])
+        return project
+
+    # -- federated identity (model: federated) -----------------------------
+    @property
+    def federated(self) -> bool:
+        return self.deployment.federation is not None
+
+    def federation(self) -> dict:
+        """The identity provider's ID, the federated users' domain and the
+        roles the mapping grants: tempest.conf, else the model."""
+        er, fed = CONF.edge_refarch, self.deployment.federation
+        if fed is None and not er.federation_idp_id:
+            self.fail(f"model {self.deployment.name!r} declares no "
+                      "federation (and [edge_refarch] federation_idp_id "
+                      "is unset)")
+        return {"idp_id": er.federation_idp_id or fed.idp_id,
+                "domain": er.federation_domain or fed.domain,
+                "mapped_roles": tuple(er.federation_mapped_roles
+                                      or fed.mapped_roles)}
+
+    def k2k(self, at_site: str, timeout: float | None = None) -> K2KClient:
+        """K2K steps as a client standing at `at_site` does them."""
+        er = CONF.edge_refarch
+        uri = er.federation_idp_uris.get(at_site) or \
+            er.site_identity_uris[self.root]
+        return K2KClient(uri, timeout or max(self.fail_fast, 30))
+
+    def sp_id(self, site: str) -> str:
+        return CONF.edge_refarch.federation_service_providers.get(site, site)
+
+    def k2k_login(self, site: str, user: dict | None = None,
+                  project: str | None = None,
+                  timeout: float | None = None) -> dict:
+        """Log `user` (default: the admin) in at `site` with an assertion
+        from the identity provider, scoped to `project` (its name at the
+        DC); the user and project `site` provisioned are removed when the
+        test ends. Returns the tokens and what they say."""
+        name = user["name"] if user else CONF.auth.admin_username
+        password = user["password"] if user else CONF.auth.admin_password
+        project = project or CONF.auth.admin_project_name
+        k2k = self.k2k(site, timeout)
+        idp_token, idp_body = k2k.idp_token(name, password, project)
+        sp = k2k.service_provider(idp_body, self.sp_id(site))
+        # What the site held before: only what this login provisions is
+        # removed at the end (an operator's own federated admin stays).
+        held = self._named(site, "users", name) | \
+            self._named(site, "projects", project)
+        unscoped, body = k2k.login(sp, k2k.assertion(idp_token, sp["id"]))
+        if body["user"]["id"] not in held:
+            self.addCleanup(forget_federated, self, site, body["user"]["id"])
+        found = [p for p in k2k.projects(sp, unscoped)
+                 if p["name"] == project]
+        if not found:
+            raise AssertionError(f"{site} provisioned no project {project!r}"
+                                 f" for {name}")
+        if found[0]["id"] not in held:
+            self.addCleanup(forget_project, self, site, found[0]["id"])
+        token, scoped = k2k.rescope(sp, unscoped, found[0]["id"])
+        return {"idp_token": idp_token, "idp_user": idp_body["user"],
+                "sp": sp, "unscoped": unscoped, "token": token,
+                "user": scoped["user"], "project": scoped["project"],
+                "roles": sorted(r["name"] for r in scoped["roles"]),
+                "methods": body["methods"]}
+
+    def _named(self, site: str, collection: str, name: str) -> set[str]:
+        """IDs of the users or projects called `name` at `site`."""
+        _, body = self.site(site).identity.get(
+            f"{collection}?name={name}")
+        return {item["id"] for item in json.loads(body)[collection]}
+
+    def login_at(self, site: str, user: dict | None = None,
+                 timeout: float | None = None) -> str:
+        """A token `user` (default: the admin) gets at `site` the way the
+        model provides: a password login where the site's Keystone holds
+        the DC's users, a K2K login where it federates."""
+        if self.federated and site != self.root:
+            return self.k2k_login(site, user, timeout=timeout)["token"]
+        return self.site(site, http_timeout=timeout).issue_token(
+            user["name"] if user else None,
+            user["password"] if user else None)
 
     def create_image(self, site: SiteClients, data: bytes, **props):
         body = site.images.create_image(
@@ -338,6 +443,23 @@ def delete_user(site: SiteClients, user_id: str) -> None:
         site.users.delete_user(user_id)
     except lib_exc.NotFound:
         pass
+
+
+def delete_project(site: SiteClients, project_id: str) -> None:
+    try:
+        site.projects.delete_project(project_id)
+    except lib_exc.NotFound:
+        pass
+
+
+def forget_federated(tc: EdgeRefarchTest, site: str, user_id: str) -> None:
+    """Remove the user a service provider provisioned at login (its
+    operator's view, fresh clients: a cut may have been healed since)."""
+    delete_user(tc.site(site), user_id)
+
+
+def forget_project(tc: EdgeRefarchTest, site: str, project_id: str) -> None:
+    delete_project(tc.site(site), project_id)
 
 
 def delete_flavor(site: SiteClients, flavor_id: str) -> None:

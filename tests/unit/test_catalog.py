@@ -85,7 +85,12 @@ def test_selection_follows_the_catalog(catalog, tests):
     (lambda c: c["requirements"][0].__setitem__("story", "US9"),
      "unknown story"),
     (lambda c: c["requirements"][0]["models"].pop("centralized"),
-     "models must be exactly"),
+     "models must name centralized, distributed"),
+    (lambda c: c["requirements"][0]["models"].__setitem__("moon",
+                                                          "applies"),
+     "models must name"),
+    (lambda c: c["requirements"][0].__setitem__("services", ["glanse"]),
+     "unknown service 'glanse'"),
     (lambda c: c["requirements"][2]["models"].__setitem__(
         "centralized", {"not_applicable": " "}), "not_applicable"),
     (lambda c: c["requirements"][5].__setitem__("expectation", "teleport"),
@@ -101,3 +106,19 @@ def test_bad_catalog_is_named(tmp_path, model, mutate, words):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ModelError, match=words):
         load_catalog(model, path)
+
+
+def test_a_variant_inherits_its_base_unless_it_names_its_own(catalog):
+    fetch = catalog.get("EDGE-US2-FETCH")
+    assert fetch.models["federated"] == fetch.models["distributed"]
+    assert not catalog.get("EDGE-SEC-REVOKE").applies_to("federated")
+    login = catalog.get("EDGE-FED-LOGIN")
+    assert login.applies_to("federated")
+    assert not login.applies_to("distributed")
+    assert not login.applies_to("centralized")
+
+
+def test_services_always_include_keystone(catalog):
+    assert catalog.get("EDGE-US1-IDENTITY").services == ("keystone",)
+    assert catalog.get("EDGE-US5-BOOT").services == ("keystone", "glance",
+                                                     "nova")

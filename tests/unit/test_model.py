@@ -27,7 +27,8 @@ def write(tmp_path, data):
 
 def test_shipped_model_loads():
     model = load_model()
-    assert set(model.deployment_models) == {"centralized", "distributed"}
+    assert set(model.deployment_models) == {"centralized", "distributed",
+                                            "federated"}
     assert set(model.tiers) == {"regional_dc", "edge", "far_edge"}
     dist = model.deployment_model("distributed")
     assert dist.identity_source == "replicated"
@@ -39,11 +40,29 @@ def test_shipped_model_loads():
     assert cent.during_partition["token_issue_at_edge"] == "fails_fast"
 
 
+def test_variant_inherits_its_base_and_overrides_identity():
+    model = load_model()
+    dist, fed = (model.deployment_model(n)
+                 for n in ("distributed", "federated"))
+    assert fed.variant_of == "distributed"
+    assert fed.identity_source == "federated"
+    assert fed.services_by_tier == dist.services_by_tier
+    assert fed.federation.domain != "federated"   # reserved by Keystone
+    # Its own declarations win, the rest is the base's.
+    assert fed.during_partition["token_issue_at_edge"] == "fails_fast"
+    assert fed.during_partition["image_data_at_edge"] == \
+        dist.during_partition["image_data_at_edge"]
+    assert fed.after_heal["identity_changes_reach_edge"] == "next_login"
+    assert fed.testbed_services_at("edge") == ("mariadb", "memcached",
+                                               "keystone")
+    assert dist.testbed_services_at("edge") == dist.services_at("edge")
+
+
 def test_every_model_declares_the_same_partition_expectations():
     model = load_model()
-    keys = {name: (set(m.during_partition), set(m.after_heal))
+    keys = {name: (frozenset(m.during_partition), frozenset(m.after_heal))
             for name, m in model.deployment_models.items()}
-    assert len(set(map(str, keys.values()))) == 1, keys
+    assert len(set(keys.values())) == 1, keys
 
 
 @pytest.mark.parametrize("mutate, words", [
@@ -57,6 +76,18 @@ def test_every_model_declares_the_same_partition_expectations():
      "links.dc-edge.latency_ms"),
     (lambda r: r["deployment_models"]["distributed"]["partition"]["during"]
      .__setitem__("token_issue_at_edge", "maybe"), "'maybe' is not one of"),
+    (lambda r: r["deployment_models"]["federated"].__setitem__(
+        "variant_of", "centralized"), "not among 'centralized'"),
+    (lambda r: r["deployment_models"]["federated"].__setitem__(
+        "variant_of", "federated"), "not itself a variant"),
+    (lambda r: r["deployment_models"]["federated"]["federation"]
+     .__setitem__("domain", "federated"), "federation.domain"),
+    (lambda r: r["deployment_models"]["distributed"].__setitem__(
+        "federation", r["deployment_models"]["federated"]["federation"]),
+     "only there"),
+    (lambda r: r["deployment_models"]["federated"].__setitem__(
+        "testbed_services", ["keystone", "ldap"]),
+     "unknown service 'ldap'"),
     (lambda r: r["testbed"].__setitem__("site_address", "10.0.{n}.1"),
      "127.0.0.0/8"),
     (lambda r: r["testbed"]["toxiproxy"].__setitem__("address", "0.0.0.0"),

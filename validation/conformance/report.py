@@ -64,7 +64,11 @@ def read_evidence(path: Path) -> dict[str, list[dict]]:
 def build(catalog: Catalog, model: str, tests: dict[str, tuple],
           results: dict[str, dict], evidence: dict[str, list],
           before: dict, after: dict, faults_left: list[str],
-          duration_s: float) -> dict:
+          duration_s: float, scoped_out: dict[str, str] | None = None
+          ) -> dict:
+    """`scoped_out`: requirements that cannot run where the suite ran
+    (requirement ID -> why); reported as not run, marked out of scope."""
+    scoped_out = scoped_out or {}
     reqs = []
     for req in catalog.requirements.values():
         mine = [t for t, ids in tests.items() if req.id in ids]
@@ -73,6 +77,11 @@ def build(catalog: Catalog, model: str, tests: dict[str, tuple],
         app = req.models[model]
         if not app.applies:
             entry.update(verdict="not_applicable", reason=app.reason)
+            reqs.append(entry)
+            continue
+        if req.id in scoped_out:
+            entry.update(verdict="not_run", reason=scoped_out[req.id],
+                         out_of_scope=True)
             reqs.append(entry)
             continue
         for t in mine:

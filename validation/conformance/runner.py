@@ -3,9 +3,11 @@
     edge-refarch conformance run [--model M]          # on the testbed
     edge-refarch conformance run --tempest-conf FILE  # on any cloud
 
-Before and after the run the suite counts the cloud's images (every site),
-projects and users (the root site); a run that leaves anything behind, or
-leaves a fault on a link, is reported as unclean.
+Before and after the run the suite counts the cloud's images (every site
+with an image service), projects and users (the root site, and every site
+with a Keystone of its own under federated identity), servers and flavors
+(compute sites); a run that leaves anything behind, or leaves a fault on a
+link, is reported as unclean.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ class Cloud:
             self.compute_sites = [s.strip() for s in er.get(
                 "compute_sites", "").split(",") if s.strip()]
             self.toxiproxy_url = er.get("toxiproxy_url")
+            # Federated identity: every service provider holds users and
+            # projects of its own (provisioned at login).
+            self.identity_sites = [self.root, *(
+                s for s in _dict(er.get("federation_idp_uris", ""))
+                if s != self.root)]
             self.fault_state_dir = er.get("fault_state_dir",
                                           "/tmp/edge-refarch-faults")
             self.admin = (self.auth["admin_username"],
@@ -81,8 +88,14 @@ class Cloud:
                 "region_name": self.regions[site]}
 
     def _images(self, site: str):
-        """(session, endpoint filter, images) at `site`."""
+        """(session, endpoint filter, images) at `site` (None where the
+        site's catalog has no image service)."""
+        from keystoneauth1 import exceptions as ks_exc
         sess, ep = self.session(site), self._endpoint(site, "image")
+        try:
+            sess.get_endpoint(**ep)
+        except ks_exc.EndpointNotFound:
+            return sess, ep, None
         return sess, ep, sess.get("/v2/images?limit=1000",
                                   endpoint_filter=ep).json()["images"]
 
@@ -95,10 +108,12 @@ class Cloud:
         return sess, ep, sess.get(path, endpoint_filter=ep).json()[
             collection]
 
-    def _root_list(self, collection: str):
-        """(session, endpoint filter, items) of an identity collection."""
-        sess = self.session(self.root)
-        ep = self._endpoint(self.root, "identity")
+    def _root_list(self, collection: str, site: str | None = None):
+        """(session, endpoint filter, items) of an identity collection at
+        the root site (or `site`)."""
+        site = site or self.root
+        sess = self.session(site)
+        ep = self._endpoint(site, "identity")
         return sess, ep, sess.get(f"/{collection}",
                                   endpoint_filter=ep).json()[collection]
 
@@ -116,10 +131,16 @@ class Cloud:
     def counts(self) -> dict[str, int]:
         from keystoneauth1 import exceptions as ks_exc
         try:
-            out = {f"images@{site}": len(self._images(site)[2])
-                   for site in self.regions}
+            out = {}
+            for site in self.regions:
+                images = self._images(site)[2]
+                if images is not None:
+                    out[f"images@{site}"] = len(images)
             for collection in ("projects", "users"):
                 out[collection] = len(self._root_list(collection)[2])
+                for site in self.identity_sites[1:]:
+                    out[f"{collection}@{site}"] = len(
+                        self._root_list(collection, site)[2])
             for site in self.compute_sites:
                 for collection in ("servers", "flavors"):
                     out[f"{collection}@{site}"] = len(
@@ -135,14 +156,14 @@ class Cloud:
         flavors (compute sites), which all carry the PREFIX in their name.
         Returns what was removed."""
         from keystoneauth1 import exceptions as ks_exc
-        removed = {"faults": 0, "images": 0, "users": 0, "servers": 0,
-                   "flavors": 0}
+        removed = {"faults": 0, "images": 0, "users": 0, "projects": 0,
+                   "servers": 0, "flavors": 0}
         if self.toxiproxy_url:
             removed["faults"] = self._injector().heal_leftovers()
         try:
             for site in self.regions:
                 sess, ep, images = self._images(site)
-                for img in images:
+                for img in images or []:
                     if (img.get("name") or "").startswith(PREFIX):
                         sess.delete(f"/v2/images/{img['id']}",
                                     endpoint_filter=ep, raise_exc=False)
@@ -155,12 +176,14 @@ class Cloud:
                             sess.delete(f"/{collection}/{item['id']}",
                                         endpoint_filter=ep, raise_exc=False)
                             removed[collection] += 1
-            sess, ep, users = self._root_list("users")
-            for user in users:
-                if user["name"].startswith(PREFIX):
-                    sess.delete(f"/users/{user['id']}",
-                                endpoint_filter=ep, raise_exc=False)
-                    removed["users"] += 1
+            for site in self.identity_sites:
+                for collection in ("users", "projects"):
+                    sess, ep, items = self._root_list(collection, site)
+                    for item in items:
+                        if item["name"].startswith(PREFIX):
+                            sess.delete(f"/{collection}/{item['id']}",
+                                        endpoint_filter=ep, raise_exc=False)
+                            removed[collection] += 1
         except ks_exc.ClientException as exc:
             raise UserError(f"cannot clean up the cloud: "
                             f"{str(exc).splitlines()[0][:200]}") from None
@@ -190,7 +213,13 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     deployment = cloud.model
     model.deployment_model(deployment)
     tests = selection.discover()
-    chosen = selection.tests_for(catalog, deployment, tests)
+    scoped_out = {}
+    if testbed is not None:
+        deployed = {svc for site in testbed.topology().sites.values()
+                    for svc in site.services}
+        scoped_out = selection.outside(catalog, deployed,
+                                       "the embedded testbed")
+    chosen = selection.tests_for(catalog, deployment, tests, scoped_out)
     workdir.mkdir(parents=True, exist_ok=True)
     # A fresh workspace every run: its .stestr.conf names the test path of
     # the Tempest that created it, which may be another venv's.
@@ -236,7 +265,7 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     left = cloud.faults_left()
     rep = report_mod.build(catalog, deployment, tests, results,
                            report_mod.read_evidence(evidence),
-                           before, after, left, duration)
+                           before, after, left, duration, scoped_out)
     paths = report_mod.write(rep, report_dir)
     if testbed is not None:
         secrets = audit.testbed_secrets(testbed)

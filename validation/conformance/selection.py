@@ -31,9 +31,26 @@ def discover() -> dict[str, tuple[str, ...]]:
     return found
 
 
+def outside(catalog: Catalog, deployed: set[str], where: str
+            ) -> dict[str, str]:
+    """Requirements whose tests exercise a service `where` does not deploy
+    (requirement ID -> why they cannot run there)."""
+    out = {}
+    for req in catalog.requirements.values():
+        missing = [s for s in req.services if s not in deployed]
+        if missing:
+            out[req.id] = (f"{where} does not deploy {', '.join(missing)} "
+                           "for this model (model.yaml testbed_services); "
+                           "run the suite against a cloud that does")
+    return out
+
+
 def tests_for(catalog: Catalog, model: str,
-              tests: dict[str, tuple[str, ...]]) -> list[str]:
+              tests: dict[str, tuple[str, ...]],
+              scoped_out: dict[str, str] | None = None) -> list[str]:
     """Tests that give a verdict on at least one requirement that applies
-    to `model`."""
+    to `model` and can run where the suite runs."""
+    scoped_out = scoped_out or {}
     return sorted(t for t, reqs in tests.items()
-                  if any(catalog.get(r).applies_to(model) for r in reqs))
+                  if any(catalog.get(r).applies_to(model)
+                         and r not in scoped_out for r in reqs))

@@ -20,7 +20,9 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
           fault_state_dir: str, glance_download: bool,
           budget_rtt_ms: float,
           latency_overshoot_ms: float = 0.0,
-          compute_sites: list[str] | None = None) -> configparser.ConfigParser:
+          compute_sites: list[str] | None = None,
+          idp_uris: dict[str, str] | None = None,
+          image_service: bool = True) -> configparser.ConfigParser:
     cp = configparser.ConfigParser(interpolation=None)
     cp["DEFAULT"] = {"log_file": "tempest.log", "use_stderr": "false"}
     cp["auth"] = {
@@ -35,7 +37,7 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
                       "region": sites[root]["region"]}
     cp["identity-feature-enabled"] = {"api_v2": "false"}
     cp["image"] = {"region": sites[root]["region"], "build_timeout": "120"}
-    cp["service_available"] = {"glance": "true",
+    cp["service_available"] = {"glance": str(image_service).lower(),
                                "nova": str(bool(compute_sites)).lower(),
                                "neutron": "false", "cinder": "false",
                                "swift": "false", "edge_refarch": "true"}
@@ -55,6 +57,9 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
                                  for s, v in sites.items()
                                  if v.get("parent")),
     }
+    if idp_uris:
+        er["federation_idp_uris"] = ",".join(f"{s}:{u}"
+                                             for s, u in idp_uris.items())
     if other_edge:
         er["other_edge_site"] = other_edge
     if toxiproxy_url:
@@ -82,6 +87,14 @@ def for_testbed(testbed, path: Path) -> Path:
     features = topo.deployment.features.get("edge", {})
     budget = topo.model.link_class_between(topo.root.tier,
                                            edges[0].tier).budget_rtt_ms
+    idp_uris = {}
+    if topo.deployment.federation:
+        # The identity provider (the root's Keystone) as a client at each
+        # site with a Keystone of its own reaches it: over its link.
+        v3 = topo.model.services["keystone"].url_path
+        idp_uris = {s.name: "http://" + topo.address_of(
+            s.name, topo.root, "keystone") + v3
+            for s in topo.catalog_sites()}
     cp = _conf(topo.deployment.name, topo.root.name, edges[0].name,
                edges[1].name if len(edges) > 1 else None, sites, admin,
                testbed.toxiproxy.url,
@@ -90,7 +103,8 @@ def for_testbed(testbed, path: Path) -> Path:
                                                  []), budget,
                testbed.latency_overshoot_ms,
                [s.name for s in topo.sites.values()
-                if "nova-compute" in s.services])
+                if "nova-compute" in s.services], idp_uris,
+               any("glance" in s.services for s in topo.sites.values()))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         cp.write(fh)

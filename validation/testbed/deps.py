@@ -186,6 +186,49 @@ def services_venv(say: Callable[[str], None]) -> Path:
     return venv
 
 
+# Apache's mod_wsgi (Debian) embeds Debian's Python: a venv for a WSGI app
+# under it must be made with that interpreter, not the one running us.
+DEBIAN_PYTHON = "/usr/bin/python3"
+# What an edge Keystone under Apache + mod_wsgi needs (federated identity).
+APACHE_KEYSTONE_PACKAGES = ("keystone", "PyMySQL", "python-memcached")
+
+
+def apache_keystone_venv(say: Callable[[str], None]) -> Path:
+    """Keystone in a venv of Debian's Python, for mod_wsgi (created once
+    per pin set, ~40 s; reused afterwards)."""
+    src = _source()
+    if not os.access(DEBIAN_PYTHON, os.X_OK):
+        raise UserError(f"{DEBIAN_PYTHON} not found: the federated variant "
+                        "needs Debian's python3 (mod_wsgi embeds it)")
+    version = _run([DEBIAN_PYTHON, "-c", "import sys; print(sys.version)"],
+                   "reading Debian's python3 version")
+    h = hashlib.sha256((src / "requirements/constraints.txt").read_bytes())
+    h.update(" ".join(APACHE_KEYSTONE_PACKAGES).encode())
+    h.update(version.encode())
+    # Where Apache's unprivileged user can read it (paths.shared_dir).
+    venv = paths.shared_dir() / "venvs" / \
+        f"keystone-apache-{h.hexdigest()[:12]}"
+    stamp = venv / ".edge-refarch-complete"
+    if stamp.exists():
+        return venv
+    with _locked("apache-keystone-venv"):
+        if stamp.exists():
+            return venv
+        say(f"installing Keystone for mod_wsgi into {venv} (first time, "
+            "~40 s)")
+        shutil.rmtree(venv, ignore_errors=True)
+        log = paths.cache_dir() / "logs" / "apache-keystone-venv.log"
+        _run([DEBIAN_PYTHON, "-m", "venv", str(venv)],
+             "creating the Keystone venv for mod_wsgi", log)
+        _run([str(venv / "bin" / "pip"), "install", "-q",
+              "--disable-pip-version-check",
+              "-c", str(src / "requirements" / "constraints.txt"),
+              *APACHE_KEYSTONE_PACKAGES],
+             "installing Keystone for mod_wsgi", log)
+        stamp.write_text("ok\n")
+    return venv
+
+
 def check_programs() -> None:
     """The Debian programs the testbed runs are where it expects them."""
     from edge_refarch.validation.testbed import compute, mariadb, memcached
@@ -198,6 +241,23 @@ def check_programs() -> None:
             raise UserError(f"{path} not found or not executable: install "
                             f"the Debian package {package} ('edge-refarch "
                             "testbed install' does it when run as root)")
+
+
+def check_federation_programs() -> None:
+    """What the federated identity variant runs (bindep profile
+    'federation')."""
+    from edge_refarch.validation.testbed import federation
+    for path, package in ((federation.APACHE, "apache2"),
+                          (federation.SHIBD, "shibboleth-sp-utils"),
+                          (federation.XMLSEC1, "xmlsec1"),
+                          (str(federation.APACHE_MODULES / "mod_shib.so"),
+                           "libapache2-mod-shib"),
+                          (str(federation.APACHE_MODULES / "mod_wsgi.so"),
+                           "libapache2-mod-wsgi-py3")):
+        if not os.path.exists(path):
+            raise UserError(f"{path} not found: install the Debian package "
+                            f"{package} ('edge-refarch testbed install' "
+                            "does it when run as root)")
 
 
 def ensure_all(toxiproxy_version: str, say: Callable[[str], None]

@@ -53,7 +53,7 @@ def gunicorn_conf(path: Path, app: str, bind: str, workers: int,
 class Keystone:
     def __init__(self, site, root: Path, venv: Path, db_url: str,
                  *, primary: bool, cache_server: str, cache_ttl: int,
-                 threads: int = 1):
+                 threads: int = 1, extra_conf: str = ""):
         self.site = site
         self.dir = root / "keystone"
         self.etc = self.dir / "etc"
@@ -64,6 +64,7 @@ class Keystone:
         self.cache_server = cache_server
         self.cache_ttl = cache_ttl
         self.threads = threads
+        self.extra_conf = extra_conf   # more sections (federation)
         self.keys = self.dir / "fernet-keys"
         self.credential_keys = self.dir / "credential-keys"
 
@@ -118,13 +119,16 @@ enabled = true
 backend = oslo_cache.memcache_pool
 memcache_servers = {self.cache_server}
 expiration_time = {self.cache_ttl}
-""")
+{self.extra_conf}""")
+        self.write_server_config()
+
+    def write_server_config(self) -> None:
         gunicorn_conf(self.dir / "gunicorn.conf.py",
                       "keystone.wsgi.api:application",
                       f"{self.site.address}:5000", 2, self.logdir,
                       preload=True, threads=self.threads)
 
-    def manage(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
         argv = [str(self.venv / "bin" / "keystone-manage"),
                 "--config-file", str(self.conf), *args]
         proc = subprocess.run(argv, capture_output=True, text=True,
@@ -135,12 +139,18 @@ expiration_time = {self.cache_ttl}
             raise UserError(f"{self.name}: keystone-manage {args[0]} failed:"
                             f" {last[0][:300] if last else '?'} (log: "
                             f"{self.logdir / 'keystone.log'})")
+        return proc.stdout
+
+    def owner(self) -> tuple[str, str]:
+        """The user and group the Keystone server runs as."""
+        return (pwd.getpwuid(os.geteuid()).pw_name,
+                grp.getgrgid(os.getegid()).gr_name)
 
     def bootstrap(self, admin_password: str) -> None:
         """Schema, keys and the admin account: the source of truth only."""
         self.manage("db_sync")
-        owner = ["--keystone-user", pwd.getpwuid(os.geteuid()).pw_name,
-                 "--keystone-group", grp.getgrgid(os.getegid()).gr_name]
+        user, group = self.owner()
+        owner = ["--keystone-user", user, "--keystone-group", group]
         self.manage("fernet_setup", *owner)
         self.manage("credential_setup", *owner)
         # The password goes through the environment, never the argv

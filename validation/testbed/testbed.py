@@ -7,6 +7,7 @@ one toxiproxy server carrying every cross-site connection.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -23,7 +24,7 @@ from edge_refarch.validation import paths
 from edge_refarch.validation.errors import BadInput, UserError
 from edge_refarch.validation.faults import probe as probe_mod
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
-from edge_refarch.validation.testbed import deps, probes
+from edge_refarch.validation.testbed import deps, federation, probes
 from edge_refarch.validation.testbed.compute import ComputePlan, NovaAdmin
 from edge_refarch.validation.testbed.glance import Glance
 from edge_refarch.validation.testbed.keystone import Keystone, KeystoneAdmin
@@ -82,6 +83,13 @@ class Testbed:
             return None
 
     @property
+    def shared(self) -> Path:
+        """This testbed's files that Apache's unprivileged user reads and
+        writes (federated identity); removed with the testbed."""
+        tag = hashlib.sha256(str(self.state.resolve()).encode()).hexdigest()
+        return paths.shared_dir() / f"testbed-{tag[:10]}"
+
+    @property
     def latency_overshoot_ms(self) -> float:
         """The latency toxic's overshoot measured at start-up (0 if none)."""
         return float((self.recorded() or {}).get("latency_overshoot_ms", 0))
@@ -90,7 +98,8 @@ class Testbed:
         rec = self.recorded()
         if rec is None:
             return None
-        return Topology(self.model, rec["deployment"], rec["edges"])
+        return Topology(self.model, rec["deployment"], rec["edges"],
+                        testbed=True)
 
     @property
     def clouds_yaml(self) -> Path:
@@ -115,9 +124,13 @@ class Testbed:
         return values
 
     # -- components -----------------------------------------------------------
-    def _components(self, topo: Topology, venv: Path, pw: dict[str, str]):
+    def _components(self, topo: Topology, venv: Path, pw: dict[str, str],
+                    wsgi_venv: Path | None = None):
         dm = topo.deployment
         replicated = dm.identity_source == "replicated"
+        fed = dm.federation
+        idp_url = f"http://{topo.root.address}:" \
+            f"{topo.service_port('keystone')}"
         root = topo.root
         dbs, caches, keystones, glances = {}, {}, {}, {}
         ttl = self.model.testbed.identity_cache_ttl_s
@@ -132,13 +145,21 @@ class Testbed:
                     site, sdir, primary=site is root and replicated,
                     replica=site is not root and replicated)
             db = f"{site.address}:3306"
-            if "keystone" in site.services:
+            ks_db = (f"mysql+pymysql://keystone:{pw['db_keystone']}@{db}"
+                     "/keystone?charset=utf8mb4")
+            threads = self.model.testbed.keystone_threads
+            if "keystone" in site.services and fed and site is not root:
+                keystones[site.name] = federation.SpKeystone(
+                    site, self.shared / site.name, venv, wsgi_venv, ks_db,
+                    idp_url=idp_url, idp_id=fed.idp_id, cache_server=cache,
+                    cache_ttl=ttl, threads=threads)
+            elif "keystone" in site.services:
                 keystones[site.name] = Keystone(
-                    site, sdir, venv,
-                    f"mysql+pymysql://keystone:{pw['db_keystone']}@{db}"
-                    "/keystone?charset=utf8mb4", primary=site is root,
-                    cache_server=cache, cache_ttl=ttl,
-                    threads=self.model.testbed.keystone_threads)
+                    site, sdir, venv, ks_db, primary=site is root,
+                    cache_server=cache, cache_ttl=ttl, threads=threads,
+                    extra_conf=federation.idp_conf(
+                        sdir / "keystone" / "saml", idp_url, site.name)
+                    if fed and site is root else "")
             if "glance" in site.services:
                 features = dm.features.get(site.tier, {})
                 methods = features.get(
@@ -177,7 +198,7 @@ class Testbed:
     def up(self, deployment: str, edges: int | None,
            keep_on_failure: bool = False) -> dict:
         try:
-            topo = Topology(self.model, deployment, edges)
+            topo = Topology(self.model, deployment, edges, testbed=True)
         except ModelError as exc:
             raise BadInput(str(exc)) from None
         rec = self.recorded()
@@ -198,9 +219,14 @@ class Testbed:
         self._check_ports(topo)
         tb = self.model.testbed
         server, venv = deps.ensure_all(tb.toxiproxy_version, self.say)
+        wsgi_venv = None
+        if topo.deployment.federation:
+            deps.ensure_packages("federation", self.say)
+            deps.check_federation_programs()
+            wsgi_venv = deps.apache_keystone_venv(self.say)
         t0 = time.monotonic()
         try:
-            self._bring_up(topo, server, venv)
+            self._bring_up(topo, server, venv, wsgi_venv)
             # Once the machine has settled: what toxiproxy's latency toxic
             # adds beyond what it is asked for (see faults/probe.py).
             overshoot = probe_mod.latency_overshoot_ms(
@@ -217,6 +243,7 @@ class Testbed:
         rec = {
             "deployment": deployment, "edges": topo.edge_count,
             "model": str(self.model.path), "venv": str(venv),
+            "wsgi_venv": str(wsgi_venv) if wsgi_venv else None,
             "toxiproxy": self.toxiproxy.url, "clouds_yaml":
             str(self.clouds_yaml), "started": time.time(),
             "bring_up_s": round(time.monotonic() - t0, 1),
@@ -244,13 +271,21 @@ class Testbed:
         self.say(f"{comp.name} healthy (+{waited:.1f}s)")
         return proc
 
-    def _bring_up(self, topo: Topology, server: Path, venv: Path) -> None:
+    def _bring_up(self, topo: Topology, server: Path, venv: Path,
+                  wsgi_venv: Path | None) -> None:
         tb = self.model.testbed
         probe = tb.probe_timeout_s
         deadline = time.monotonic() + tb.start_timeout_s
         self.state.mkdir(parents=True, exist_ok=True)
         pw = self.passwords()
-        dbs, caches, keystones, glances = self._components(topo, venv, pw)
+        dbs, caches, keystones, glances = self._components(
+            topo, venv, pw, wsgi_venv)
+        fed = topo.deployment.federation
+        sps = {n: ks for n, ks in keystones.items()
+               if isinstance(ks, federation.SpKeystone)}
+        if fed:
+            federation.self_signed(keystones[topo.root.name].dir / "saml",
+                                   f"{topo.root.name} SAML2 IdP")
         compute = self._compute(topo, venv, pw)
         root = topo.root.name
         self.say(f"bringing up {topo.deployment.name}: "
@@ -316,7 +351,18 @@ class Testbed:
 
         # 3. The source of identity truth, and every Glance schema.
         ks_root = keystones[root]
-        jobs = {"keystone": lambda: ks_root.bootstrap(pw["admin"])}
+        idp_metadata: list[Path] = []
+
+        def bootstrap_root():
+            ks_root.bootstrap(pw["admin"])
+            if fed:
+                idp_metadata.append(federation.write_idp_metadata(
+                    ks_root, ks_root.dir / "saml"))
+        jobs = {"keystone": bootstrap_root}
+        # A service provider holds identity of its own: bootstrapped like
+        # the root, with its own keys and local admin (the site operator).
+        jobs.update({ks.name: (lambda ks=ks: ks.bootstrap(pw["admin"]))
+                     for ks in sps.values()})
         schemas = Schemas(deps.venv_key())
         for comp, name in (*((g, "glance") for g in glances.values()),
                            *((c, c.project) for c in (
@@ -345,13 +391,20 @@ class Testbed:
             host, port = link_db.listen.rsplit(":", 1)
             db.start_replication(host, int(port), pw["replicator"])
         for name, ks in keystones.items():
-            if name != root:
+            if name != root and name in replicas:
                 ks.copy_keys_from(ks_root)
+        for sp in sps.values():
+            sp.trust(idp_metadata[0])
+            sp.hand_over()
 
         # 5. Start the services; Keystones as soon as their data is there.
         def start_keystone(ks: Keystone):
             def run():
-                if ks.site.name != root:
+                if isinstance(ks, federation.SpKeystone):
+                    shibd = federation.Shibd(ks)
+                    self._spawn(shibd, deadline,
+                                lambda: shibd.healthy(probe))
+                if ks.site.name in replicas:
                     gtid = dbs[root].gtid_position()
                     left = max(1.0, deadline - time.monotonic())
                     if not dbs[ks.site.name].wait_for_position(gtid, left):
@@ -373,13 +426,15 @@ class Testbed:
         def configure_root():
             start_keystone(ks_root)()
             admin = KeystoneAdmin(ks_root.url, pw["admin"])
-            admin.ensure_service_user("glance", pw["glance"])
-            for user in SERVICE_USERS:
+            for user in ("glance", *SERVICE_USERS):
                 if any(user in s.services for s in topo.sites.values()):
                     admin.ensure_service_user(user, pw[user])
             if compute.heats:
                 admin.ensure_heat_domain(pw["heat_domain_admin"])
             admin.set_catalog(topo.catalog_for(root))
+            for name, sp in sps.items():
+                federation.register_service_provider(
+                    admin, name, sp.url, fed.idp_id)
 
         jobs = {"root": configure_root}
         jobs.update({ks.name: start_keystone(ks)
@@ -393,12 +448,19 @@ class Testbed:
         for name, ks in keystones.items():
             if name == root:
                 continue
-            if not dbs[name].wait_for_position(
+            if name in replicas and not dbs[name].wait_for_position(
                     gtid, max(1.0, deadline - time.monotonic())):
                 raise UserError(f"{ks.name}: the identity replica did not "
                                 "catch up with the DC")
-            KeystoneAdmin(ks.url, pw["admin"]).set_catalog(
-                topo.catalog_for(name))
+            admin = KeystoneAdmin(ks.url, pw["admin"])
+            admin.set_catalog(topo.catalog_for(name))
+            if name in sps:
+                federation.trust_identity_provider(
+                    admin, fed.idp_id,
+                    federation.idp_entity_id(ks.idp_url), fed.domain,
+                    fed.mapped_roles)
+                self.say(f"{name}: trusts identity provider {fed.idp_id} "
+                         f"(domain {fed.domain})")
 
         # 7. Nova's workers, now that their users and catalogs exist: every
         # service reported up, compute hosts mapped, one zone per site.
@@ -511,8 +573,10 @@ class Testbed:
             return []
         probe = self.model.testbed.probe_timeout_s
         pw = self.passwords()
+        rec = self.recorded()
         dbs, caches, keystones, glances = self._components(
-            topo, Path(self.recorded()["venv"]), pw)
+            topo, Path(rec["venv"]), pw,
+            Path(rec["wsgi_venv"]) if rec.get("wsgi_venv") else None)
         checks = []
         for db in dbs.values():
             checks.append((db.name, f"{db.site.address}:3306",
@@ -523,6 +587,11 @@ class Testbed:
         for ks in keystones.values():
             checks.append((ks.name, ks.url, lambda ks=ks: probes.http_ok(
                 ks.url + "/v3", probe)))
+            if isinstance(ks, federation.SpKeystone):
+                sh = federation.Shibd(ks)
+                host, port = ks.shibd_address
+                checks.append((sh.name, f"{host}:{port}",
+                               lambda sh=sh: sh.healthy(probe)))
         for g in glances.values():
             checks.append((g.name, g.url, lambda g=g: probes.http_ok(
                 g.url + "/versions", probe)))
@@ -588,6 +657,7 @@ class Testbed:
     # -- down -----------------------------------------------------------
     def down(self, quiet: bool = False) -> list[str]:
         stopped = self.procs.stop_all()
+        shutil.rmtree(self.shared, ignore_errors=True)
         if self.state.exists():
             shutil.rmtree(self.state)
         if not quiet:

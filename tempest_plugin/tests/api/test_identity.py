@@ -2,6 +2,7 @@
 
 from tempest import config
 from tempest.lib import decorators
+from tempest.lib import exceptions as lib_exc
 
 from edge_refarch.tempest_plugin.requirement import requirement
 from edge_refarch.tempest_plugin.tests import base
@@ -21,7 +22,12 @@ class IdentityAcrossSitesTest(base.EdgeRefarchTest):
         tokens = {s: self.site(s).issue_token() for s in sites}
         for issued_at, token in tokens.items():
             for checked_at in sites:
-                body = self.site(checked_at).identity.show_token(token)
+                try:
+                    body = self.site(checked_at).identity.show_token(token)
+                except lib_exc.NotFound:
+                    self.fail(f"a token issued at {issued_at} is refused at "
+                              f"{checked_at}: that site's Keystone does not "
+                              "know it (its own identity and keys)")
                 self.assertEqual(
                     body["token"]["user"]["name"], CONF.auth.admin_username,
                     f"token from {issued_at} at {checked_at}")

@@ -76,28 +76,29 @@ class PartitionTest(base.EdgeRefarchTest):
     def test_identity_at_cut_off_edge(self):
         """Fails when token issue/validation at a cut-off edge does not
         behave as the model declares, or does not work again after the
-        heal."""
+        heal. A user of the DC gets a token at the edge as the model
+        provides: a password login, or a K2K login (federated)."""
         edge = self.site(self.edge)
-        before = edge.issue_token()
+        before = self.login_at(self.edge)
         expectation = self.expect("token_issue_at_edge")
         self.cut(self.edge)
         if expectation == "works":
-            token = edge.issue_token()
+            token = self.login_at(self.edge)
             edge.identity.show_token(token)
             edge.identity.show_token(before)
             self.evidence(during_cut="tokens issued and validated")
         else:
             took = self.assert_fails_fast(
                 "token issue at the cut-off edge",
-                lambda: self.site(self.edge).issue_token())
+                lambda: self.login_at(self.edge))
             self.evidence(during_cut=f"token issue failed in {took:.2f} s")
         if self.other_edge:
-            self.site(self.other_edge).issue_token()
+            self.login_at(self.other_edge)
         self.site(self.root).issue_token()
         self.injector().heal(self.link_of(self.edge))
         took = self.wait_until("token issue at the edge after the heal",
-                               lambda: bool(self.site(self.edge)
-                                            .issue_token()), self.converge)
+                               lambda: bool(self.login_at(self.edge)),
+                               self.converge)
         self.evidence(recovered_after_s=round(took, 2))
 
     @decorators.idempotent_id("a4b5c6d7-e8f9-4a01-b2c3-4d5e6f7a8a08")

@@ -16,12 +16,11 @@ CONF = config.CONF
 class IdentitySecurityTest(base.EdgeRefarchTest):
 
     def _member(self):
-        """A member created at the DC, once it can log in at the edge."""
+        """A member created at the DC, once it can log in at the edge (with
+        a password, or through federation: see login_at)."""
         user = self.create_member()
-        edge = self.site(self.edge)
         self.wait_until("the new user can log in at the edge",
-                        lambda: bool(edge.issue_token(user["name"],
-                                                      user["password"])),
+                        lambda: bool(self.login_at(self.edge, user)),
                         self.converge)
         return user, user["name"], user["password"]
 
@@ -74,7 +73,7 @@ class IdentitySecurityTest(base.EdgeRefarchTest):
 
         def refused():
             try:
-                self.site(self.edge).issue_token(name, password)
+                self.login_at(self.edge, user)
                 return False
             except lib_exc.Unauthorized:
                 return True

@@ -1,0 +1,77 @@
+"""Pure logic of the federated identity variant's set-up."""
+
+from __future__ import annotations
+
+from edge_refarch.architecture import load_model
+from edge_refarch.validation.testbed import federation
+from edge_refarch.validation.topology import Topology
+
+
+def test_domain_id_is_the_same_wherever_it_is_derived():
+    eid = federation.idp_entity_id("http://127.0.1.1:5000")
+    assert eid == "http://127.0.1.1:5000/v3/OS-FEDERATION/saml2/idp"
+    a = federation.domain_id(eid, "dc_users")
+    assert a == federation.domain_id(eid, "dc_users")
+    assert a != federation.domain_id(eid, "other")
+    assert len(a) == 32 and a.isalnum()
+
+
+def _granted(rules, asserted):
+    """What Keystone's rule processor would grant: the projects of the
+    last matching rule (any_one_of: one of them asserted; not_any_of: none
+    of them asserted)."""
+    granted = None
+    for rule in rules[1:]:
+        ok = all(
+            ("any_one_of" not in r or set(r["any_one_of"]) & asserted)
+            and ("not_any_of" not in r or not set(r["not_any_of"])
+                 & asserted)
+            for r in rule["remote"] if r["type"] == "openstack_roles")
+        if ok:
+            (project,) = rule["local"][0]["projects"]
+            granted = {role["name"] for role in project["roles"]}
+    return granted
+
+
+def test_mapping_grants_exactly_the_asserted_mapped_roles():
+    roles = ("member", "reader")
+    rules = federation.mapping_rules("d0", roles)
+    assert rules[0] == {
+        "local": [{"user": {"name": "{0}", "domain": {"id": "d0"}}}],
+        "remote": [{"type": "openstack_user"}]}
+    for rule in rules[1:]:
+        (project,) = rule["local"][0]["projects"]
+        assert project["domain"] == {"id": "d0"}
+    assert _granted(rules, {"reader"}) == {"reader"}
+    assert _granted(rules, {"member", "reader"}) == {"member", "reader"}
+    assert _granted(rules, {"member", "reader", "admin"}) == {"member",
+                                                               "reader"}
+    assert _granted(rules, {"admin"}) is None
+    assert len(rules) == 1 + 3
+
+
+def test_mapping_refuses_too_many_roles():
+    import pytest
+    with pytest.raises(ValueError):
+        federation.mapping_rules("d0", tuple(f"r{i}" for i in range(6)))
+
+
+def test_sp_urls_name_the_idp_and_protocol():
+    sp, auth = federation.sp_urls("http://127.0.2.1:5000", "dc")
+    assert sp == "http://127.0.2.1:5000/Shibboleth.sso/SAML2/ECP"
+    assert auth.endswith("/identity_providers/dc/protocols/saml2/auth")
+
+
+def test_testbed_topology_deploys_only_the_variants_scope():
+    model = load_model()
+    arch = Topology(model, "federated")
+    bed = Topology(model, "federated", testbed=True)
+    assert "glance" in arch.sites["edge1"].services
+    assert bed.sites["edge1"].services == ("mariadb", "memcached",
+                                           "keystone")
+    # No proxy for a flow to a service the testbed does not run.
+    assert not [p for p in bed.proxies if p.service == "rabbitmq"]
+    # A client at an edge reaches the DC's Keystone (the IdP) over its
+    # link, and the DC reaches each edge's.
+    pairs = {(p.src, p.dst) for p in bed.proxies if p.service == "keystone"}
+    assert {("edge1", "dc"), ("dc", "edge1"), ("edge2", "dc")} <= pairs

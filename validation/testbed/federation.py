@@ -1,0 +1,398 @@
+"""Keystone-to-Keystone federation on the testbed (identity: federated).
+
+The root site's Keystone is a SAML2 identity provider: it signs assertions
+with xmlsec1 and publishes its metadata. Every other site's Keystone is a
+service provider: Apache (mod_wsgi) serves it, mod_shib and shibd check the
+assertion against the identity provider's metadata, installed at set-up.
+Each service provider has the identity provider registered with a domain
+whose ID is derived from the identity provider, a mapping (schema 3.0) that
+grants the model's `mapped_roles`, and the saml2 protocol.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+
+from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.testbed.keystone import Keystone, KeystoneAdmin
+
+APACHE = os.environ.get("EDGE_REFARCH_APACHE", "/usr/sbin/apache2")
+APACHE_MODULES = Path("/usr/lib/apache2/modules")
+SHIBD = os.environ.get("EDGE_REFARCH_SHIBD", "/usr/sbin/shibd")
+XMLSEC1 = os.environ.get("EDGE_REFARCH_XMLSEC1", "/usr/bin/xmlsec1")
+OPENSSL = "/usr/bin/openssl"
+SHIB_SYSTEM = Path("/etc/shibboleth")
+# Apache will not serve as root: it (and mod_wsgi's daemon) runs as this
+# user when the testbed runs as root.
+APACHE_USER = "www-data"
+# The assertion's attributes (Keystone's IdP names them so), as Shibboleth
+# passes them on to Keystone.
+ATTRIBUTES = ("openstack_user", "openstack_user_domain", "openstack_roles",
+              "openstack_project", "openstack_project_domain",
+              "openstack_groups")
+PROTOCOL = "saml2"
+SHIBD_PORT = 1600
+
+
+def idp_entity_id(idp_url: str) -> str:
+    return f"{idp_url}/v3/OS-FEDERATION/saml2/idp"
+
+
+def domain_id(entity_id: str, domain: str) -> str:
+    """The federated users' domain ID: the same at every service provider,
+    derived from the identity provider and the domain's name."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{entity_id}#{domain}").hex
+
+
+MAX_MAPPED_ROLES = 5
+
+
+def mapping_rules(domain: str, roles: tuple[str, ...]) -> list[dict]:
+    """Mapping schema 3.0: the user, in the identity provider's domain;
+    each project the assertion names, with those of `roles` the assertion
+    asserts -- and nothing else. Schema 3.0 also removes, at the next
+    login, a role the identity provider no longer asserts.
+
+    Keystone keeps the projects of the *last* matching rule only (each
+    rule's projects replace the previous ones), so a rule per role would
+    grant one role. Instead there is one rule per non-empty subset of
+    `roles`, which matches when the assertion holds exactly that subset.
+    """
+    if len(roles) > MAX_MAPPED_ROLES:
+        raise ValueError(f"at most {MAX_MAPPED_ROLES} mapped roles "
+                         "(one mapping rule per subset)")
+    rules = [{"local": [{"user": {"name": "{0}", "domain": {"id": domain}}}],
+              "remote": [{"type": "openstack_user"}]}]
+    for size in range(1, len(roles) + 1):
+        for subset in itertools.combinations(roles, size):
+            others = [r for r in roles if r not in subset]
+            remote = [{"type": "openstack_project"}]
+            remote += [{"type": "openstack_roles", "any_one_of": [r]}
+                       for r in subset]
+            if others:
+                remote.append({"type": "openstack_roles",
+                               "not_any_of": others})
+            rules.append({
+                "local": [{"projects": [{
+                    "name": "{0}", "domain": {"id": domain},
+                    "roles": [{"name": r} for r in subset]}]}],
+                "remote": remote})
+    return rules
+
+
+def sp_urls(site_url: str, idp_id: str) -> tuple[str, str]:
+    """(sp_url, auth_url) of a service provider at `site_url`."""
+    return (f"{site_url}/Shibboleth.sso/SAML2/ECP",
+            f"{site_url}/v3/OS-FEDERATION/identity_providers/{idp_id}/"
+            f"protocols/{PROTOCOL}/auth")
+
+
+def self_signed(directory: Path, cn: str) -> tuple[Path, Path]:
+    """A key and a self-signed certificate (signing only)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key, cert = directory / "key.pem", directory / "cert.pem"
+    if key.exists() and cert.exists():
+        return key, cert
+    proc = subprocess.run(
+        [OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "30",
+         "-subj", f"/CN={cn}"], capture_output=True, text=True,
+        stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise UserError(f"openssl: cannot make a certificate for {cn}: "
+                        f"{proc.stderr.strip()[-200:]}")
+    return key, cert
+
+
+def idp_conf(directory: Path, url: str, org: str) -> str:
+    """The [saml] section that makes a Keystone an identity provider (its
+    key and certificate: `self_signed(directory, ...)`)."""
+    key, cert = directory / "key.pem", directory / "cert.pem"
+    return f"""
+[saml]
+certfile = {cert}
+keyfile = {key}
+idp_entity_id = {idp_entity_id(url)}
+idp_sso_endpoint = {url}/v3/OS-FEDERATION/saml2/sso
+idp_metadata_path = {directory / 'idp_metadata.xml'}
+xmlsec1_binary = {XMLSEC1}
+idp_organization_name = {org}
+idp_organization_display_name = edge-refarch {org}
+idp_organization_url = {url}
+idp_contact_company = edge-refarch
+idp_contact_name = edge-refarch
+idp_contact_surname = testbed
+idp_contact_email = testbed@example.org
+idp_contact_telephone = 555-0100
+idp_contact_type = technical
+"""
+
+
+def write_idp_metadata(ks: Keystone, directory: Path) -> Path:
+    path = directory / "idp_metadata.xml"
+    path.write_text(ks.manage("saml_idp_metadata"))
+    return path
+
+
+def _apache_user() -> str | None:
+    return APACHE_USER if os.geteuid() == 0 else None
+
+
+def _give(path: Path, user: str | None) -> None:
+    """Hand a tree to the server's user (when it is not us)."""
+    if user is None:
+        return
+    pw = pwd.getpwnam(user)
+    for p in (path, *path.rglob("*")):
+        os.chown(p, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+
+
+class SpKeystone(Keystone):
+    """An edge Keystone as a SAML2 service provider: Apache with mod_wsgi
+    (Debian's Python, hence a venv of its own) and mod_shib."""
+
+    def __init__(self, site, root: Path, venv: Path, wsgi_venv: Path,
+                 db_url: str, *, idp_url: str, idp_id: str,
+                 cache_server: str, cache_ttl: int, threads: int = 1):
+        super().__init__(site, root, venv, db_url, primary=False,
+                         cache_server=cache_server, cache_ttl=cache_ttl,
+                         threads=threads, extra_conf=f"""
+[auth]
+methods = password,token,{PROTOCOL},mapped,application_credential
+
+[federation]
+remote_id_attribute = Shib-Identity-Provider
+
+[{PROTOCOL}]
+remote_id_attribute = Shib-Identity-Provider
+""")
+        self.wsgi_venv = wsgi_venv
+        self.idp_url = idp_url
+        self.idp_id = idp_id
+        self.shib = self.dir / "shibboleth"
+        self.run = self.dir / "run"
+
+    def owner(self) -> tuple[str, str]:
+        user = _apache_user()
+        return (user, user) if user else super().owner()
+
+    @property
+    def entity_id(self) -> str:
+        return f"{self.url}/shibboleth"
+
+    @property
+    def shibd_address(self) -> tuple[str, int]:
+        return (self.site.address, SHIBD_PORT)
+
+    def write_server_config(self) -> None:
+        for d in (self.shib, self.run):
+            d.mkdir(parents=True, exist_ok=True)
+        user = _apache_user()
+        mods = ["mpm_event", "authz_core", "authn_core", "mime", "env",
+                "wsgi"]
+        loads = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/"
+                          f"mod_{m}.so" for m in mods)
+        wsgi = self.dir / "keystone.wsgi"
+        wsgi.write_text(
+            "import os\n"
+            f"os.environ['OS_KEYSTONE_CONFIG_DIR'] = {str(self.etc)!r}\n"
+            "from keystone.wsgi.api import application  # noqa: E402,F401\n")
+        auth_path = (f"/v3/OS-FEDERATION/identity_providers/[^/]+/"
+                     f"protocols/{PROTOCOL}/auth")
+        (self.dir / "httpd.conf").write_text(f"""\
+# Written by edge-refarch for {self.site.name}: Keystone as a SAML2 SP.
+ServerRoot "{self.dir}"
+PidFile {self.run / 'httpd.pid'}
+DefaultRuntimeDir {self.run}
+Mutex file:{self.run} default
+Listen {self.site.address}:5000
+ServerName {self.site.address}:5000
+UseCanonicalName On
+{f'User {user}' if user else ''}
+{f'Group {user}' if user else ''}
+ErrorLog {self.logdir / 'apache-error.log'}
+LogLevel warn
+{loads}
+LoadModule mod_shib {APACHE_MODULES}/mod_shib.so
+TypesConfig /etc/mime.types
+LogFormat "%h \\"%r\\" %>s %b %D" edge
+CustomLog {self.logdir / 'access.log'} edge
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 16
+MaxRequestWorkers 16
+WSGISocketPrefix {self.run / 'wsgi'}
+ShibConfig {self.shib / 'shibboleth2.xml'}
+ShibCompatValidUser Off
+WSGIDaemonProcess keystone-{self.site.name} processes=2 \
+threads={self.threads} python-home={self.wsgi_venv} \
+display-name=keystone-{self.site.name}
+WSGIProcessGroup keystone-{self.site.name}
+WSGIApplicationGroup %{{GLOBAL}}
+WSGIPassAuthorization On
+WSGIScriptAlias / {wsgi}
+<Directory {self.dir}>
+  Require all granted
+</Directory>
+<Location /Shibboleth.sso>
+  SetHandler shib
+  Require all granted
+</Location>
+<LocationMatch "{auth_path}">
+  ShibRequestSetting requireSession 1
+  AuthType shibboleth
+  ShibExportAssertion Off
+  Require valid-user
+</LocationMatch>
+""")
+        self._write_shibboleth()
+
+    def _write_shibboleth(self) -> None:
+        host, port = self.shibd_address
+        logger = ("log4j.rootCategory=WARN, log\n"
+                  "log4j.appender.log=org.apache.log4j.FileAppender\n"
+                  "log4j.appender.log.fileName={}\n"
+                  "log4j.appender.log.layout=org.apache.log4j.PatternLayout\n"
+                  "log4j.appender.log.layout.ConversionPattern="
+                  "%d{{%Y-%m-%d %H:%M:%S}} %p %c %x: %m%n\n")
+        (self.shib / "shibd.logger").write_text(
+            logger.format(self.logdir / "shibd.log"))
+        (self.shib / "native.logger").write_text(
+            logger.format(self.logdir / "shib-native.log"))
+        (self.shib / "attribute-map.xml").write_text(
+            '<Attributes xmlns="urn:mace:shibboleth:2.0:attribute-map">\n'
+            + "".join(f'  <Attribute name="{a}" id="{a}"/>\n'
+                      for a in ATTRIBUTES) + "</Attributes>\n")
+        key, cert = self_signed(self.shib / "sp-credentials",
+                                f"{self.site.name} SAML2 SP")
+        idp = idp_entity_id(self.idp_url)
+        (self.shib / "shibboleth2.xml").write_text(f"""\
+<SPConfig xmlns="urn:mace:shibboleth:3.0:native:sp:config"
+    xmlns:conf="urn:mace:shibboleth:3.0:native:sp:config" clockSkew="180">
+  <OutOfProcess logger="{self.shib / 'shibd.logger'}"/>
+  <InProcess logger="{self.shib / 'native.logger'}"/>
+  <TCPListener address="{host}" port="{port}" acl="127.0.0.1 {host}"/>
+  <StorageService type="Memory" id="mem" cleanupInterval="900"/>
+  <SessionCache type="StorageService" StorageService="mem"
+      cacheAssertions="false" cacheAllowance="900" inprocTimeout="900"
+      cleanupInterval="900"/>
+  <ReplayCache StorageService="mem"/>
+  <ArtifactMap artifactTTL="180"/>
+  <ApplicationDefaults entityID="{self.entity_id}"
+      REMOTE_USER="openstack_user">
+    <Sessions lifetime="28800" timeout="3600" relayState="ss:mem"
+        checkAddress="false" handlerSSL="false" cookieProps="http">
+      <SSO ECP="true" entityID="{idp}">SAML2</SSO>
+      <Logout>SAML2 Local</Logout>
+      <Handler type="MetadataGenerator" Location="/Metadata"
+          signing="false"/>
+      <Handler type="Status" Location="/Status" acl="{host}"/>
+      <Handler type="Session" Location="/Session"
+          showAttributeValues="false"/>
+    </Sessions>
+    <Errors supportContact="root@localhost"
+        styleSheet="/shibboleth-sp/main.css"/>
+    <MetadataProvider type="XML" validate="false"
+        path="{self.shib / 'idp_metadata.xml'}"/>
+    <AttributeExtractor type="XML" validate="true" reloadChanges="false"
+        path="{self.shib / 'attribute-map.xml'}"/>
+    <CredentialResolver type="File" use="signing" key="{key}"
+        certificate="{cert}"/>
+  </ApplicationDefaults>
+  <SecurityPolicyProvider type="XML" validate="true"
+      path="{SHIB_SYSTEM / 'security-policy.xml'}"/>
+  <ProtocolProvider type="XML" validate="true" reloadChanges="false"
+      path="{SHIB_SYSTEM / 'protocols.xml'}"/>
+</SPConfig>
+""")
+
+    def trust(self, idp_metadata: Path) -> None:
+        """Install the identity provider's metadata (the trust anchor)."""
+        shutil.copyfile(idp_metadata, self.shib / "idp_metadata.xml")
+
+    def hand_over(self) -> None:
+        """Make the site's Keystone files the server user's (after the
+        keystone-manage runs, which write logs as us)."""
+        _give(self.dir, _apache_user())
+        self.dir.chmod(0o755)
+
+    def argv(self) -> list[str]:
+        return [APACHE, "-DFOREGROUND", "-f", str(self.dir / "httpd.conf")]
+
+    def env(self) -> dict[str, str]:
+        return {"LANG": "C"}
+
+
+class Shibd:
+    """The Shibboleth daemon of one service provider."""
+
+    def __init__(self, sp: SpKeystone):
+        self.sp = sp
+        self.site = sp.site
+        self.dir = sp.shib
+
+    @property
+    def name(self) -> str:
+        return f"{self.site.name}.shibd"
+
+    def argv(self) -> list[str]:
+        return [SHIBD, "-F", "-f", "-c", str(self.dir / "shibboleth2.xml"),
+                "-p", str(self.sp.run / "shibd.pid")]
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    def healthy(self, timeout: float) -> bool:
+        try:
+            with socket.create_connection(self.sp.shibd_address,
+                                          timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+
+# -- set-up through the identity API ----------------------------------------
+def register_service_provider(idp: KeystoneAdmin, sp_id: str,
+                              site_url: str, idp_id: str) -> None:
+    sp_url, auth_url = sp_urls(site_url, idp_id)
+    idp._call("PUT", f"/v3/OS-FEDERATION/service_providers/{sp_id}",
+              expect=(201, 409), json={"service_provider": {
+                  "sp_url": sp_url, "auth_url": auth_url, "enabled": True,
+                  "description": f"edge-refarch: the Keystone of {sp_id}"}})
+
+
+def trust_identity_provider(sp: KeystoneAdmin, idp_id: str, entity_id: str,
+                            domain: str, roles: tuple[str, ...]) -> str:
+    """Register the identity provider at a service provider: its domain
+    (explicit, derived ID), a mapping and the protocol. Returns the
+    domain's ID."""
+    did = domain_id(entity_id, domain)
+    r = sp._call("GET", f"/v3/domains/{did}", expect=(200, 404))
+    if r.status_code == 404:
+        sp._call("POST", "/v3/domains", expect=201, json={"domain": {
+            "name": domain, "explicit_domain_id": did,
+            "description": f"users of identity provider {idp_id}"}})
+    for role in roles:
+        sp.ensure("roles", "role", {"name": role}, name=role)
+    sp._call("PUT", f"/v3/OS-FEDERATION/identity_providers/{idp_id}",
+             expect=(201, 409), json={"identity_provider": {
+                 "remote_ids": [entity_id], "domain_id": did,
+                 "enabled": True}})
+    mapping = {"mapping": {"schema_version": "3.0",
+                           "rules": mapping_rules(did, roles)}}
+    r = sp._call("PUT", f"/v3/OS-FEDERATION/mappings/{idp_id}_mapping",
+                 expect=(201, 409), json=mapping)
+    if r.status_code == 409:
+        sp._call("PATCH", f"/v3/OS-FEDERATION/mappings/{idp_id}_mapping",
+                 json=mapping)
+    sp._call("PUT", f"/v3/OS-FEDERATION/identity_providers/{idp_id}/"
+                    f"protocols/{PROTOCOL}", expect=(201, 409),
+             json={"protocol": {"mapping_id": f"{idp_id}_mapping"}})
+    return did
