@@ -9,6 +9,8 @@ Directives:
 ``edge-refarch-traceability`` user story -> requirement -> test -> verdict
 ``edge-refarch-matrix``       models x requirements, verdicts and durations,
                               with a plot
+``edge-refarch-identity-matrix`` replicated vs federated identity,
+                              requirement by requirement, with evidence
 ``edge-refarch-cli``          the ``edge-refarch`` command's help
 ``edge-refarch-bench``        plots of a benchmark's latest results
 
@@ -195,10 +197,7 @@ class Matrix(_RstDirective):
                 if entry is None:
                     lines.append("     - --")
                     continue
-                cell = VERDICT_TEXT[entry["verdict"]]
-                if entry["verdict"] in ("pass", "fail"):
-                    cell += f" ({entry.get('duration_s', 0)} s)"
-                lines.append(f"     - {cell}")
+                lines.append(f"     - {_cell(entry)}")
         lines.append("")
         for n in names:
             rep = reports.get(n)
@@ -207,6 +206,64 @@ class Matrix(_RstDirective):
                 lines.append(f"- *{n}*: run {rep['when']}, "
                              f"{rep['duration_s']} s; clean-up check "
                              f"{'passed' if h['clean'] else 'FAILED'}.")
+        return self.emit(lines)
+
+
+def _cell(entry: dict) -> str:
+    cell = VERDICT_TEXT[entry["verdict"]]
+    if entry["verdict"] in ("pass", "fail"):
+        cell += f" ({entry.get('duration_s', 0)} s)"
+    elif entry.get("out_of_scope"):
+        cell += " (outside the testbed's scope)"
+    return cell
+
+
+def _evidence(entry: dict, limit: int = 300) -> str:
+    facts = []
+    for t in entry.get("tests", []):
+        for ev in t.get("evidence", []):
+            facts += [f"{k}: {v}" for k, v in ev.items()]
+    return _esc("; ".join(facts))[:limit]
+
+
+class IdentityMatrix(_RstDirective):
+    """Replicated against federated identity, for the requirements that
+    need nothing but Keystone, from the latest reports."""
+
+    def run(self):
+        env = self.state.document.settings.env
+        model = _model()
+        catalog = _catalog(model)
+        reports = _reports(Path(env.srcdir))
+        names = [n for n, dm in model.deployment_models.items()
+                 if dm.identity_source in ("replicated", "federated")]
+        if not any(n in reports for n in names):
+            return self.emit(["No conformance report yet: run ``tox -e "
+                              "conformance``, then rebuild the docs."])
+        lines = [".. list-table:: Identity options, requirement by "
+                 "requirement (latest reports)", "   :header-rows: 1",
+                 "   :widths: 20 40 40", "", "   * - Requirement"]
+        lines += [f"     - {model.deployment_models[n].title} "
+                  f"(``{n}``)" for n in names]
+        for r in catalog.requirements.values():
+            if r.services != ("keystone",):
+                continue
+            lines.append(f"   * - :ref:`{r.id} <{r.id}>`")
+            for n in names:
+                entry = next((x for x in reports.get(n, {}).get(
+                    "requirements", []) if x["id"] == r.id), None)
+                if entry is None:
+                    lines.append("     - --")
+                    continue
+                text = f"**{_cell(entry)}**"
+                why = entry.get("reason") if entry["verdict"] != "pass" \
+                    else ""
+                if why:
+                    text += f" -- {_esc(why)[:240]}"
+                ev = _evidence(entry)
+                if ev:
+                    text += f" -- evidence: {ev}"
+                lines.append(f"     - {text}")
         return self.emit(lines)
 
 
@@ -392,6 +449,8 @@ def setup(app):
     directives.register_directive("edge-refarch-partition", Partition)
     directives.register_directive("edge-refarch-traceability", Traceability)
     directives.register_directive("edge-refarch-matrix", Matrix)
+    directives.register_directive("edge-refarch-identity-matrix",
+                                  IdentityMatrix)
     directives.register_directive("edge-refarch-cli", Cli)
     directives.register_directive("edge-refarch-bench", Bench)
     return {"version": "1", "parallel_read_safe": True}
