@@ -6,8 +6,9 @@ up` through the CLI (dependencies already installed), the wall time of each
 --install, the one-off install of the services venv into an empty cache is
 timed first (reported separately).
 
-    python -m bench.testbed_bringup [--models distributed centralized]
-        [--edges 2] [--runs 3] [--install]
+    python -m bench.testbed_bringup
+        [--models distributed centralized federated] [--edges 2]
+        [--runs 3] [--install]
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def rss_per_site(status: dict) -> dict[str, float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+",
-                    default=["distributed", "centralized"])
+                    default=["distributed", "centralized", "federated"])
     ap.add_argument("--edges", type=int, nargs="+", default=[2])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--name", default="testbed_bringup",

@@ -41,6 +41,16 @@ def test_malformed_site_map(tmp_path):
     assert "root: SITE" in line
 
 
+def test_federated_site_map_needs_the_idp_uri(tmp_path):
+    smap = tmp_path / "sites.yaml"
+    smap.write_text(yaml.safe_dump({"root": "dc", "sites": {
+        "dc": {"cloud": "dc"}, "edge1": {"cloud": "edge1"}}}))
+    line = _one_line(run_cli(
+        "conformance", "config", "--clouds", str(tmp_path / "c.yaml"),
+        "--site-map", str(smap), "--model", "federated"), 2)
+    assert "idp_uri" in line
+
+
 def _site_map(tmp_path, sites):
     smap = tmp_path / "sites.yaml"
     smap.write_text(yaml.safe_dump({"root": "dc", "sites": sites}))

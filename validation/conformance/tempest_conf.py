@@ -124,11 +124,17 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
             or not isinstance(smap.get("sites"), dict):
         raise BadInput(f"{site_map}: expected 'root: SITE' and 'sites: "
                        "{SITE: {cloud: NAME, link: LINK, parent: SITE, "
-                       "compute: BOOL}}'")
+                       "compute: BOOL, idp_uri: URI}}'")
     root = smap["root"]
     if root not in smap["sites"]:
         raise BadInput(f"{site_map}: root site {root!r} is not in sites")
-    model.deployment_model(deployment)
+    dm = model.deployment_model(deployment)
+    idp_uris = {n: spec["idp_uri"] for n, spec in smap["sites"].items()
+                if (spec or {}).get("idp_uri")}
+    if dm.federation and not idp_uris:
+        raise BadInput(f"{site_map}: model {deployment!r} federates "
+                       "identity: give each site the identity provider's "
+                       "URI as a client there reaches it (idp_uri)")
     sites, admin = {}, None
     for name, spec in smap["sites"].items():
         cloud = (spec or {}).get("cloud", name)
@@ -163,9 +169,10 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
     cp = _conf(deployment, root, edges[0], edges[1] if len(edges) > 1
                else None, sites, admin, toxiproxy_url,
                "/tmp/edge-refarch-faults",
-               deployment == "distributed", budget, 0.0,
+               "glance-download" in dm.features.get("edge", {}).get(
+                   "glance_import_methods", []), budget, 0.0,
                [n for n, spec in smap["sites"].items()
-                if (spec or {}).get("compute")])
+                if (spec or {}).get("compute")], idp_uris)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         cp.write(fh)

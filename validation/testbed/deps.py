@@ -160,30 +160,35 @@ def venv_key() -> str:
     return h.hexdigest()[:12]
 
 
-def services_venv(say: Callable[[str], None]) -> Path:
-    """The venv holding the OpenStack services, created once per pin set."""
-    venv = paths.cache_dir() / "venvs" / f"services-{venv_key()}"
+def _venv(venv: Path, python: str, pip_args: list[str], what: str,
+          eta: str, say: Callable[[str], None]) -> Path:
+    """A venv made with `python`, `pip install`ed with the pins, once:
+    a stamp marks it complete; a lock keeps parallel callers out."""
     stamp = venv / ".edge-refarch-complete"
     if stamp.exists():
         return venv
-    src = _source()
-    with _locked("services-venv"):
+    with _locked(venv.name.rsplit("-", 1)[0]):
         if stamp.exists():
             return venv
-        say(f"installing the OpenStack services into {venv} (first time, "
-            "~90 s)")
+        say(f"installing {what} into {venv} (first time, {eta})")
         shutil.rmtree(venv, ignore_errors=True)
-        log = paths.cache_dir() / "logs" / "services-venv.log"
-        base = getattr(sys, "_base_executable", sys.executable)
-        _run([base, "-m", "venv", str(venv)], "creating the services venv",
-             log)
+        log = paths.cache_dir() / "logs" / f"{venv.name}.log"
+        _run([python, "-m", "venv", str(venv)], f"creating the venv for "
+             f"{what}", log)
         _run([str(venv / "bin" / "pip"), "install", "-q",
               "--disable-pip-version-check",
-              "-c", str(src / "requirements" / "constraints.txt"),
-              "-r", str(src / "requirements" / "services.txt")],
-             "installing the services", log)
+              "-c", str(_source() / "requirements" / "constraints.txt"),
+              *pip_args], f"installing {what}", log)
         stamp.write_text("ok\n")
     return venv
+
+
+def services_venv(say: Callable[[str], None]) -> Path:
+    """The venv holding the OpenStack services, created once per pin set."""
+    return _venv(paths.cache_dir() / "venvs" / f"services-{venv_key()}",
+                 getattr(sys, "_base_executable", sys.executable),
+                 ["-r", str(_source() / "requirements" / "services.txt")],
+                 "the OpenStack services", "~90 s", say)
 
 
 # Apache's mod_wsgi (Debian) embeds Debian's Python: a venv for a WSGI app
@@ -195,38 +200,21 @@ APACHE_KEYSTONE_PACKAGES = ("keystone", "PyMySQL", "python-memcached")
 
 def apache_keystone_venv(say: Callable[[str], None]) -> Path:
     """Keystone in a venv of Debian's Python, for mod_wsgi (created once
-    per pin set, ~40 s; reused afterwards)."""
-    src = _source()
+    per pin set, ~40 s; reused afterwards). It lives where Apache's
+    unprivileged user can read it (paths.shared_dir)."""
     if not os.access(DEBIAN_PYTHON, os.X_OK):
         raise UserError(f"{DEBIAN_PYTHON} not found: the federated variant "
                         "needs Debian's python3 (mod_wsgi embeds it)")
     version = _run([DEBIAN_PYTHON, "-c", "import sys; print(sys.version)"],
                    "reading Debian's python3 version")
-    h = hashlib.sha256((src / "requirements/constraints.txt").read_bytes())
+    h = hashlib.sha256((_source() / "requirements/constraints.txt")
+                       .read_bytes())
     h.update(" ".join(APACHE_KEYSTONE_PACKAGES).encode())
     h.update(version.encode())
-    # Where Apache's unprivileged user can read it (paths.shared_dir).
-    venv = paths.shared_dir() / "venvs" / \
-        f"keystone-apache-{h.hexdigest()[:12]}"
-    stamp = venv / ".edge-refarch-complete"
-    if stamp.exists():
-        return venv
-    with _locked("apache-keystone-venv"):
-        if stamp.exists():
-            return venv
-        say(f"installing Keystone for mod_wsgi into {venv} (first time, "
-            "~40 s)")
-        shutil.rmtree(venv, ignore_errors=True)
-        log = paths.cache_dir() / "logs" / "apache-keystone-venv.log"
-        _run([DEBIAN_PYTHON, "-m", "venv", str(venv)],
-             "creating the Keystone venv for mod_wsgi", log)
-        _run([str(venv / "bin" / "pip"), "install", "-q",
-              "--disable-pip-version-check",
-              "-c", str(src / "requirements" / "constraints.txt"),
-              *APACHE_KEYSTONE_PACKAGES],
-             "installing Keystone for mod_wsgi", log)
-        stamp.write_text("ok\n")
-    return venv
+    return _venv(paths.shared_dir() / "venvs" /
+                 f"keystone-apache-{h.hexdigest()[:12]}", DEBIAN_PYTHON,
+                 list(APACHE_KEYSTONE_PACKAGES), "Keystone for mod_wsgi",
+                 "~40 s", say)
 
 
 def check_programs() -> None:
