@@ -15,7 +15,11 @@ LOG_SUFFIXES = (".log", ".subunit", ".jsonl", ".json", ".rst", ".txt")
 
 def testbed_secrets(testbed) -> dict[str, str]:
     found = {f"password:{k}": v for k, v in testbed.passwords().items()}
-    for keydir in testbed.state.glob("sites/*/keystone/*-keys"):
+    # Service providers' Keystones (federated identity) keep their own
+    # keys where Apache's user reads them (Testbed.shared).
+    keydirs = [*testbed.state.glob("sites/*/keystone/*-keys"),
+               *testbed.shared.glob("*/keystone/*-keys")]
+    for keydir in keydirs:
         for key in keydir.iterdir():
             value = key.read_text().strip()
             if value:
@@ -25,7 +29,8 @@ def testbed_secrets(testbed) -> dict[str, str]:
 
 
 def haystack(testbed, workdir: Path, report_files) -> list[Path]:
-    files = [p for p in testbed.state.rglob("*")
+    files = [p for root in (testbed.state, testbed.shared)
+             for p in root.rglob("*")
              if p.is_file() and (p.parent.name == "log"
                                  or p.suffix == ".log"
                                  or p.name.endswith(".log"))]

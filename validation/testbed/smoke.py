@@ -1,8 +1,10 @@
 """A quick end-to-end check of a running testbed.
 
-A token at every site; an image uploaded at the root site; where the model
-gives edges glance-download, the image fetched to every such site with its
-checksum and hash intact. Everything it creates is deleted, also on failure.
+A token at every site; with federated identity, a Keystone-to-Keystone
+login at every service provider; where the root site has an image service,
+an image uploaded there and, where the model gives edges glance-download,
+fetched to every such site with its checksum and hash intact. Everything it
+creates is deleted, also on failure.
 """
 
 from __future__ import annotations
@@ -46,7 +48,10 @@ def smoke(testbed, say: Callable[[str], None]) -> Iterator[str]:
             raise UserError(f"smoke: no token at {name}: {exc}") from None
         yield f"ok   token at {name} ({time.monotonic() - t:.2f} s)"
 
+    yield from _k2k(testbed, topo, conns)
     root = topo.root.name
+    if "glance" not in topo.root.services:
+        return
     data = os.urandom(SMOKE_IMAGE_BYTES)
     sha512 = hashlib.sha512(data).hexdigest()
     created: list[tuple[str, str]] = []
@@ -97,3 +102,48 @@ def smoke(testbed, say: Callable[[str], None]) -> Iterator[str]:
                 conns[site].image.delete_image(image_id, ignore_missing=True)
             except openstack.exceptions.SDKException:
                 say(f"smoke: could not delete image {image_id} at {site}")
+
+
+def _k2k(testbed, topo, conns) -> Iterator[str]:
+    """The admin logs in at every service provider with the DC's assertion
+    (keystoneauth's Keystone2Keystone); what the login provisioned there is
+    removed again."""
+    fed = topo.deployment.federation
+    if fed is None:
+        return
+    from keystoneauth1 import exceptions as ks_exc
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+    password = testbed.passwords()["admin"]
+    v3_path = topo.model.services["keystone"].url_path
+    for site in topo.catalog_sites():
+        if site is topo.root:
+            continue
+        t = time.monotonic()
+        idp = v3.Password(
+            auth_url="http://" + topo.address_of(site.name, topo.root,
+                                                 "keystone") + v3_path,
+            username="admin", password=password, user_domain_name="Default",
+            project_name="admin", project_domain_name="Default")
+        sess = session.Session(auth=v3.Keystone2Keystone(
+            idp, site.name, project_name="admin",
+            project_domain_name=fed.domain), timeout=30)
+        identity = conns[site.name].identity
+        # Only what this login provisions goes (not an earlier login's).
+        held = {u.id for u in identity.users(name="admin")} | \
+            {p.id for p in identity.projects(name="admin")}
+        try:
+            user, project = sess.get_user_id(), sess.get_project_id()
+        except ks_exc.ClientException as exc:
+            raise UserError(f"smoke: K2K login at {site.name}: "
+                            f"{str(exc).splitlines()[0][:200]}") from None
+        try:
+            if user not in held:
+                identity.delete_user(user, ignore_missing=True)
+            if project not in held:
+                identity.delete_project(project, ignore_missing=True)
+        except openstack.exceptions.SDKException as exc:
+            raise UserError(f"smoke: cannot remove what the K2K login "
+                            f"provisioned at {site.name}: {exc}") from None
+        yield (f"ok   K2K login at {site.name} with an assertion from "
+               f"{topo.root.name} ({time.monotonic() - t:.2f} s)")
