@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -24,6 +25,17 @@ from edge_refarch.validation.testbed.testbed import Testbed
 # take to fail, and how long a healed link may take to deliver.
 FAIL_FAST_S = 10.0
 CONVERGE_S = 60.0
+
+
+def assert_refused_fast(call) -> float:
+    """`call` cannot connect (a cut link refuses), and says so within
+    FAIL_FAST_S; returns how long it took."""
+    t = time.monotonic()
+    with pytest.raises(requests.ConnectionError):
+        call()
+    took = time.monotonic() - t
+    assert took < FAIL_FAST_S
+    return took
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 600):

@@ -3,12 +3,9 @@ DC, edges reach it over their links and lose it, fast, while cut off."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-import requests
 
-from .conftest import FAIL_FAST_S
+from .conftest import FAIL_FAST_S, assert_refused_fast
 
 MODEL = "centralized"
 
@@ -34,10 +31,7 @@ def test_cloudlet_reaches_the_dc_through_its_edge_and_loses_it_with_it(bed):
     assert far.issue_token().status_code == 201
     bed.cut("dc-edge1")
     try:
-        t = time.monotonic()
-        with pytest.raises(requests.ConnectionError):
-            far.issue_token(timeout=FAIL_FAST_S)
-        assert time.monotonic() - t < FAIL_FAST_S
+        assert_refused_fast(lambda: far.issue_token(timeout=FAIL_FAST_S))
     finally:
         bed.heal("dc-edge1")
     assert far.issue_token().status_code == 201
@@ -71,10 +65,7 @@ def test_cut_off_edge_fails_fast_and_recovers(bed):
     e1, e2 = bed.at("edge1"), bed.at("edge2")
     bed.cut("dc-edge1")
     try:
-        t = time.monotonic()
-        with pytest.raises(requests.ConnectionError):
-            e1.issue_token(timeout=FAIL_FAST_S)
-        assert time.monotonic() - t < FAIL_FAST_S
+        assert_refused_fast(lambda: e1.issue_token(timeout=FAIL_FAST_S))
         assert e2.issue_token().status_code == 201
     finally:
         bed.heal("dc-edge1")

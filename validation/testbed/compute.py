@@ -25,6 +25,7 @@ import socket
 from pathlib import Path
 
 from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.testbed import probes
 from edge_refarch.validation.testbed.keystone import gunicorn_conf
 from edge_refarch.validation.testbed.procs import run_tool
 
@@ -634,19 +635,10 @@ class NovaAdmin:
         self.timeout = timeout
 
     def _call(self, method: str, path: str, expect=(200,), **kwargs):
-        import requests
-        headers = {"X-Auth-Token": self.token,
-                   "OpenStack-API-Version": f"compute {self.MICROVERSION}"}
-        try:
-            r = requests.request(method, self.url + path, headers=headers,
-                                 timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise UserError(f"{self.url}: {method} {path} failed: "
-                            f"{type(exc).__name__}") from None
-        if r.status_code not in expect:
-            raise UserError(f"{self.url}: {method} {path} returned "
-                            f"{r.status_code}: {r.text[:200]}")
-        return r
+        return probes.api_call(
+            self.url, method, path, timeout=self.timeout, expect=expect,
+            headers={"X-Auth-Token": self.token, "OpenStack-API-Version":
+                     f"compute {self.MICROVERSION}"}, **kwargs)
 
     def services_up(self) -> set[tuple[str, str]]:
         """(binary, host) of every service reported up."""

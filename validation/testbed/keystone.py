@@ -12,6 +12,7 @@ from pathlib import Path
 import requests
 
 from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.testbed import probes
 
 # Keystone 30 reads sys.argv through oslo.config, so gunicorn must get no
 # command-line arguments: it reads ./gunicorn.conf.py from its working dir.
@@ -193,20 +194,10 @@ class KeystoneAdmin:
 
     def _call(self, method: str, path: str, expect: int | tuple = 200,
               **kwargs) -> requests.Response:
-        headers = kwargs.pop("headers", {})
-        if getattr(self, "token", None):
-            headers["X-Auth-Token"] = self.token
-        try:
-            r = requests.request(method, self.url + path, headers=headers,
-                                 timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise UserError(f"{self.url}: {method} {path} failed: "
-                            f"{type(exc).__name__}") from None
-        expected = expect if isinstance(expect, tuple) else (expect,)
-        if r.status_code not in expected:
-            raise UserError(f"{self.url}: {method} {path} returned "
-                            f"{r.status_code}: {r.text[:200]}")
-        return r
+        token = getattr(self, "token", None)
+        return probes.api_call(
+            self.url, method, path, timeout=self.timeout, expect=expect,
+            headers={"X-Auth-Token": token} if token else {}, **kwargs)
 
     def find(self, collection: str, **filters) -> dict | None:
         r = self._call("GET", f"/v3/{collection}", params=filters)
