@@ -75,6 +75,36 @@ def test_up_with_other_model_while_up_is_refused(manager):
     assert "testbed down" in result.stderr
 
 
+# The next two use the testbed the tests above left up (a bring-up costs
+# about 90 s); the second kills its toxiproxy and brings it down.
+def test_cli_output_shows_no_secret(manager):
+    """No password or key of the testbed in what the CLI prints."""
+    bed = manager.ensure("distributed")
+    secrets = list(bed.testbed.passwords().values())
+    outputs = [run_cli("testbed", "up", "--model", "distributed"),
+               run_cli("testbed", "status"),
+               run_cli("testbed", "status", "--json"),
+               run_cli("testbed", "smoke"),
+               run_cli("fault", "list"),
+               run_cli("fault", "counters")]
+    for result in outputs:
+        assert result.returncode == 0, result.stderr
+        for secret in secrets:
+            assert secret not in result.stdout + result.stderr
+
+
+def test_toxiproxy_down_is_reported(manager):
+    bed = manager.ensure("distributed")
+    tox = ProcessTable(manager.testbed.state).get("toxiproxy")
+    os.kill(tox.pid, signal.SIGKILL)
+    result = run_cli("testbed", "status")
+    assert result.returncode == 1
+    assert "DOWN toxiproxy" in result.stdout
+    assert "Traceback" not in result.stderr
+    manager.down()
+    del bed
+
+
 def test_down_leaves_nothing_and_up_survives_kill_9(manager):
     bed = manager.ensure("distributed")
     ports = _testbed_ports(bed)
@@ -152,31 +182,3 @@ def test_toxiproxy_missing_and_not_buildable(manager, tmp_path):
         "EDGE_REFARCH_GO": str(tmp_path / "no-go")})
     _one_line_error(result, 1)
     assert "toxiproxy-server is not installed" in result.stderr
-
-
-def test_toxiproxy_down_is_reported(manager):
-    bed = manager.ensure("distributed")
-    tox = ProcessTable(manager.testbed.state).get("toxiproxy")
-    os.kill(tox.pid, signal.SIGKILL)
-    result = run_cli("testbed", "status")
-    assert result.returncode == 1
-    assert "DOWN toxiproxy" in result.stdout
-    assert "Traceback" not in result.stderr
-    manager.down()
-    del bed
-
-
-def test_cli_output_shows_no_secret(manager):
-    """No password or key of the testbed in what the CLI prints."""
-    bed = manager.ensure("distributed")
-    secrets = list(bed.testbed.passwords().values())
-    outputs = [run_cli("testbed", "up", "--model", "distributed"),
-               run_cli("testbed", "status"),
-               run_cli("testbed", "status", "--json"),
-               run_cli("testbed", "smoke"),
-               run_cli("fault", "list"),
-               run_cli("fault", "counters")]
-    for result in outputs:
-        assert result.returncode == 0, result.stderr
-        for secret in secrets:
-            assert secret not in result.stdout + result.stderr
