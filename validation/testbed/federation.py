@@ -94,10 +94,15 @@ def sp_urls(site_url: str, idp_id: str) -> tuple[str, str]:
             f"protocols/{PROTOCOL}/auth")
 
 
+def credentials(directory: Path) -> tuple[Path, Path]:
+    """(key, certificate) kept in `directory`."""
+    return directory / "key.pem", directory / "cert.pem"
+
+
 def self_signed(directory: Path, cn: str) -> tuple[Path, Path]:
     """A key and a self-signed certificate (signing only)."""
     directory.mkdir(parents=True, exist_ok=True)
-    key, cert = directory / "key.pem", directory / "cert.pem"
+    key, cert = credentials(directory)
     if key.exists() and cert.exists():
         return key, cert
     proc = subprocess.run(
@@ -111,17 +116,27 @@ def self_signed(directory: Path, cn: str) -> tuple[Path, Path]:
     return key, cert
 
 
-def idp_conf(directory: Path, url: str, org: str) -> str:
-    """The [saml] section that makes a Keystone an identity provider (its
-    key and certificate: `self_signed(directory, ...)`)."""
-    key, cert = directory / "key.pem", directory / "cert.pem"
+def idp_dir(ks: Keystone) -> Path:
+    """Where an identity provider's key, certificate and metadata live."""
+    return ks.dir / "saml"
+
+
+def idp_metadata_path(ks: Keystone) -> Path:
+    return idp_dir(ks) / "idp_metadata.xml"
+
+
+def idp_conf(ks: Keystone, url: str) -> str:
+    """The [saml] section that makes `ks` an identity provider (its key and
+    certificate: `self_signed(idp_dir(ks), ...)`)."""
+    key, cert = credentials(idp_dir(ks))
+    org = ks.site.name
     return f"""
 [saml]
 certfile = {cert}
 keyfile = {key}
 idp_entity_id = {idp_entity_id(url)}
 idp_sso_endpoint = {url}/v3/OS-FEDERATION/saml2/sso
-idp_metadata_path = {directory / 'idp_metadata.xml'}
+idp_metadata_path = {idp_metadata_path(ks)}
 xmlsec1_binary = {XMLSEC1}
 idp_organization_name = {org}
 idp_organization_display_name = edge-refarch {org}
@@ -135,8 +150,8 @@ idp_contact_type = technical
 """
 
 
-def write_idp_metadata(ks: Keystone, directory: Path) -> Path:
-    path = directory / "idp_metadata.xml"
+def write_idp_metadata(ks: Keystone) -> Path:
+    path = idp_metadata_path(ks)
     path.write_text(ks.manage("saml_idp_metadata"))
     return path
 

@@ -154,12 +154,11 @@ class Testbed:
                     idp_url=idp_url, idp_id=fed.idp_id, cache_server=cache,
                     cache_ttl=ttl, threads=threads)
             elif "keystone" in site.services:
-                keystones[site.name] = Keystone(
+                ks = keystones[site.name] = Keystone(
                     site, sdir, venv, ks_db, primary=site is root,
-                    cache_server=cache, cache_ttl=ttl, threads=threads,
-                    extra_conf=federation.idp_conf(
-                        sdir / "keystone" / "saml", idp_url, site.name)
-                    if fed and site is root else "")
+                    cache_server=cache, cache_ttl=ttl, threads=threads)
+                if fed and site is root:
+                    ks.extra_conf = federation.idp_conf(ks, idp_url)
             if "glance" in site.services:
                 features = dm.features.get(site.tier, {})
                 methods = features.get(
@@ -284,8 +283,9 @@ class Testbed:
         sps = {n: ks for n, ks in keystones.items()
                if isinstance(ks, federation.SpKeystone)}
         if fed:
-            federation.self_signed(keystones[topo.root.name].dir / "saml",
-                                   f"{topo.root.name} SAML2 IdP")
+            federation.self_signed(
+                federation.idp_dir(keystones[topo.root.name]),
+                f"{topo.root.name} SAML2 IdP")
         compute = self._compute(topo, venv, pw)
         root = topo.root.name
         self.say(f"bringing up {topo.deployment.name}: "
@@ -351,13 +351,11 @@ class Testbed:
 
         # 3. The source of identity truth, and every Glance schema.
         ks_root = keystones[root]
-        idp_metadata: list[Path] = []
 
         def bootstrap_root():
             ks_root.bootstrap(pw["admin"])
             if fed:
-                idp_metadata.append(federation.write_idp_metadata(
-                    ks_root, ks_root.dir / "saml"))
+                federation.write_idp_metadata(ks_root)
         jobs = {"keystone": bootstrap_root}
         # A service provider holds identity of its own: bootstrapped like
         # the root, with its own keys and local admin (the site operator).
@@ -394,7 +392,7 @@ class Testbed:
             if name != root and name in replicas:
                 ks.copy_keys_from(ks_root)
         for sp in sps.values():
-            sp.trust(idp_metadata[0])
+            sp.trust(federation.idp_metadata_path(ks_root))
             sp.hand_over()
 
         # 5. Start the services; Keystones as soon as their data is there.
