@@ -204,6 +204,15 @@ class Topology:
         src = self.sites[seen_from]
         return f"{src.address}:{self.proxy_port(provider, service)}"
 
+    def url_of(self, seen_from: str, provider: Site,
+               service: str) -> str | None:
+        """The URL `seen_from` uses for provider's service (its
+        address_of plus the service's path), None where there is no way."""
+        hostport = self.address_of(seen_from, provider, service)
+        if hostport is None:
+            return None
+        return f"http://{hostport}{self.model.services[service].url_path}"
+
     def identity_site(self, site: str) -> Site:
         """The site whose Keystone serves `site`'s users."""
         provider = self.provider(site, "keystone")
@@ -235,19 +244,16 @@ class Topology:
                 provider = self.provider(region, svc.name)
                 if provider is None:
                     continue
-                hostport = self.address_of(seen_from, provider, svc.name)
-                if hostport is None:
+                url = self.url_of(seen_from, provider, svc.name)
+                if url is None:
                     continue
                 endpoints.append(Endpoint(region, svc.name,
-                                          svc.catalog_type,
-                                          f"http://{hostport}{svc.url_path}"))
+                                          svc.catalog_type, url))
         return endpoints
 
     def auth_url(self, site: str) -> str:
         """The identity endpoint a client at `site` authenticates against."""
-        ks = self.identity_site(site)
-        hostport = self.address_of(site, ks, "keystone")
-        return f"http://{hostport}{self.model.services['keystone'].url_path}"
+        return self.url_of(site, self.identity_site(site), "keystone")
 
     @cached_property
     def proxies(self) -> list[Proxy]:

@@ -26,8 +26,8 @@ def bed(manager):
 def _k2k(bed, site: str) -> K2KClient:
     """The identity provider as a client at `site` reaches it."""
     topo = bed.topology
-    return K2KClient("http://" + topo.address_of(site, topo.root, "keystone")
-                     + "/v3", timeout=FAIL_FAST_S)
+    return K2KClient(topo.url_of(site, topo.root, "keystone"),
+                     timeout=FAIL_FAST_S)
 
 
 def _login(bed, site: str) -> dict:

@@ -91,10 +91,8 @@ def for_testbed(testbed, path: Path) -> Path:
     if topo.deployment.federation:
         # The identity provider (the root's Keystone) as a client at each
         # site with a Keystone of its own reaches it: over its link.
-        v3 = topo.model.services["keystone"].url_path
-        idp_uris = {s.name: "http://" + topo.address_of(
-            s.name, topo.root, "keystone") + v3
-            for s in topo.catalog_sites()}
+        idp_uris = {s.name: topo.url_of(s.name, topo.root, "keystone")
+                    for s in topo.catalog_sites()}
     cp = _conf(topo.deployment.name, topo.root.name, edges[0].name,
                edges[1].name if len(edges) > 1 else None, sites, admin,
                testbed.toxiproxy.url,

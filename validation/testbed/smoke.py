@@ -115,14 +115,12 @@ def _k2k(testbed, topo, conns) -> Iterator[str]:
     from keystoneauth1 import session
     from keystoneauth1.identity import v3
     password = testbed.passwords()["admin"]
-    v3_path = topo.model.services["keystone"].url_path
     for site in topo.catalog_sites():
         if site is topo.root:
             continue
         t = time.monotonic()
         idp = v3.Password(
-            auth_url="http://" + topo.address_of(site.name, topo.root,
-                                                 "keystone") + v3_path,
+            auth_url=topo.url_of(site.name, topo.root, "keystone"),
             username="admin", password=password, user_domain_name="Default",
             project_name="admin", project_domain_name="Default")
         sess = session.Session(auth=v3.Keystone2Keystone(
