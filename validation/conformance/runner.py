@@ -108,7 +108,7 @@ class Cloud:
         return sess, ep, sess.get(path, endpoint_filter=ep).json()[
             collection]
 
-    def _root_list(self, collection: str, site: str | None = None):
+    def _identity_list(self, collection: str, site: str | None = None):
         """(session, endpoint filter, items) of an identity collection at
         the root site (or `site`)."""
         site = site or self.root
@@ -137,10 +137,10 @@ class Cloud:
                 if images is not None:
                     out[f"images@{site}"] = len(images)
             for collection in ("projects", "users"):
-                out[collection] = len(self._root_list(collection)[2])
+                out[collection] = len(self._identity_list(collection)[2])
                 for site in self.identity_sites[1:]:
                     out[f"{collection}@{site}"] = len(
-                        self._root_list(collection, site)[2])
+                        self._identity_list(collection, site)[2])
             for site in self.compute_sites:
                 for collection in ("servers", "flavors"):
                     out[f"{collection}@{site}"] = len(
@@ -178,7 +178,7 @@ class Cloud:
                             removed[collection] += 1
             for site in self.identity_sites:
                 for collection in ("users", "projects"):
-                    sess, ep, items = self._root_list(collection, site)
+                    sess, ep, items = self._identity_list(collection, site)
                     for item in items:
                         if item["name"].startswith(PREFIX):
                             sess.delete(f"/{collection}/{item['id']}",

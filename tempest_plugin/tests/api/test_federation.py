@@ -222,13 +222,11 @@ class FederatedIdentityTest(base.EdgeRefarchTest):
     def _forget(self, user, project):
         """Remove what the genuine login provisioned at the edge (the names
         are this test's own)."""
-        site = self.site(self.edge)
-        for kind, forget in (("users", base.forget_federated),
-                             ("projects", base.forget_project)):
-            name = user["name"] if kind == "users" else project["name"]
-            _, body = site.identity.get(f"{kind}?name={name}")
-            for item in json.loads(body)[kind]:
-                forget(self, self.edge, item["id"])
+        for user_id in self._named(self.edge, "users", user["name"]):
+            base.forget_federated(self, self.edge, user_id)
+        for project_id in self._named(self.edge, "projects",
+                                      project["name"]):
+            base.forget_project(self, self.edge, project_id)
 
     @decorators.idempotent_id("f7d2b4a6-5c0e-4b81-9a39-4e6f8d0b2c06")
     @requirement("EDGE-FED-ROLES")
