@@ -217,35 +217,38 @@ def apache_keystone_venv(say: Callable[[str], None]) -> Path:
                  "~40 s", say)
 
 
+def _require(files, executable: bool = True) -> None:
+    """Each (path, Debian package) is where the testbed expects it (and
+    executable, for a program)."""
+    for path, package in files:
+        ok = os.access(path, os.X_OK) if executable else os.path.exists(path)
+        if not ok:
+            what = "not found or not executable" if executable \
+                else "not found"
+            raise UserError(f"{path} {what}: install the Debian package "
+                            f"{package} ('edge-refarch testbed install' "
+                            "does it when run as root)")
+
+
 def check_programs() -> None:
     """The Debian programs the testbed runs are where it expects them."""
     from edge_refarch.validation.testbed import compute, mariadb, memcached
-    for path, package in ((mariadb.MARIADBD, "mariadb-server"),
-                          (mariadb.INSTALL_DB, "mariadb-server"),
-                          (memcached.MEMCACHED, "memcached"),
-                          (compute.RABBITMQ_SERVER, "rabbitmq-server"),
-                          (compute.EPMD, "erlang-base")):
-        if not os.access(path, os.X_OK):
-            raise UserError(f"{path} not found or not executable: install "
-                            f"the Debian package {package} ('edge-refarch "
-                            "testbed install' does it when run as root)")
+    _require(((mariadb.MARIADBD, "mariadb-server"),
+              (mariadb.INSTALL_DB, "mariadb-server"),
+              (memcached.MEMCACHED, "memcached"),
+              (compute.RABBITMQ_SERVER, "rabbitmq-server"),
+              (compute.EPMD, "erlang-base")))
 
 
 def check_federation_programs() -> None:
     """What the federated identity variant runs (bindep profile
-    'federation')."""
-    from edge_refarch.validation.testbed import federation
-    for path, package in ((federation.APACHE, "apache2"),
-                          (federation.SHIBD, "shibboleth-sp-utils"),
-                          (federation.XMLSEC1, "xmlsec1"),
-                          (str(federation.APACHE_MODULES / "mod_shib.so"),
-                           "libapache2-mod-shib"),
-                          (str(federation.APACHE_MODULES / "mod_wsgi.so"),
-                           "libapache2-mod-wsgi-py3")):
-        if not os.path.exists(path):
-            raise UserError(f"{path} not found: install the Debian package "
-                            f"{package} ('edge-refarch testbed install' "
-                            "does it when run as root)")
+    'federation'); Apache's modules are files, not programs."""
+    from edge_refarch.validation.testbed import federation as fed
+    _require(((fed.APACHE, "apache2"), (fed.SHIBD, "shibboleth-sp-utils"),
+              (fed.XMLSEC1, "xmlsec1")))
+    _require(((fed.APACHE_MODULES / "mod_shib.so", "libapache2-mod-shib"),
+              (fed.APACHE_MODULES / "mod_wsgi.so",
+               "libapache2-mod-wsgi-py3")), executable=False)
 
 
 def ensure_all(toxiproxy_version: str, say: Callable[[str], None]
