@@ -142,3 +142,43 @@ def test_without_fault_injector_fault_tests_are_not_run(manager, tmp_path):
               if r["verdict"] == "pass"}
     assert {"EDGE-US1-IDENTITY", "EDGE-US2-FETCH", "EDGE-US5-BOOT"} <= passed
     assert report["hygiene"]["clean"]
+
+
+def test_expected_verdicts_turn_a_broken_testbed_red(manager, tmp_path):
+    """A deliberately broken testbed setting (every edge's link proxy to
+    the DC's Glance wired to a port where nothing listens, as a mistyped
+    upstream would) makes the run exit 1 with a one-line difference per
+    requirement; wired back, the same run is green."""
+    from edge_refarch.validation.conformance import expectations, tempest_conf
+
+    bed = manager.ensure("distributed")
+    conf = tempest_conf.for_testbed(bed.testbed, tmp_path / "tempest.conf")
+    root = bed.topology.root
+    proxies = [p for p in bed.topology.proxies
+               if p.service == "glance" and p.dst == root.name]
+    assert proxies
+
+    def run():
+        return run_cli("conformance", "run", "--tempest-conf", str(conf),
+                       "--expect", str(expectations.DEFAULT_PATH),
+                       "--requirement", "EDGE-US2-FETCH",
+                       "--report-dir", str(tmp_path / "report"))
+    try:
+        for p in proxies:
+            bed.toxiproxy.ensure_proxy(p.name, p.listen, f"{root.address}:9")
+        broken = run()
+    finally:
+        for p in proxies:
+            bed.toxiproxy.ensure_proxy(p.name, p.listen, p.upstream)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    differs = [ln for ln in broken.stdout.splitlines()
+               if ln.startswith("DIFFERS ")]
+    assert len(differs) == 1, broken.stdout
+    assert differs[0].startswith(
+        "DIFFERS EDGE-US2-FETCH: expected pass, got fail ("), differs
+    assert "1 verdict(s) differ from" in broken.stderr
+    assert len(broken.stderr.strip().splitlines()) == 1, broken.stderr
+
+    healed = run()
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    assert "verdicts as expected" in healed.stdout

@@ -16,6 +16,16 @@ from edge_refarch.validation import cli
     (["nothing"], "invalid choice"),
     (["--model-file", "/nonexistent/model.yaml", "testbed", "status"],
      "model file not found"),
+    # Checked before any bring-up or run.
+    (["conformance", "run", "--requirement", "EDGE-NOPE-X"],
+     "no such requirement"),
+    (["conformance", "run", "--expect", "/nonexistent/expected.yaml"],
+     "expected-verdicts file not found"),
+    (["conformance", "run", "--strict", "--fail-on", "not-run"],
+     "--strict means --fail-on fail"),
+    (["conformance", "run", "--fail-on", "sometimes"], "invalid choice"),
+    (["conformance", "run", "--expect", "x.yaml", "--no-expect"],
+     "give one of them"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, argv, words):
     code = cli.main(argv)

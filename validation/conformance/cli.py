@@ -8,6 +8,9 @@ from edge_refarch.architecture.requirements import load_catalog
 from edge_refarch.validation import paths
 from edge_refarch.validation.errors import BadInput, UserError
 
+# --fail-on: which verdicts make the run exit 1 (besides expected verdicts).
+FAIL_ON = ("never", "fail", "not-run")
+
 
 def add_parser(areas, parser_class) -> None:
     cp = areas.add_parser("conformance", help="the conformance suite")
@@ -25,8 +28,24 @@ def add_parser(areas, parser_class) -> None:
     run.add_argument("--report-dir", metavar="DIR",
                      help="where the report goes (default: the docs "
                           "site's doc/source/_generated/conformance)")
+    run.add_argument("--requirement", action="append", metavar="ID",
+                     help="run only the tests of this requirement "
+                          "(repeatable); the others are reported not run")
+    run.add_argument("--expect", metavar="FILE",
+                     help="expected verdicts (YAML): exit 1 and print one "
+                          "line per requirement whose verdict differs, in "
+                          "either direction (default on the testbed: "
+                          "the shipped architecture/expected_verdicts.yaml;"
+                          " against --tempest-conf: none)")
+    run.add_argument("--no-expect", action="store_true",
+                     help="on the testbed: report only, compare with no "
+                          "expected verdicts")
+    run.add_argument("--fail-on", choices=FAIL_ON, default=None,
+                     help="exit policy: 'fail' exits 1 when an applicable "
+                          "requirement fails, 'not-run' also when one did "
+                          "not run; default 'never' (report only)")
     run.add_argument("--strict", action="store_true",
-                     help="exit 1 when any applicable requirement fails")
+                     help="the same as --fail-on fail")
     cl = cmds.add_parser("cleanup", help="remove what a crashed run left: "
                                          "faults whose owner died, the "
                                          "suite's images, users, servers "
@@ -56,13 +75,14 @@ def _report_dir(args) -> Path:
 
 def run(args, model, say) -> int:
     from edge_refarch.validation.conformance import runner, tempest_conf
+    catalog = load_catalog(model)
     if args.command == "run":
         try:
             import tempest  # noqa: F401
         except ImportError:
             raise UserError("the conformance suite needs Tempest: pip "
                             "install 'edge-refarch[conformance]'") from None
-    catalog = load_catalog(model)
+        return _run(args, model, catalog, say)
     if args.command == "config":
         out = tempest_conf.for_cloud(model, args.clouds, args.site_map,
                                      args.model, args.toxiproxy_url,
@@ -87,6 +107,28 @@ def run(args, model, say) -> int:
               f"{removed['projects']} projects, {removed['servers']} "
               f"servers, {removed['flavors']} flavors")
         return 0
+
+
+def _run(args, model, catalog, say) -> int:
+    from edge_refarch.validation.conformance import (
+        expectations,
+        runner,
+        tempest_conf,
+    )
+    if args.strict and args.fail_on not in (None, "fail"):
+        raise BadInput("--strict means --fail-on fail; give one of them")
+    fail_on = "fail" if args.strict else (args.fail_on or "never")
+    only = _known(catalog, args.requirement) if args.requirement else None
+    if args.expect and args.no_expect:
+        raise BadInput("--expect and --no-expect: give one of them")
+    expect_path = None
+    if args.expect:
+        expect_path = Path(args.expect)
+    elif not args.tempest_conf and not args.no_expect:
+        expect_path = expectations.DEFAULT_PATH
+    # Read before the run: a broken declaration costs no bring-up.
+    expected = expectations.load(expect_path, catalog) \
+        if expect_path else None
     if args.tempest_conf:
         conf = Path(args.tempest_conf)
         if not conf.exists():
@@ -106,7 +148,7 @@ def run(args, model, say) -> int:
         conf = tempest_conf.for_testbed(testbed, workdir / "tempest.conf")
         on_testbed = True
     rep = runner.run(model, catalog, conf, workdir, _report_dir(args), say,
-                     testbed=testbed)
+                     testbed=testbed, only=only)
     width = max(len(r["id"]) for r in rep["requirements"])
     for r in rep["requirements"]:
         reason = f"  {r['reason']}" if r.get("reason") else ""
@@ -130,8 +172,28 @@ def run(args, model, say) -> int:
     if on_testbed and (unrun or s["no_test"]):
         problems.append("against the testbed every applicable requirement "
                         "in its scope must run")
-    if args.strict and s["fail"]:
+    if fail_on in ("fail", "not-run") and s["fail"]:
         problems.append(f"{s['fail']} requirement(s) failed")
+    if fail_on == "not-run" and unrun:
+        problems.append(f"{len(unrun)} requirement(s) did not run")
+    if expected is not None:
+        diffs = expectations.compare(rep, expected, only)
+        for d in diffs:
+            print(f"DIFFERS {d.line()}")
+        if diffs:
+            problems.append(f"{len(diffs)} verdict(s) differ from "
+                            f"{expect_path} ({rep['model']}); a change "
+                            "made on purpose is declared there")
+        else:
+            print(f"verdicts as expected ({expect_path})")
     if problems:
         raise UserError("; ".join(problems))
     return 0
+
+
+def _known(catalog, ids: list[str]) -> set[str]:
+    for rid in ids:
+        if rid not in catalog.requirements:
+            raise BadInput(f"--requirement {rid}: no such requirement in "
+                           f"{catalog.path.name}")
+    return set(ids)

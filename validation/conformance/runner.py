@@ -208,7 +208,12 @@ def _dict(text: str) -> dict[str, str]:
 
 
 def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
-        report_dir: Path, say, testbed=None) -> dict:
+        report_dir: Path, say, testbed=None,
+        only: set[str] | None = None) -> dict:
+    """Run the suite on the cloud `tempest_conf` describes; `only`: the
+    requirement IDs to run (None: all), the others are reported not run.
+    Returns the report (report.build's, with the secrets audit on the
+    testbed) after writing it into `report_dir`."""
     cloud = Cloud(tempest_conf)
     deployment = cloud.model
     model.deployment_model(deployment)
@@ -219,6 +224,10 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
                     for svc in site.services}
         scoped_out = selection.outside(catalog, deployed,
                                        "the embedded testbed")
+    if only is not None:
+        scoped_out.update({r: "not selected for this run (--requirement)"
+                           for r in catalog.requirements
+                           if r not in only and r not in scoped_out})
     chosen = selection.tests_for(catalog, deployment, tests, scoped_out)
     workdir.mkdir(parents=True, exist_ok=True)
     # A fresh workspace every run: its .stestr.conf names the test path of
