@@ -3,18 +3,15 @@ does not, without a warning: the page just ends where it should be)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from edge_refarch.validation.docs import install
+
 FLOWS = sorted((Path(__file__).resolve().parents[2] / "architecture" /
                 "diagrams" / "flows").glob("*.mmd"))
-NODE = Path(os.environ.get("EDGE_REFARCH_CACHE")
-            or Path.home() / ".cache" / "edge-refarch") / "node"
-MMDC = Path(os.environ.get("EDGE_REFARCH_MMDC")
-            or NODE / "node_modules" / ".bin" / "mmdc")
 
 
 def test_there_are_flows():
@@ -23,11 +20,11 @@ def test_there_are_flows():
 
 @pytest.mark.parametrize("flow", FLOWS, ids=[f.stem for f in FLOWS])
 def test_flow_renders(flow, tmp_path):
-    assert MMDC.exists(), f"{MMDC} missing: run 'edge-refarch docs install'"
+    # What the site's build uses: mmdc and the configuration the install
+    # step wrote (Debian's chromium); missing, this says to install.
+    mmdc, config = install.mermaid_args()
     out = tmp_path / f"{flow.stem}.svg"
-    args = [str(MMDC), "-i", str(flow), "-o", str(out)]
-    if (NODE / "puppeteer.json").exists():
-        args += ["-p", str(NODE / "puppeteer.json")]
+    args = [mmdc, *config, "-i", str(flow), "-o", str(out)]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL)
     said = [ln for ln in (proc.stderr + proc.stdout).splitlines()

@@ -1,9 +1,15 @@
 """What the docs build and its browser check need: graphviz and chromium
 (Debian), mermaid-cli (npm, with the browser download skipped: it drives
-Debian's chromium)."""
+Debian's chromium) and mermaid-cli's configuration.
+
+Everything is written by the install step (``edge-refarch docs install``),
+never as a side effect of a build: the Sphinx configuration and the docs
+tests only read it, through :func:`mermaid_args`.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -11,17 +17,60 @@ from pathlib import Path
 from edge_refarch.validation import paths
 from edge_refarch.validation.errors import UserError
 from edge_refarch.validation.testbed import deps
+from edge_refarch.validation.testbed.procs import run_tool
 
 MERMAID_CLI = "@mermaid-js/mermaid-cli@11.17.0"
+# Debian's chromium (bindep profile 'browser'); root needs --no-sandbox.
+CHROMIUM = "/usr/bin/chromium"
+PUPPETEER = {
+    "executablePath": CHROMIUM,
+    "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--headless=new", "--disable-background-networking"]}
+# Without useMaxWidth: false an SVG stretches to the page's width.
+MERMAID = {"sequence": {"useMaxWidth": False},
+           "flowchart": {"useMaxWidth": False}, "theme": "neutral"}
+
+
+def node_dir() -> Path:
+    return paths.cache_dir() / "node"
 
 
 def mmdc_path() -> Path:
-    return paths.cache_dir() / "node" / "node_modules" / ".bin" / "mmdc"
+    """mermaid-cli's mmdc ($EDGE_REFARCH_MMDC, or the project's cache)."""
+    override = os.environ.get("EDGE_REFARCH_MMDC")
+    return Path(override) if override else \
+        node_dir() / "node_modules" / ".bin" / "mmdc"
 
 
-def ensure(say) -> Path:
-    deps.ensure_packages("docs", say)
-    deps.ensure_packages("browser", say)
+def mermaid_args() -> tuple[str, list[str]]:
+    """(mmdc path, its configuration arguments: ``-p puppeteer.json -c
+    mermaid.json``), as the install step wrote them.
+
+    Raises UserError when the install step has not run.
+    """
+    mmdc = mmdc_path()
+    cfg = node_dir() / "puppeteer.json", node_dir() / "mermaid.json"
+    missing = [str(p) for p in (mmdc, *cfg) if not p.exists()]
+    if missing:
+        raise UserError(f"{missing[0]} is missing: run 'edge-refarch docs "
+                        "install' first")
+    return str(mmdc), ["-p", str(cfg[0]), "-c", str(cfg[1])]
+
+
+def write_config() -> None:
+    """mermaid-cli's puppeteer and mermaid configuration files."""
+    node_dir().mkdir(parents=True, exist_ok=True)
+    for name, data in (("puppeteer.json", PUPPETEER),
+                       ("mermaid.json", MERMAID)):
+        (node_dir() / name).write_text(json.dumps(data, indent=1) + "\n")
+
+
+def install_mermaid_cli(say) -> Path:
+    """npm-install mermaid-cli into the cache (once); returns mmdc.
+
+    Raises UserError, one line, when npm is missing or fails (its own
+    line that says why: a TLS or proxy error, an unknown package...).
+    """
     mmdc = mmdc_path()
     if mmdc.exists():
         return mmdc
@@ -30,14 +79,26 @@ def ensure(say) -> Path:
         raise UserError("npm is not installed; it is needed once to install "
                         f"{MERMAID_CLI} (install Node.js 20 or later)")
     say(f"installing {MERMAID_CLI} with npm (first time, ~30 s)")
-    node_dir = mmdc.parents[2]
-    node_dir.mkdir(parents=True, exist_ok=True)
-    deps._run([npm, "install", "--no-audit", "--no-fund", "--silent",
-               "--prefix", str(node_dir), MERMAID_CLI],
-              f"npm install {MERMAID_CLI}",
-              paths.cache_dir() / "logs" / "npm-mermaid.log",
-              {"PUPPETEER_SKIP_DOWNLOAD": "1"})
+    node_dir().mkdir(parents=True, exist_ok=True)
+    run_tool([npm, "install", "--no-audit", "--no-fund", "--loglevel=error",
+              "--prefix", str(node_dir()), MERMAID_CLI],
+             f"npm install {MERMAID_CLI}", timeout=deps.INSTALL_TIMEOUT_S,
+             log=paths.cache_dir() / "logs" / "npm-mermaid.log",
+             env={"PUPPETEER_SKIP_DOWNLOAD": "1"})
     if not mmdc.exists():
         raise UserError(f"npm installed {MERMAID_CLI} but {mmdc} is missing")
     os.chmod(mmdc, 0o755)
+    return mmdc
+
+
+def ensure(say) -> Path:
+    """Debian packages, mermaid-cli and its configuration; returns mmdc."""
+    deps.ensure_packages("docs", say)
+    deps.ensure_packages("browser", say)
+    mmdc = install_mermaid_cli(say)
+    write_config()
+    if not os.access(CHROMIUM, os.X_OK):
+        raise UserError(f"{CHROMIUM} not found: install the Debian package "
+                        "chromium ('edge-refarch docs install' does it when "
+                        "run as root)")
     return mmdc

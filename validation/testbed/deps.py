@@ -19,8 +19,12 @@ from pathlib import Path
 
 from edge_refarch.validation import paths
 from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.testbed.procs import run_tool
 
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
+# Bound on one installer command (apt-get, go install, pip install) on a
+# fresh machine with a slow mirror; a hung download fails the step then.
+INSTALL_TIMEOUT_S = 1800
 
 
 def _source() -> Path:
@@ -44,24 +48,6 @@ def _locked(name: str):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _run(argv: list[str], what: str, log: Path | None = None,
-         env: dict[str, str] | None = None) -> str:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True,
-                              env={**os.environ, **(env or {})},
-                              stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise UserError(f"{what}: {argv[0]} not found") from None
-    if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
-        where = f" (full output: {log})" if log else ""
-        raise UserError(f"{what} failed: {tail[0][:300]}{where}")
-    return proc.stdout
-
-
 @contextlib.contextmanager
 def _no_service_start():
     """Keep apt from starting the packages' system services (a system
@@ -80,10 +66,13 @@ def _no_service_start():
         policy.unlink(missing_ok=True)
 
 
-def missing_packages(profile: str) -> list[str]:
+def missing_packages(profile: str, bindep_file: Path | None = None
+                     ) -> list[str]:
+    """The Debian packages of a bindep profile (of the project's
+    bindep.txt, or `bindep_file`) that are not installed."""
     out = subprocess.run(
         [sys.executable, "-m", "bindep", "-b", "-f",
-         str(_source() / "bindep.txt"), profile],
+         str(bindep_file or _source() / "bindep.txt"), profile],
         capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if out.returncode not in (0, 1):
         raise UserError(f"bindep failed: {out.stderr.strip()[:300]}")
@@ -91,8 +80,16 @@ def missing_packages(profile: str) -> list[str]:
             if line.strip()]
 
 
-def ensure_packages(profile: str, say: Callable[[str], None]) -> None:
-    missing = missing_packages(profile)
+def ensure_packages(profile: str, say: Callable[[str], None],
+                    bindep_file: Path | None = None) -> None:
+    """Install the missing packages of a bindep profile with apt-get (as
+    root), with no system service started.
+
+    Raises UserError, one line: not root or no apt-get (with the command
+    to run), apt-get failed (its line that says why), or a package still
+    missing afterwards.
+    """
+    missing = missing_packages(profile, bindep_file)
     if not missing:
         return
     cmd = "apt-get install -y " + " ".join(missing)
@@ -103,12 +100,14 @@ def ensure_packages(profile: str, say: Callable[[str], None]) -> None:
         say(f"installing Debian packages: {' '.join(missing)}")
         log = paths.cache_dir() / "logs" / "apt.log"
         env = {"DEBIAN_FRONTEND": "noninteractive"}
-        _run(["apt-get", "update", "-q"], "apt-get update", log, env)
+        run_tool(["apt-get", "update", "-q"], "apt-get update",
+                 timeout=INSTALL_TIMEOUT_S, log=log, env=env)
         with _no_service_start():
-            _run(["apt-get", "install", "-y", "-q",
-                  "--no-install-recommends", *missing],
-                 f"apt-get install {' '.join(missing)}", log, env)
-    still = missing_packages(profile)
+            run_tool(["apt-get", "install", "-y", "-q",
+                      "--no-install-recommends", *missing],
+                     f"apt-get install {' '.join(missing)}",
+                     timeout=INSTALL_TIMEOUT_S, log=log, env=env)
+    still = missing_packages(profile, bindep_file)
     if still:
         raise UserError(f"Debian packages still missing after apt-get: "
                         f"{' '.join(still)}")
@@ -141,10 +140,14 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
         tmp = bindir.with_name(bindir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        _run([go, "install", f"{TOXIPROXY_MODULE}@{version}"],
-             f"go install {TOXIPROXY_MODULE}@{version}",
-             paths.cache_dir() / "logs" / "toxiproxy-install.log",
-             {"GOBIN": str(tmp), "GOFLAGS": "-mod=mod"})
+        # The machine's GOFLAGS (env or 'go env -w') are kept, not replaced.
+        flags = run_tool([go, "env", "GOFLAGS"], "go env GOFLAGS").strip()
+        run_tool([go, "install", f"{TOXIPROXY_MODULE}@{version}"],
+                 f"go install {TOXIPROXY_MODULE}@{version}",
+                 timeout=INSTALL_TIMEOUT_S,
+                 log=paths.cache_dir() / "logs" / "toxiproxy-install.log",
+                 env={"GOBIN": str(tmp),
+                      "GOFLAGS": f"{flags} -mod=mod".strip()})
         (tmp / "server").rename(tmp / "toxiproxy-server")
         shutil.rmtree(bindir, ignore_errors=True)
         tmp.rename(bindir)
@@ -173,12 +176,13 @@ def _venv(venv: Path, python: str, pip_args: list[str], what: str,
         say(f"installing {what} into {venv} (first time, {eta})")
         shutil.rmtree(venv, ignore_errors=True)
         log = paths.cache_dir() / "logs" / f"{venv.name}.log"
-        _run([python, "-m", "venv", str(venv)], f"creating the venv for "
-             f"{what}", log)
-        _run([str(venv / "bin" / "pip"), "install", "-q",
-              "--disable-pip-version-check",
-              "-c", str(_source() / "requirements" / "constraints.txt"),
-              *pip_args], f"installing {what}", log)
+        run_tool([python, "-m", "venv", str(venv)],
+                 f"creating the venv for {what}", log=log)
+        run_tool([str(venv / "bin" / "pip"), "install",
+                  "--disable-pip-version-check",
+                  "-c", str(_source() / "requirements" / "constraints.txt"),
+                  *pip_args], f"installing {what}",
+                 timeout=INSTALL_TIMEOUT_S, log=log)
         stamp.write_text("ok\n")
     return venv
 
@@ -205,8 +209,9 @@ def apache_keystone_venv(say: Callable[[str], None]) -> Path:
     if not os.access(DEBIAN_PYTHON, os.X_OK):
         raise UserError(f"{DEBIAN_PYTHON} not found: the federated variant "
                         "needs Debian's python3 (mod_wsgi embeds it)")
-    version = _run([DEBIAN_PYTHON, "-c", "import sys; print(sys.version)"],
-                   "reading Debian's python3 version")
+    version = run_tool([DEBIAN_PYTHON, "-c",
+                        "import sys; print(sys.version)"],
+                       "reading Debian's python3 version")
     h = hashlib.sha256((_source() / "requirements/constraints.txt")
                        .read_bytes())
     h.update(" ".join(APACHE_KEYSTONE_PACKAGES).encode())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -149,16 +150,53 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
+# Lines of a tool's output that say why it failed, in preference to its
+# last line: pip ends on "No matching distribution found" after a TLS
+# error, npm on "A complete log of this run can be found in ...".
+_WHY = re.compile(r"certificate|ssl|x509|tls|proxy|connection|resolve|"
+                  r"name or service|timed? ?out|unreachable|"
+                  r"permission denied|no space", re.IGNORECASE)
+_NOISE = re.compile(r"^(npm (error|ERR!)( (code|errno|syscall)\b.*)?|"
+                    r"npm (error|ERR!) A complete log of this run.*|"
+                    r"\[notice\].*|WARNING: Running pip as .*)$")
+
+
+def cause_of(stderr: str, stdout: str = "") -> str:
+    """The line of a failed tool's output that says why (at most 300
+    characters): the last one, of either stream, naming a TLS, proxy,
+    network or permission problem; else the last line of stderr (of stdout
+    when stderr is empty) that is not boilerplate."""
+    def lines(text: str) -> list[str]:
+        return [ln.strip() for ln in text.splitlines() if ln.strip()
+                and not _NOISE.match(ln.strip())]
+    why = [ln for ln in lines(stdout) + lines(stderr) if _WHY.search(ln)]
+    return (why or lines(stderr) or lines(stdout) or ["?"])[-1][:300]
+
+
 def run_tool(argv: list[str], what: str, ok: tuple[int, ...] = (0,),
-             timeout: float | None = 600) -> str:
-    """Run a service's command-line tool (db sync, nova-manage, ...) to
-    completion; its last output line is the error when it fails."""
+             timeout: float | None = 600, log: Path | None = None,
+             env: dict[str, str] | None = None) -> str:
+    """Run a command-line tool (an installer, a db sync, nova-manage...)
+    to completion, with `env` added to ours; its whole output goes to
+    `log` if given. Returns its stdout.
+
+    Raises UserError, one line, when it is missing, fails (the line of its
+    output that says why, see cause_of) or outlives `timeout` seconds.
+    """
     try:
         proc = subprocess.run(argv, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=timeout)
+                              stdin=subprocess.DEVNULL, timeout=timeout,
+                              env={**os.environ, **env} if env else None)
+    except FileNotFoundError:
+        raise UserError(f"{what}: {argv[0]} not found") from None
     except subprocess.TimeoutExpired:
         raise UserError(f"{what}: timed out after {timeout:.0f} s") from None
+    where = ""
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(proc.stdout + proc.stderr)
+        where = f" (full output: {log})"
     if proc.returncode not in ok:
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-        raise UserError(f"{what} failed: {last[0][:300] if last else '?'}")
+        raise UserError(f"{what} failed: "
+                        f"{cause_of(proc.stderr, proc.stdout)}{where}")
     return proc.stdout
