@@ -33,7 +33,7 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": [
         "schema_version", "title", "tiers", "services", "links",
-        "deployment_models", "topology", "testbed",
+        "deployment_models", "bounds", "topology", "testbed",
     ],
     "properties": {
         "schema_version": {"const": 1},
@@ -220,6 +220,15 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "bounds": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["identity_staleness_s"],
+            "properties": {
+                "identity_staleness_s": {"type": "integer", "minimum": 1,
+                                         "maximum": 3600},
+            },
+        },
         "testbed": {
             "type": "object",
             "additionalProperties": False,
@@ -366,6 +375,15 @@ class TestbedSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class Bounds:
+    """What the architecture bounds in every deployment model (seconds)."""
+    # A revoked token, disabled user or removed role is refused by every
+    # API of a site within this long once the site reaches its identity
+    # source.
+    identity_staleness_s: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Model:
     path: Path
     title: str
@@ -375,6 +393,7 @@ class Model:
     deployment_models: dict[str, DeploymentModel]
     topology: tuple[SiteTemplate, ...]
     testbed: TestbedSettings
+    bounds: Bounds
 
     def deployment_model(self, name: str) -> DeploymentModel:
         try:
@@ -584,5 +603,13 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
         tb["proxy_port_base"], tb["identity_cache_ttl_s"],
         tb["keystone_threads"], float(tb["start_timeout_s"]),
         float(tb["probe_timeout_s"]), tb.get("epmd_port", 4369))
+    bounds = Bounds(raw["bounds"]["identity_staleness_s"])
+    # Keystone's cache, then keystonemiddleware's: a change can wait out
+    # one after the other, and replication needs a moment besides.
+    if 2 * testbed.identity_cache_ttl_s >= bounds.identity_staleness_s:
+        raise ModelError(
+            f"testbed.identity_cache_ttl_s: Keystone's and keystonemiddleware"
+            f"'s caches ({testbed.identity_cache_ttl_s} s each) do not fit in "
+            f"bounds.identity_staleness_s ({bounds.identity_staleness_s} s)")
     return Model(path, raw["title"], tiers, services, links, models,
-                 tuple(topology), testbed)
+                 tuple(topology), testbed, bounds)

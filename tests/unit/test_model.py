@@ -97,6 +97,10 @@ def test_every_model_declares_the_same_partition_expectations():
     (lambda r: r["topology"]["sites"][1].__setitem__("name", "edge"),
      "needs '{n}'"),
     (lambda r: r.pop("links"), "'links' is a required property"),
+    # Keystone's and keystonemiddleware's caches must fit in the bound.
+    (lambda r: r["testbed"].__setitem__("identity_cache_ttl_s", 15),
+     "do not fit in bounds.identity_staleness_s"),
+    (lambda r: r.pop("bounds"), "'bounds' is a required property"),
     (lambda r: r.__setitem__("surprise", 1), "surprise"),
     (lambda r: r["deployment_models"]["distributed"]["flows"][0]
      .__setitem__("to", "far_edge"), "does not run at tier 'far_edge'"),

@@ -26,7 +26,10 @@ from pathlib import Path
 
 from edge_refarch.validation.errors import UserError
 from edge_refarch.validation.testbed import probes
-from edge_refarch.validation.testbed.keystone import gunicorn_conf
+from edge_refarch.validation.testbed.keystone import (
+    authtoken_section,
+    gunicorn_conf,
+)
 from edge_refarch.validation.testbed.procs import run_tool
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -49,29 +52,6 @@ password = {password}
 region_name = {region}
 valid_interfaces = public
 {extra}"""
-
-
-def authtoken_section(*, auth_url: str, www_authenticate_uri: str,
-                      username: str, password: str, region: str,
-                      cache: str) -> str:
-    return f"""
-[keystone_authtoken]
-www_authenticate_uri = {www_authenticate_uri}
-auth_url = {auth_url}
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = {username}
-password = {password}
-region_name = {region}
-interface = public
-service_token_roles_required = true
-memcached_servers = {cache}
-# A cut-off identity service must fail fast, not hang (default: ~90 s).
-http_connect_timeout = 3
-http_request_max_retries = 1
-"""
 
 
 class Epmd:
@@ -444,6 +424,7 @@ class ComputePlan:
         super_mode = any("nova-cell" in s.services
                          for s in topo.sites.values())
         port = topo.service_port
+        token_cache_time = topo.model.testbed.identity_cache_ttl_s
         for site in topo.sites.values():
             svcs = site.services
             sdir = state / "sites" / site.name
@@ -460,7 +441,7 @@ class ComputePlan:
                 return authtoken_section(
                     auth_url=ks, www_authenticate_uri=www, username=user,
                     password=pw[user], region=region or site.region,
-                    cache=cache)
+                    cache=cache, cache_time=token_cache_time)
 
             clients = "".join(
                 auth_section(sec, auth_url=ks, username="nova",

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_refarch.validation.testbed.keystone import gunicorn_conf
+from edge_refarch.validation.testbed.keystone import (
+    authtoken_section,
+    gunicorn_conf,
+)
 from edge_refarch.validation.testbed.procs import run_tool
 
 # Property prefixes glance-download copies from the source image (name and
@@ -23,7 +26,8 @@ class Glance:
     def __init__(self, site, root: Path, venv: Path, db_url: str, *,
                  auth_url: str, www_authenticate_uri: str, password: str,
                  import_methods: list[str], image_cache: bool,
-                 download_sources: list[str], cache_server: str):
+                 download_sources: list[str], cache_server: str,
+                 token_cache_time: int):
         self.site = site
         self.dir = root / "glance"
         self.etc = self.dir / "etc"
@@ -38,6 +42,7 @@ class Glance:
         # host:port of the remote Glance APIs this site may download from
         self.download_sources = download_sources
         self.cache_server = cache_server
+        self.token_cache_time = token_cache_time
 
     @property
     def name(self) -> str:
@@ -95,24 +100,10 @@ filesystem_store_datadir = {self.dir / 'tasks'}
 flavor = {flavor}
 config_file = {paste}
 
-[keystone_authtoken]
-www_authenticate_uri = {self.www_authenticate_uri}
-auth_url = {self.auth_url}
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = glance
-password = {self.password}
-region_name = {self.site.region}
-# The catalog holds public endpoints only (the default here is internal).
-interface = public
-service_token_roles_required = true
-memcached_servers = {self.cache_server}
-# A cut-off identity service must fail fast, not hang (default: ~90 s).
-http_connect_timeout = 3
-http_request_max_retries = 1
-
+{authtoken_section(
+    auth_url=self.auth_url, www_authenticate_uri=self.www_authenticate_uri,
+    username="glance", password=self.password, region=self.site.region,
+    cache=self.cache_server, cache_time=self.token_cache_time)}
 [oslo_policy]
 enforce_new_defaults = true
 enforce_scope = true

@@ -271,3 +271,33 @@ class KeystoneAdmin:
                 "endpoint": {"service_id": services[ep.service]["id"],
                              "interface": "public", "region_id": ep.region,
                              "url": ep.url}})
+
+
+def authtoken_section(*, auth_url: str, www_authenticate_uri: str,
+                      username: str, password: str, region: str,
+                      cache: str, cache_time: int) -> str:
+    """keystonemiddleware's [keystone_authtoken] section of a service's
+    config (Glance, Nova, Placement, Neutron, Heat). `cache_time`: seconds
+    a validated token is accepted without asking Keystone again (its
+    default, 300 s, would keep a revoked token valid at the service that
+    long; the model's bounds.identity_staleness_s caps it)."""
+    return f"""
+[keystone_authtoken]
+www_authenticate_uri = {www_authenticate_uri}
+auth_url = {auth_url}
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = {username}
+password = {password}
+region_name = {region}
+# The catalog holds public endpoints only (the default here is internal).
+interface = public
+service_token_roles_required = true
+memcached_servers = {cache}
+token_cache_time = {cache_time}
+# A cut-off identity service must fail fast, not hang (default: ~90 s).
+http_connect_timeout = 3
+http_request_max_retries = 1
+"""

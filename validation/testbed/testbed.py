@@ -184,7 +184,7 @@ class Testbed:
                     password=pw["glance"], import_methods=methods,
                     image_cache=bool(features.get("glance_image_cache")),
                     download_sources=sorted(set(sources)),
-                    cache_server=cache)
+                    cache_server=cache, token_cache_time=ttl)
         return dbs, caches, keystones, glances
 
     def _compute(self, topo: Topology, venv: Path,
