@@ -178,12 +178,19 @@ class EdgeRefarchTest(test.BaseTestCase):
 
     # -- helpers ------------------------------------------------------------
     def wait_until(self, what: str, predicate, timeout: float) -> float:
+        """Poll `predicate` until it is true; returns the seconds waited.
+        Fails after `timeout` seconds; an error it raises is retried
+        (a transient one), except an AssertionError, which says the thing
+        waited for reached a final state (an import task failed, a stack
+        or a server in ERROR) and fails the wait at once."""
         start = time.monotonic()
         last = None
         while True:
             try:
                 if predicate():
                     return time.monotonic() - start
+            except AssertionError:
+                raise
             except Exception as exc:  # noqa: BLE001 - retried until bound
                 last = exc
             if time.monotonic() - start > timeout:
