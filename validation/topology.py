@@ -326,4 +326,6 @@ class Topology:
         tb = self.model.testbed
         out.append((tb.toxiproxy_address, tb.toxiproxy_port,
                     "toxiproxy API"))
+        if any("rabbitmq" in s.services for s in self.sites.values()):
+            out.append((tb.toxiproxy_address, tb.epmd_port, "epmd"))
         return out
