@@ -223,10 +223,16 @@ SCHEMA: dict[str, Any] = {
         "bounds": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["identity_staleness_s"],
+            "required": ["identity_staleness_s", "cross_site_timeout_s",
+                         "key_rotations_per_partition"],
             "properties": {
                 "identity_staleness_s": {"type": "integer", "minimum": 1,
                                          "maximum": 3600},
+                "cross_site_timeout_s": {"type": "integer", "minimum": 1,
+                                         "maximum": 300},
+                "key_rotations_per_partition": {"type": "integer",
+                                                "minimum": 0,
+                                                "maximum": 10},
             },
         },
         "testbed": {
@@ -381,6 +387,18 @@ class Bounds:
     # API of a site within this long once the site reaches its identity
     # source.
     identity_staleness_s: int
+    # A connection across a WAN link gives up after this long without an
+    # answer (connect, read, write).
+    cross_site_timeout_s: int
+    # Fernet key rotations at the DC a cut-off edge tolerates.
+    key_rotations_per_partition: int
+
+    @property
+    def max_active_keys(self) -> int:
+        """Keys every Keystone keeps: staged, primary and enough
+        secondaries that what an edge signed during a tolerated cut still
+        validates at the DC."""
+        return self.key_rotations_per_partition + 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -603,7 +621,9 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
         tb["proxy_port_base"], tb["identity_cache_ttl_s"],
         tb["keystone_threads"], float(tb["start_timeout_s"]),
         float(tb["probe_timeout_s"]), tb.get("epmd_port", 4369))
-    bounds = Bounds(raw["bounds"]["identity_staleness_s"])
+    bounds = Bounds(raw["bounds"]["identity_staleness_s"],
+                    raw["bounds"]["cross_site_timeout_s"],
+                    raw["bounds"]["key_rotations_per_partition"])
     # Keystone's cache, then keystonemiddleware's: a change can wait out
     # one after the other, and replication needs a moment besides.
     if 2 * testbed.identity_cache_ttl_s >= bounds.identity_staleness_s:

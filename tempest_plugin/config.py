@@ -95,6 +95,20 @@ opts = [
     cfg.ListOpt("federation_mapped_roles", default=[],
                 help="Federated identity: the only roles the mapping grants "
                      "(default: the model's federation.mapped_roles)."),
+    cfg.ListOpt("partition_modes", default=["refused", "blackhole"],
+                item_type=cfg.types.String(choices=["refused", "blackhole"]),
+                help="How the fault tests cut a link, each cut test running "
+                     "once per mode: 'refused' (connections reset and "
+                     "refused, as a site that is down) and 'blackhole' "
+                     "(connections accepted, nothing flows: most real WAN "
+                     "outages). A mode left out is reported as not run."),
+    cfg.StrOpt("key_rotation_command",
+               help="Day 2: the deployment's own fernet key rotation "
+                    "procedure, as a shell command run where the suite "
+                    "runs (rotate at the DC and distribute the keys the way "
+                    "the deployment does). The suite runs it several "
+                    "times, once while an edge is cut off. Unset: the key "
+                    "rotation requirement is reported as not run."),
     cfg.IntOpt("server_build_timeout", default=120, min=1,
                help="Seconds within which a server must become ACTIVE or "
                     "be gone after a delete."),

@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "for every model")
     tbc.add_parser("smoke", help="a quick end-to-end check of a running "
                                  "testbed")
+    kp = tbc.add_parser("keys", help="day 2: the fernet keys")
+    kc = kp.add_subparsers(dest="keys_command", required=True,
+                           parser_class=_Parser)
+    kc.add_parser("rotate", help="keystone-manage fernet_rotate at the DC, "
+                                 "then distribute to the edges over their "
+                                 "links (a cut-off edge gets the keys after "
+                                 "the heal)")
     from edge_refarch.validation.conformance import cli as conf_cli
     from edge_refarch.validation.docs import cli as docs_cli
     from edge_refarch.validation.faults import cli as fault_cli
@@ -95,8 +102,9 @@ def _testbed(args, model, say):
             print("testbed: down")
         else:
             _print_status(st)
-        return 0 if not st["up"] or all(
-            s["healthy"] for s in st["services"]) else 1
+        return 0 if not st["up"] or (all(
+            s["healthy"] for s in st["services"]) and all(
+            r["state"] != "stale" for r in st["replicas"].values())) else 1
     elif args.command == "install":
         server, venv = deps.ensure_all(model.testbed.toxiproxy_version, say)
         print(f"toxiproxy-server: {server}")
@@ -106,6 +114,11 @@ def _testbed(args, model, say):
             deps.check_federation_programs()
             print(f"Keystone venv for mod_wsgi: "
                   f"{deps.apache_keystone_venv(say)}")
+    elif args.command == "keys":
+        held, sent_to = testbed.rotate_keys()
+        print(f"rotated at the DC: keys {', '.join(held)} (primary "
+              f"{held[-1]}); distributed to "
+              f"{', '.join(sent_to) or 'no edge (no replica)'}")
     elif args.command == "smoke":
         from edge_refarch.validation.testbed.smoke import smoke
         for line in smoke(testbed, say):
@@ -121,6 +134,15 @@ def _print_status(st: dict) -> None:
         mark = "ok  " if s["healthy"] else "DOWN"
         print(f"  {mark} {s['name']:<24} {s['url']:<26} "
               f"pid {s['pid'] or '-':<8} rss {s['rss_mib']} MiB")
+    if st.get("replicas"):
+        print("identity replicas:")
+        for site, r in st["replicas"].items():
+            mark = "ok  " if r["state"] == "replicating" else "WARN" \
+                if r["state"] == "reconnecting" else "STALE"
+            behind = f", {r['seconds_behind']} s behind" \
+                if r.get("seconds_behind") is not None else ""
+            error = f": {r['last_error']}" if r.get("last_error") else ""
+            print(f"  {mark} {site:<12} {r['state']}{behind}{error}"[:200])
     print("links:")
     for link in st["links"]:
         print(f"  {link['name']}")

@@ -17,7 +17,7 @@ import time
 import uuid
 
 from tempest import config, test
-from tempest.lib import auth
+from tempest.lib import auth, decorators
 from tempest.lib import exceptions as lib_exc
 from tempest.lib.common import api_microversion_fixture
 from tempest.lib.services.compute import flavors_client, servers_client
@@ -31,6 +31,10 @@ from tempest.lib.services.identity.v3 import (
 from tempest.lib.services.image.v2 import image_cache_client, images_client
 
 from edge_refarch.architecture import load_model
+from edge_refarch.tempest_plugin.requirement import (
+    ATTR,
+    requirements_of,
+)
 from edge_refarch.tempest_plugin.services.federation import K2KClient
 
 CONF = config.CONF
@@ -38,6 +42,28 @@ CONF = config.CONF
 # Servers boot with no network (>= 2.37); an unreachable cell's servers are
 # listed with status UNKNOWN (>= 2.69).
 COMPUTE_MICROVERSION = "2.69"
+
+
+def idempotent_id_of(fn) -> str:
+    """The UUID tempest.lib's idempotent_id recorded on a test."""
+    ids = [a[3:] for a in getattr(fn, "__testtools_attrs", ())
+           if a.startswith("id-")]
+    return ids[0] if ids else ""
+
+
+def _in_mode(fn, mode: str):
+    """`fn` (a test) as a test of its own for partition mode `mode`: the
+    same requirements and docstring, an idempotent ID derived from its
+    own."""
+    def test(self):
+        return fn(self)
+    test.__name__, test.__qualname__ = fn.__name__, fn.__qualname__
+    test.__module__ = fn.__module__
+    setattr(test, ATTR, requirements_of(fn))
+    derived = str(uuid.uuid5(uuid.UUID(idempotent_id_of(fn)), mode))
+    doc = (fn.__doc__ or "").split("\n\n", 1)[-1]
+    test.__doc__ = f"{doc}\n\n(Partition mode: {mode}.)"
+    return decorators.idempotent_id(derived)(test)
 
 
 class SiteClients:
@@ -97,11 +123,40 @@ class EdgeRefarchTest(test.BaseTestCase):
 
     credentials = []   # the tests act as the operator (admin) per site
 
+    # How this class's tests cut a link (None: they cut none). A class of
+    # cut tests ('refused') runs once per mode: a subclass of it, named
+    # ...BlackholeTest, cuts with 'blackhole' (Partition, validation/faults).
+    partition_mode: str | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        """A class of cut tests in another partition mode inherits its
+        base's tests: each becomes a test of its own, with its own
+        idempotent ID (uuid5 of the base test's ID and the mode), so no
+        two tests share one."""
+        super().__init_subclass__(**kwargs)
+        base_mode = next((getattr(b, "partition_mode", None)
+                          for b in cls.__mro__[1:]
+                          if getattr(b, "partition_mode", None)), None)
+        if not cls.partition_mode or cls.partition_mode == base_mode \
+                or base_mode is None:
+            return
+        for name in dir(cls):
+            fn = getattr(cls, name)
+            if name.startswith("test") and name not in cls.__dict__ \
+                    and callable(fn):
+                setattr(cls, name, _in_mode(fn, cls.partition_mode))
+
     @classmethod
     def skip_checks(cls):
         super().skip_checks()
         if not CONF.service_available.edge_refarch:
             raise cls.skipException("edge-refarch tests disabled")
+        if cls.partition_mode and cls.partition_mode not in \
+                CONF.edge_refarch.partition_modes:
+            # A declared choice of the run, reported as not run.
+            raise cls.skipException(
+                f"not run: partition mode {cls.partition_mode} not selected"
+                " ([edge_refarch] partition_modes)")
 
     @classmethod
     def resource_setup(cls):
@@ -169,9 +224,11 @@ class EdgeRefarchTest(test.BaseTestCase):
             self.fail(f"no WAN link configured for site {site!r} "
                       "([edge_refarch] site_links)")
 
-    def cut(self, site: str, mode: str = "refused"):
-        """Cut `site` off; the cut is healed when the test ends."""
-        fault = self.injector().partition(self.link_of(site), mode)
+    def cut(self, site: str):
+        """Cut `site` off in the class's partition mode; the cut is healed
+        when the test ends."""
+        fault = self.injector().partition(self.link_of(site),
+                                          self.partition_mode or "refused")
         fault.__enter__()
         self.addCleanup(fault.__exit__, None, None, None)
         return fault
@@ -308,7 +365,10 @@ class EdgeRefarchTest(test.BaseTestCase):
                 "sp": sp, "unscoped": unscoped, "token": token,
                 "user": scoped["user"], "project": scoped["project"],
                 "roles": sorted(r["name"] for r in scoped["roles"]),
-                "methods": body["methods"]}
+                "methods": body["methods"],
+                # ISO 8601 UTC: the unscoped token's and the scoped one's
+                "unscoped_expires_at": body["expires_at"],
+                "expires_at": scoped["expires_at"]}
 
     def _named(self, site: str, collection: str, name: str) -> set[str]:
         """IDs of the users or projects called `name` at `site`."""
@@ -339,8 +399,9 @@ class EdgeRefarchTest(test.BaseTestCase):
                         == "active", CONF.image.build_timeout)
         return site.images.show_image(image_id)
 
-    def fetch_to(self, site: SiteClients, source: dict):
-        """glance-download `source` (at the root site) into `site`."""
+    def start_fetch(self, site: SiteClients, source: dict) -> str:
+        """Start a glance-download of `source` (at the root site) into
+        `site`; returns the new image's ID (deleted when the test ends)."""
         body = site.images.create_image(
             name=source["name"], disk_format=source["disk_format"],
             container_format=source["container_format"],
@@ -353,12 +414,21 @@ class EdgeRefarchTest(test.BaseTestCase):
                 "glance_region":
                     CONF.edge_refarch.site_regions[self.root],
                 "glance_service_interface": "public"})
+        return image_id
+
+    def import_tasks(self, site: SiteClients, image_id: str) -> list[dict]:
+        return site.images.show_image_tasks(image_id)["tasks"]
+
+    def fetch_to(self, site: SiteClients, source: dict):
+        """glance-download `source` (at the root site) into `site`; waits
+        for the import to finish and returns the image there."""
+        image_id = self.start_fetch(site, source)
 
         def done():
             # Done when the import task has finished, not merely when the
             # image turned active: the task still writes the image's
             # properties after that.
-            tasks = site.images.show_image_tasks(image_id)["tasks"]
+            tasks = self.import_tasks(site, image_id)
             if any(t["status"] == "failure" for t in tasks):
                 raise AssertionError(
                     f"import failed: {tasks[-1].get('message')}")

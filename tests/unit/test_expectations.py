@@ -17,14 +17,17 @@ SHIPPED = expectations.load(expectations.DEFAULT_PATH, CATALOG)
 
 def _report(model: str, verdicts: dict[str, tuple[str, str]]) -> dict:
     """A report of `model` in which every requirement got its expected
-    verdict, except those in `verdicts` (ID -> (verdict, reason))."""
+    verdict (per partition mode too), except those in `verdicts`
+    (ID -> (verdict, reason))."""
     reqs = []
     for req in CATALOG.requirements.values():
         exp = SHIPPED[model].get(req.id)
         verdict = exp.verdict if exp else "not_applicable"
         reason = f"... {exp.match} ..." if exp and exp.match else ""
         verdict, reason = verdicts.get(req.id, (verdict, reason))
-        reqs.append({"id": req.id, "verdict": verdict, "reason": reason})
+        reqs.append({"id": req.id, "verdict": verdict, "reason": reason,
+                     "modes": {m: {"verdict": v, "reason": ""}
+                               for m, v in exp.modes} if exp else {}})
     return {"model": model, "requirements": reqs}
 
 
@@ -81,6 +84,15 @@ def test_not_run_and_not_applicable_are_verdicts_like_any_other():
                    "EDGE-US2-FETCH": ("not_applicable", "pass")}
 
 
+def test_a_verdict_per_partition_mode_is_compared():
+    rep = _report("distributed", {})
+    fetch = next(r for r in rep["requirements"]
+                 if r["id"] == "EDGE-US2-FETCH-CUT")
+    fetch["modes"]["refused"] = {"verdict": "fail", "reason": "HTTP 500"}
+    assert [d.line() for d in expectations.compare(rep, SHIPPED)] == [
+        "EDGE-US2-FETCH-CUT [refused]: expected pass, got fail (HTTP 500)"]
+
+
 def test_a_selection_is_compared_on_its_own_requirements():
     rep = _report("distributed", {
         "EDGE-US2-FETCH": ("fail", "x"),
@@ -96,16 +108,27 @@ def test_a_model_without_declaration_differs():
 
 
 def test_real_report_build_round_trip():
-    """The comparison reads the report runner.run writes."""
-    tests = {f"m.C.t_{r.lower()}": (r,) for r in CATALOG.requirements}
-    results = {t: {"status": "success", "duration_s": 1, "cause": ""}
-               for t in tests}
+    """The comparison reads the report runner.run writes, verdicts per
+    partition mode included."""
+    tests, modes, results = {}, {}, {}
+    ok = {"status": "success", "duration_s": 1, "cause": ""}
+    for rid in CATALOG.requirements:
+        exp = SHIPPED["distributed"].get(rid)
+        for mode, verdict in (exp.modes if exp and exp.modes
+                              else (("", "pass"),)):
+            tid = f"m.C{mode}.t_{rid.lower()}"
+            tests[tid] = (rid,)
+            if mode:
+                modes[tid] = mode
+            results[tid] = ok if verdict == "pass" else {
+                "status": "fail", "duration_s": 1,
+                "cause": "AssertionError: hung"}
     results["m.C.t_edge-us4-one-endpoint"] = {
         "status": "fail", "duration_s": 1,
         "cause": "AssertionError: the compute endpoint of dc does not know "
                  "the availability zone(s) of edge1"}
     rep = report.build(CATALOG, "distributed", tests, results, {}, {}, {},
-                       [], 1.0)
+                       [], 1.0, modes=modes)
     assert expectations.compare(rep, SHIPPED) == []
 
 

@@ -75,3 +75,25 @@ def test_secret_audit_finds_a_planted_secret(tmp_path):
     leaks = audit.scan({"password:admin": "0123abcd",
                         "key:dc/fernet-keys/0": "zzz"}, [clean, dirty])
     assert leaks == [f"password:admin in {dirty}"]
+
+
+def test_verdict_per_partition_mode():
+    """A requirement whose tests cut links in two modes gets a verdict per
+    mode; it fails when one mode fails, and its cause names the mode."""
+    catalog = load_catalog(load_model())
+    tests = {f"{T}refused": ("EDGE-US2-FETCH-CUT",),
+             f"{T}blackhole": ("EDGE-US2-FETCH-CUT",)}
+    modes = {f"{T}refused": "refused", f"{T}blackhole": "blackhole"}
+    ok = {"status": "success", "duration_s": 1, "cause": ""}
+    results = {f"{T}refused": ok, f"{T}blackhole": {
+        "status": "fail", "duration_s": 10, "cause": "AssertionError: hung"}}
+    rep = report.build(catalog, "distributed", tests, results, {}, {}, {},
+                       [], 1.0, modes=modes)
+    entry = next(r for r in rep["requirements"]
+                 if r["id"] == "EDGE-US2-FETCH-CUT")
+    assert entry["verdict"] == "fail"
+    assert entry["reason"] == "blackhole: AssertionError: hung"
+    assert entry["modes"] == {
+        "blackhole": {"verdict": "fail", "reason": "AssertionError: hung"},
+        "refused": {"verdict": "pass", "reason": ""}}
+    assert "FAIL (blackhole: FAIL, refused: PASS)" in report.render_rst(rep)

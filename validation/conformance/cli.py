@@ -167,6 +167,12 @@ def _run(args, model, catalog, say) -> int:
     if leaks:
         problems.append(f"{len(leaks)} secret(s) found in logs or output, "
                         f"first: {leaks[0]}")
+    stale = {site: r for site, r in rep.get("replicas", {}).items()
+             if r["state"] == "stale"}
+    if stale:
+        site, r = next(iter(stale.items()))
+        problems.append(f"the identity replica of {', '.join(stale)} is "
+                        f"stale after the run ({site}: {r['last_error']})")
     unrun = [r for r in rep["requirements"] if r["verdict"] == "not_run"
              and not r.get("out_of_scope")]
     if on_testbed and (unrun or s["no_test"]):

@@ -12,6 +12,10 @@ The declaration is a YAML file (the testbed's is
           verdict: fail
           cause: why stock OpenStack fails it (for the reader)
           match: a piece of the cause the run must report
+        EDGE-US2-FETCH-CUT:          # a requirement whose tests cut links
+          verdict: fail
+          modes: {refused: pass, blackhole: fail}
+          cause: ...
 
 Every requirement that applies to a model is declared for it with
 ``pass``, ``fail`` or ``not_run`` (a ``fail`` or ``not_run`` says why, in
@@ -20,7 +24,8 @@ listed (the catalog owns that verdict, and a run that gives another
 verdict differs from it). A run differs from the declaration where a
 verdict is not the declared one, in either direction (a new failure, or a
 failure that now passes), or where a declared ``match`` is not in the cause
-the run reports.
+the run reports, or where a declared verdict per partition mode
+(``modes``) is not the one the run gives in that mode.
 """
 
 from __future__ import annotations
@@ -50,7 +55,10 @@ _ENTRY = {
          "properties": {
              "verdict": {"enum": list(DECLARABLE)},
              "cause": {"type": "string", "minLength": 1},
-             "match": {"type": "string", "minLength": 1}},
+             "match": {"type": "string", "minLength": 1},
+             "modes": {"type": "object", "minProperties": 1,
+                       "propertyNames": {"enum": ["refused", "blackhole"]},
+                       "additionalProperties": {"enum": list(DECLARABLE)}}},
          "if": {"properties": {"verdict": {"enum": ["fail", "not_run"]}}},
          "then": {"required": ["verdict", "cause"]}},
     ]
@@ -71,6 +79,8 @@ class Expected:
     verdict: str
     cause: str = ""
     match: str = ""
+    # partition mode -> verdict, for a requirement whose tests cut a link
+    modes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +139,8 @@ def load(path: Path, catalog: Catalog) -> dict[str, dict[str, Expected]]:
         out[model] = {
             rid: Expected("pass") if e == "pass" else Expected(
                 e["verdict"], " ".join(e.get("cause", "").split()),
-                e.get("match", ""))
+                e.get("match", ""), tuple(sorted(e.get("modes", {})
+                                                 .items())))
             for rid, e in entries.items()}
     return out
 
@@ -154,7 +165,15 @@ def compare(report: dict, expected: dict[str, dict[str, Expected]],
         got, reason = r["verdict"], r.get("reason") or ""
         if got != want:
             diffs.append(Difference(r["id"], want, got, reason))
-        elif exp and exp.match and exp.match not in reason:
+            continue
+        for mode, verdict in exp.modes if exp else ():
+            seen = r.get("modes", {}).get(mode, {})
+            if seen.get("verdict") != verdict:
+                diffs.append(Difference(
+                    f"{r['id']} [{mode}]", verdict,
+                    seen.get("verdict", "no verdict"),
+                    seen.get("reason", "")))
+        if exp and exp.match and exp.match not in reason:
             diffs.append(Difference(
                 r["id"], f"{want} because {exp.match!r}",
                 f"{got} for another cause", reason))

@@ -61,14 +61,29 @@ def read_evidence(path: Path) -> dict[str, list[dict]]:
     return out
 
 
+def _verdict(tests: list[dict]) -> tuple[str, str]:
+    """(verdict, reason) of a requirement from its tests' results: fail
+    when any failed (or is missing), not run when all were skipped."""
+    bad = [t for t in tests
+           if t["status"] in ("fail", "uxsuccess", "missing")]
+    if bad:
+        return "fail", bad[0]["cause"]
+    if all(t["status"] == "skip" for t in tests):
+        return "not_run", tests[0]["cause"]
+    return "pass", ""
+
+
 def build(catalog: Catalog, model: str, tests: dict[str, tuple],
           results: dict[str, dict], evidence: dict[str, list],
           before: dict, after: dict, faults_left: list[str],
-          duration_s: float, scoped_out: dict[str, str] | None = None
-          ) -> dict:
+          duration_s: float, scoped_out: dict[str, str] | None = None,
+          modes: dict[str, str] | None = None) -> dict:
     """`scoped_out`: requirements that cannot run where the suite ran
-    (requirement ID -> why); reported as not run, marked out of scope."""
+    (requirement ID -> why); reported as not run, marked out of scope.
+    `modes`: test id -> the partition mode it cuts with; a requirement
+    with such tests also gets its verdict per mode (``modes``)."""
     scoped_out = scoped_out or {}
+    modes = modes or {}
     reqs = []
     for req in catalog.requirements.values():
         mine = [t for t, ids in tests.items() if req.id in ids]
@@ -89,18 +104,28 @@ def build(catalog: Catalog, model: str, tests: dict[str, tuple],
                                 "cause": "not in the results"})
             entry["tests"].append({"id": t, **r,
                                    "evidence": evidence.get(t, [])})
-        statuses = [t["status"] for t in entry["tests"]]
         if not mine:
             entry.update(verdict="no_test", reason="no test names it")
-        elif any(s in ("fail", "uxsuccess", "missing") for s in statuses):
-            bad = next(t for t in entry["tests"]
-                       if t["status"] in ("fail", "uxsuccess", "missing"))
-            entry.update(verdict="fail", reason=bad["cause"])
-        elif all(s == "skip" for s in statuses):
-            entry.update(verdict="not_run",
-                         reason=entry["tests"][0]["cause"])
         else:
-            entry.update(verdict="pass", reason="")
+            verdict, reason = _verdict(entry["tests"])
+            entry.update(verdict=verdict, reason=reason)
+        by_mode: dict[str, list[dict]] = {}
+        for t in entry["tests"]:
+            if t["id"] in modes:
+                t["partition_mode"] = modes[t["id"]]
+                by_mode.setdefault(modes[t["id"]], []).append(t)
+        if by_mode:
+            # The verdict per partition mode; the requirement fails when it
+            # fails in any, and says in which.
+            entry["modes"] = {}
+            for m, ts in sorted(by_mode.items()):
+                verdict, reason = _verdict(ts)
+                entry["modes"][m] = {"verdict": verdict, "reason": reason}
+            failed = [m for m, v in entry["modes"].items()
+                      if v["verdict"] == "fail"]
+            if failed and entry["verdict"] == "fail":
+                entry["reason"] = f"{failed[0]}: " \
+                    f"{entry['modes'][failed[0]]['reason']}"
         entry["duration_s"] = round(sum(t["duration_s"]
                                         for t in entry["tests"]), 2)
         reqs.append(entry)
@@ -153,8 +178,16 @@ def render_rst(report: dict) -> str:
             ", ".join(f"{k}={v}" for k, v in e.items())
             for t in r["tests"] for e in t["evidence"]) or "--"
         ev = ev.replace("\n", " ").replace("|", "/").replace("*", "x")
-        lines += [f"   * - ``{r['id']}``", f"     - {_MARK[r['verdict']]}",
+        mark = _MARK[r["verdict"]]
+        if r.get("modes"):
+            mark += " (" + ", ".join(f"{m}: {_MARK[v['verdict']]}" for m, v
+                                     in r["modes"].items()) + ")"
+        lines += [f"   * - ``{r['id']}``", f"     - {mark}",
                   f"     - {ev}", f"     - {r.get('duration_s', '')}"]
+    for site, r in (report.get("replicas") or {}).items():
+        lines += ["", f"Identity replica of {site} after the run: "
+                  f"{r['state']}" + (f" ({r['last_error']})"
+                                     if r.get("last_error") else "") + "."]
     h = report["hygiene"]
     audit = h.get("secrets_audit")
     if audit:

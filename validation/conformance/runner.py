@@ -274,9 +274,13 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     left = cloud.faults_left()
     rep = report_mod.build(catalog, deployment, tests, results,
                            report_mod.read_evidence(evidence),
-                           before, after, left, duration, scoped_out)
+                           before, after, left, duration, scoped_out,
+                           selection.partition_modes())
     paths = report_mod.write(rep, report_dir)
     if testbed is not None:
+        # Day 2: whether each edge's identity replica follows the DC after
+        # the run's cuts (a stale one serves frozen identity).
+        rep["replicas"] = testbed.replicas()
         secrets = audit.testbed_secrets(testbed)
         files = audit.haystack(testbed, workdir, paths)
         leaks = audit.scan(secrets, files)

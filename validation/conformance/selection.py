@@ -14,11 +14,9 @@ from edge_refarch.architecture.requirements import Catalog
 TESTS_PACKAGE = "edge_refarch.tempest_plugin.tests"
 
 
-def discover() -> dict[str, tuple[str, ...]]:
-    """test id -> requirement IDs, for every test method of the plugin."""
-    from edge_refarch.tempest_plugin.requirement import requirements_of
+def _test_methods():
+    """(test id, class, function) of every test method of the plugin."""
     pkg = importlib.import_module(TESTS_PACKAGE)
-    found: dict[str, tuple[str, ...]] = {}
     for info in pkgutil.walk_packages(pkg.__path__, TESTS_PACKAGE + "."):
         module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
@@ -26,9 +24,20 @@ def discover() -> dict[str, tuple[str, ...]]:
                 continue
             for name, fn in inspect.getmembers(cls, inspect.isfunction):
                 if name.startswith("test"):
-                    found[f"{module.__name__}.{cls.__name__}.{name}"] = \
-                        requirements_of(fn)
-    return found
+                    yield f"{module.__name__}.{cls.__name__}.{name}", cls, fn
+
+
+def discover() -> dict[str, tuple[str, ...]]:
+    """test id -> requirement IDs, for every test method of the plugin."""
+    from edge_refarch.tempest_plugin.requirement import requirements_of
+    return {tid: requirements_of(fn) for tid, _, fn in _test_methods()}
+
+
+def partition_modes() -> dict[str, str]:
+    """test id -> how it cuts a link ('refused' or 'blackhole'), for the
+    tests that cut one (their class's partition_mode)."""
+    return {tid: cls.partition_mode for tid, cls, _ in _test_methods()
+            if getattr(cls, "partition_mode", None)}
 
 
 def outside(catalog: Catalog, deployed: set[str], where: str

@@ -8,6 +8,8 @@ endpoints are discovered from each site's catalog.
 from __future__ import annotations
 
 import configparser
+import shlex
+import sys
 from pathlib import Path
 
 import yaml
@@ -103,6 +105,11 @@ def for_testbed(testbed, path: Path) -> Path:
                [s.name for s in topo.sites.values()
                 if "nova-compute" in s.services], idp_uris,
                any("glance" in s.services for s in topo.sites.values()))
+    # The testbed's own rotation procedure (keys.py): rotate at the DC,
+    # distribute over the links.
+    cp["edge_refarch"]["key_rotation_command"] = shlex.join(
+        [sys.executable, "-m", "edge_refarch.validation.cli", "-q",
+         "testbed", "keys", "rotate"])
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         cp.write(fh)

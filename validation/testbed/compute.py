@@ -389,9 +389,16 @@ class NovaManage:
             f"{self.name}: nova-manage {' '.join(args[:2])}", ok=ok)
 
 
-def _db(user: str, password: str, hostport: str, name: str) -> str:
+def _db(user: str, password: str, hostport: str, name: str,
+        timeout_s: int | None = None) -> str:
+    """A database URL; `timeout_s`: PyMySQL's connect, read and write
+    timeouts, for a database across a link (without them a black-holed
+    link holds a query until TCP gives up)."""
+    bounded = "".join(f"&{t}_timeout={timeout_s}"
+                      for t in ("connect", "read", "write")) \
+        if timeout_s else ""
     return (f"mysql+pymysql://{user}:{password}@{hostport}/{name}"
-            "?charset=utf8mb4")
+            f"?charset=utf8mb4{bounded}")
 
 
 def _mq(password: str, hostport: str) -> str:
@@ -441,7 +448,8 @@ class ComputePlan:
                 return authtoken_section(
                     auth_url=ks, www_authenticate_uri=www, username=user,
                     password=pw[user], region=region or site.region,
-                    cache=cache, cache_time=token_cache_time)
+                    cache=cache, cache_time=token_cache_time,
+                    connect_timeout=topo.model.bounds.cross_site_timeout_s)
 
             clients = "".join(
                 auth_section(sec, auth_url=ks, username="nova",
@@ -536,7 +544,7 @@ class ComputePlan:
                                                       "rabbitmq")),
                     _db("nova", pw["db_nova"],
                         topo.address_of(seen, site, "mariadb"),
-                        "nova_cell"),
+                        "nova_cell", topo.model.bounds.cross_site_timeout_s),
                     cell_conf))
             if "nova-compute" in svcs:
                 mq_site = site if "rabbitmq" in svcs else \

@@ -27,7 +27,7 @@ class Glance:
                  auth_url: str, www_authenticate_uri: str, password: str,
                  import_methods: list[str], image_cache: bool,
                  download_sources: list[str], cache_server: str,
-                 token_cache_time: int):
+                 token_cache_time: int, cross_site_timeout: int):
         self.site = site
         self.dir = root / "glance"
         self.etc = self.dir / "etc"
@@ -43,6 +43,7 @@ class Glance:
         self.download_sources = download_sources
         self.cache_server = cache_server
         self.token_cache_time = token_cache_time
+        self.cross_site_timeout = cross_site_timeout
 
     @property
     def name(self) -> str:
@@ -103,7 +104,8 @@ config_file = {paste}
 {authtoken_section(
     auth_url=self.auth_url, www_authenticate_uri=self.www_authenticate_uri,
     username="glance", password=self.password, region=self.site.region,
-    cache=self.cache_server, cache_time=self.token_cache_time)}
+    cache=self.cache_server, cache_time=self.token_cache_time,
+    connect_timeout=self.cross_site_timeout)}
 [oslo_policy]
 enforce_new_defaults = true
 enforce_scope = true

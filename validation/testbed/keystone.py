@@ -54,7 +54,8 @@ def gunicorn_conf(path: Path, app: str, bind: str, workers: int,
 class Keystone:
     def __init__(self, site, root: Path, venv: Path, db_url: str,
                  *, primary: bool, cache_server: str, cache_ttl: int,
-                 threads: int = 1, extra_conf: str = ""):
+                 threads: int = 1, extra_conf: str = "",
+                 max_active_keys: int = 3):
         self.site = site
         self.dir = root / "keystone"
         self.etc = self.dir / "etc"
@@ -66,6 +67,7 @@ class Keystone:
         self.cache_ttl = cache_ttl
         self.threads = threads
         self.extra_conf = extra_conf   # more sections (federation)
+        self.max_active_keys = max_active_keys
         self.keys = self.dir / "fernet-keys"
         self.credential_keys = self.dir / "credential-keys"
 
@@ -104,7 +106,7 @@ cache_time = {self.cache_ttl}
 
 [fernet_tokens]
 key_repository = {self.keys}
-max_active_keys = 3
+max_active_keys = {self.max_active_keys}
 
 [fernet_receipts]
 key_repository = {self.keys}
@@ -275,12 +277,15 @@ class KeystoneAdmin:
 
 def authtoken_section(*, auth_url: str, www_authenticate_uri: str,
                       username: str, password: str, region: str,
-                      cache: str, cache_time: int) -> str:
+                      cache: str, cache_time: int,
+                      connect_timeout: int) -> str:
     """keystonemiddleware's [keystone_authtoken] section of a service's
     config (Glance, Nova, Placement, Neutron, Heat). `cache_time`: seconds
     a validated token is accepted without asking Keystone again (its
     default, 300 s, would keep a revoked token valid at the service that
-    long; the model's bounds.identity_staleness_s caps it)."""
+    long; the model's bounds.identity_staleness_s caps it);
+    `connect_timeout`: seconds to reach Keystone (the model's
+    bounds.cross_site_timeout_s)."""
     return f"""
 [keystone_authtoken]
 www_authenticate_uri = {www_authenticate_uri}
@@ -298,6 +303,6 @@ service_token_roles_required = true
 memcached_servers = {cache}
 token_cache_time = {cache_time}
 # A cut-off identity service must fail fast, not hang (default: ~90 s).
-http_connect_timeout = 3
+http_connect_timeout = {connect_timeout}
 http_request_max_retries = 1
 """

@@ -250,16 +250,31 @@ class MariaDB:
         return rows[0][0] == 0
 
     def replication_status(self) -> dict:
+        """This replica's state, from SHOW SLAVE STATUS: ``state`` is
+        'replicating' (both threads running), 'stale' (a thread stopped
+        on an error: the replica will not resume by itself, e.g. error
+        1236 when the DC purged the binlogs it needs) or 'reconnecting'
+        (the link is down or was just healed: MASTER_CONNECT_RETRY)."""
         with self.connect() as conn, conn.cursor(pymysql.cursors.DictCursor) \
                 as cur:
             cur.execute("SHOW SLAVE STATUS")
             row = cur.fetchone() or {}
+        io, sql = row.get("Slave_IO_Running"), row.get("Slave_SQL_Running")
+        error = row.get("Last_SQL_Error") or row.get("Last_IO_Error") or ""
+        errno = row.get("Last_SQL_Errno") or row.get("Last_IO_Errno") or 0
+        if io == "Yes" and sql == "Yes":
+            state = "replicating"
+        elif sql != "Yes" or io == "No":
+            state = "stale"
+        else:
+            state = "reconnecting"
         return {
-            "io_running": row.get("Slave_IO_Running"),
-            "sql_running": row.get("Slave_SQL_Running"),
+            "state": state,
+            "io_running": io,
+            "sql_running": sql,
             "seconds_behind": row.get("Seconds_Behind_Master"),
-            "last_error": row.get("Last_SQL_Error") or row.get(
-                "Last_IO_Error") or "",
+            "last_errno": errno,
+            "last_error": error,
             "gtid": row.get("Gtid_IO_Pos"),
         }
 

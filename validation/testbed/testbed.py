@@ -25,6 +25,7 @@ from edge_refarch.validation.errors import BadInput, UserError
 from edge_refarch.validation.faults import probe as probe_mod
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
 from edge_refarch.validation.testbed import deps, federation, probes
+from edge_refarch.validation.testbed import keys as keys_mod
 from edge_refarch.validation.testbed.compute import ComputePlan, NovaAdmin
 from edge_refarch.validation.testbed.glance import Glance
 from edge_refarch.validation.testbed.keystone import Keystone, KeystoneAdmin
@@ -156,7 +157,8 @@ class Testbed:
             elif "keystone" in site.services:
                 ks = keystones[site.name] = Keystone(
                     site, sdir, venv, ks_db, primary=site is root,
-                    cache_server=cache, cache_ttl=ttl, threads=threads)
+                    cache_server=cache, cache_ttl=ttl, threads=threads,
+                    max_active_keys=self.model.bounds.max_active_keys)
                 if fed and site is root:
                     ks.extra_conf = federation.idp_conf(ks, idp_url)
             if "glance" in site.services:
@@ -184,7 +186,8 @@ class Testbed:
                     password=pw["glance"], import_methods=methods,
                     image_cache=bool(features.get("glance_image_cache")),
                     download_sources=sorted(set(sources)),
-                    cache_server=cache, token_cache_time=ttl)
+                    cache_server=cache, token_cache_time=ttl,
+                    cross_site_timeout=self.model.bounds.cross_site_timeout_s)
         return dbs, caches, keystones, glances
 
     def _compute(self, topo: Topology, venv: Path,
@@ -391,6 +394,16 @@ class Testbed:
         for name, ks in keystones.items():
             if name != root and name in replicas:
                 ks.copy_keys_from(ks_root)
+        if replicas:
+            # From now on keys reach the edges over their links: the DC
+            # publishes its repository, each edge's key-sync agent follows.
+            dbs[root].execute(*keys_mod.publish_statements(
+                "fernet_tokens", keys_mod.read_repository(ks_root.keys)))
+            for name in replicas:
+                agent = keys_mod.KeySync(topo.sites[name], dbs[name],
+                                         keystones[name])
+                self.procs.spawn(agent.name, agent.argv(), cwd=agent.dir,
+                                 log=agent.dir / "key-sync.log")
         for sp in sps.values():
             sp.trust(federation.idp_metadata_path(ks_root))
             sp.hand_over()
@@ -604,6 +617,12 @@ class Testbed:
         for api in compute.wsgi:
             checks.append((api.name, api.url, lambda api=api: probes.http_ok(
                 api.url + "/", probe)))
+        for name, db in dbs.items():
+            if db.replica and name in keystones:
+                agent = keys_mod.KeySync(db.site, db, keystones[name])
+                checks.append((agent.name, f"keys of {name}", lambda
+                               a=agent: bool((p := self.procs.get(a.name))
+                                             and p.alive)))
         for svc in (*compute.services, *compute.engines):
             # A worker has no listener: it is healthy while it runs (the
             # compute API reports it up or down).
@@ -615,6 +634,54 @@ class Testbed:
         results = _parallel({name: fn for name, _, fn in checks})
         return [(name, target, bool(results[name]))
                 for name, target, _ in checks]
+
+    def rotate_keys(self) -> tuple[list[str], list[str]]:
+        """Day 2: ``keystone-manage fernet_rotate`` at the root site, then
+        its repository published to the edges (over each edge's link, with
+        the replication; see keys.py). Returns (the root's key indexes
+        now, the sites it was published to). Raises UserError when the
+        testbed is down."""
+        topo = self.topology()
+        if topo is None:
+            raise UserError("the testbed is not up", 2)
+        rec = self.recorded()
+        dbs, _, keystones, _ = self._components(
+            topo, Path(rec["venv"]), self.passwords(),
+            Path(rec["wsgi_venv"]) if rec.get("wsgi_venv") else None)
+        root = keystones[topo.root.name]
+        user, group = root.owner()
+        root.manage("fernet_rotate", "--keystone-user", user,
+                    "--keystone-group", group)
+        repo = keys_mod.read_repository(root.keys)
+        replicas = [n for n, db in dbs.items() if db.replica]
+        if replicas:
+            dbs[topo.root.name].execute(*keys_mod.publish_statements(
+                "fernet_tokens", repo))
+        return sorted(repo, key=int), replicas
+
+    def databases(self) -> dict[str, MariaDB]:
+        """site -> its MariaDB, in the running testbed (empty when down)."""
+        topo = self.topology()
+        if topo is None:
+            return {}
+        rec = self.recorded()
+        return self._components(topo, Path(rec["venv"]),
+                                self.passwords())[0]
+
+    def replicas(self) -> dict[str, dict]:
+        """site -> its identity replica's state (MariaDB.replication_status,
+        or {'state': 'unreachable', 'last_error': ...}), for every site
+        that replicates the DC's identity database."""
+        out = {}
+        for name, db in self.databases().items():
+            if not db.replica:
+                continue
+            try:
+                out[name] = db.replication_status()
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                out[name] = {"state": "unreachable",
+                             "last_error": str(exc).splitlines()[0][:200]}
+        return out
 
     def healthy(self, quick: bool = False) -> bool:
         procs = self.procs.all()
@@ -650,7 +717,8 @@ class Testbed:
                  "toxics": [t["name"] for t in
                             live.get(p.name, {}).get("toxics") or []]}
                 for p in topo.proxies_of(name)]})
-        return {"up": True, **rec, "services": services, "links": links}
+        return {"up": True, **rec, "services": services, "links": links,
+                "replicas": self.replicas()}
 
     # -- down -----------------------------------------------------------
     def down(self, quiet: bool = False) -> list[str]:

@@ -164,7 +164,7 @@ def _verdict(reports, model, req_id) -> str:
     r = next((x for x in rep["requirements"] if x["id"] == req_id), None)
     if r is None:
         return "not in the latest report"
-    text = VERDICT_TEXT[r["verdict"]]
+    text = VERDICT_TEXT[r["verdict"]] + _modes(r)
     if r.get("reason") and r["verdict"] != "pass":
         text += f" ({_esc(r['reason'])[:200]})"
     return f"{text}, {r.get('duration_s', 0)} s ({rep['when']})"
@@ -209,13 +209,23 @@ class Matrix(_RstDirective):
         return self.emit(lines)
 
 
+def _modes(entry: dict) -> str:
+    """' -- refused: PASS, blackhole: FAIL' for a requirement whose tests
+    cut links in several partition modes, else ''."""
+    modes = entry.get("modes") or {}
+    if not modes:
+        return ""
+    return " -- " + ", ".join(f"{m}: {VERDICT_TEXT[v['verdict']]}"
+                              for m, v in modes.items())
+
+
 def _cell(entry: dict) -> str:
     cell = VERDICT_TEXT[entry["verdict"]]
     if entry["verdict"] in ("pass", "fail"):
         cell += f" ({entry.get('duration_s', 0)} s)"
     elif entry.get("out_of_scope"):
         cell += " (outside the testbed's scope)"
-    return cell
+    return cell + _modes(entry)
 
 
 def _evidence(entry: dict, limit: int = 300) -> str:

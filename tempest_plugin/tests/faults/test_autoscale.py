@@ -52,6 +52,8 @@ TEMPLATE = {
 
 class AutoscaleTest(base.EdgeRefarchTest):
 
+    partition_mode = "refused"
+
     def orchestration(self, site: str) -> OrchestrationClient:
         clients = self.site(site)
         return OrchestrationClient(
@@ -173,3 +175,10 @@ def delete_stack(tc: AutoscaleTest, name: str, stack_id: str) -> None:
         return st["stack_status"] == "DELETE_COMPLETE"
     tc.wait_until(f"stack {name} deleted", gone,
                   CONF.edge_refarch.server_build_timeout)
+
+
+class AutoscaleBlackholeTest(AutoscaleTest):
+    """The same, with the link cut as a black hole (connections accepted,
+    nothing flows), as most real WAN outages are."""
+
+    partition_mode = "blackhole"

@@ -13,24 +13,7 @@ CONF = config.CONF
 
 class PartitionTest(base.EdgeRefarchTest):
 
-    @decorators.idempotent_id("d1e2f3a4-b5c6-4d7e-8f90-1a2b3c4d5a05")
-    @requirement("EDGE-US2-LINK-BYTES")
-    def test_fetch_moves_only_that_image_over_the_edge_link(self):
-        """Fails when fetching one image to an edge moves more (or other)
-        data over the edge's link than that image."""
-        inj = self.injector()
-        dc, edge = self.site(self.root), self.site(self.edge)
-        small = self.create_image(dc, self.image_data())
-        self.create_image(dc, self.image_data() * 3)   # must not move
-        link = self.link_of(self.edge)
-        with inj.measure(link) as crossed:
-            self.fetch_to(edge, small)
-        size = small["size"]
-        self.assertGreaterEqual(crossed["sent"], size)
-        # Requests, metadata and token checks add a little; another image
-        # (3x as large) would add far more.
-        self.assertLess(crossed["sent"], size + size // 2 + 256 * 1024)
-        self.evidence(image_bytes=size, link_bytes=crossed["sent"])
+    partition_mode = "refused"
 
     @decorators.idempotent_id("e2f3a4b5-c6d7-4e8f-9a01-2b3c4d5e6a06")
     @requirement("EDGE-US5-CUT-IMAGE")
@@ -70,6 +53,55 @@ class PartitionTest(base.EdgeRefarchTest):
             lambda: self.site(self.edge).images.show_image(
                 local["id"])["status"] == "active", self.converge)
         self.evidence(recovered_after_s=round(took, 2))
+
+    @decorators.idempotent_id("d03f33ba-a343-463f-823b-60dc63bca61f")
+    @requirement("EDGE-US2-FETCH-CUT")
+    def test_image_pull_to_cut_off_edge(self):
+        """Fails when pulling a DC image to a cut-off edge does not behave
+        as the model declares for image_fetch_from_dc -- where it cannot
+        work, the import must fail within the fail-fast bound, leaving the
+        image queued -- or when the pull does not work after the heal."""
+        dc, edge = self.site(self.root), self.site(self.edge)
+        src = self.create_image(dc, self.image_data())
+        edge.images.list_images()   # authenticated at the edge before
+        expectation = self.expect("image_fetch_from_dc")
+        self.cut(self.edge)
+        if expectation == "works":
+            self.fetch_to(edge, src)
+            self.evidence(during_cut="pulled")
+        else:
+            start = time.monotonic()
+            image_id = self.start_fetch(edge, src)
+            seen = {}
+
+            def ended():
+                seen["tasks"] = self.import_tasks(edge, image_id)
+                return any(t["status"] in ("failure", "success")
+                           for t in seen["tasks"])
+            try:
+                self.wait_until("the import at the cut-off edge ends",
+                                ended, self.fail_fast)
+            except AssertionError:
+                status = [t["status"] for t in seen.get("tasks", [])]
+                self.evidence(during_cut=f"import still {status} after "
+                                         f"{self.fail_fast:g} s")
+                self.fail(f"a glance-download to the cut-off edge neither "
+                          f"failed nor finished within {self.fail_fast:g} "
+                          f"s (tasks {status}): the pull waits on the dead "
+                          "link (glance-download opens the source with no "
+                          "timeout)")
+            took = time.monotonic() - start
+            self.assertEqual(["failure"], [t["status"] for t in seen[
+                "tasks"]], "the pull at the cut-off edge did not fail")
+            self.assertEqual("queued",
+                             edge.images.show_image(image_id)["status"])
+            self.evidence(during_cut=f"import failed in {took:.2f} s, "
+                                     "image queued")
+        self.injector().heal(self.link_of(self.edge))
+        start = time.monotonic()
+        self.fetch_to(self.site(self.edge), src)
+        self.evidence(pulled_after_heal_s=round(time.monotonic() - start,
+                                                2))
 
     @decorators.idempotent_id("f3a4b5c6-d7e8-4f90-a1b2-3c4d5e6f7a07")
     @requirement("EDGE-PART-IDENTITY")
@@ -117,6 +149,37 @@ class PartitionTest(base.EdgeRefarchTest):
         self.assertEqual(data, self.download(self.site(self.edge),
                                              made["id"]))
         self.evidence(created_during_cut=made["id"])
+
+
+class PartitionBlackholeTest(PartitionTest):
+    """The same, with the link cut as a black hole (connections accepted,
+    nothing flows), as most real WAN outages are."""
+
+    partition_mode = "blackhole"
+
+
+class LinkTest(base.EdgeRefarchTest):
+    """What crosses an edge's link, and the link at its latency budget
+    (no cut)."""
+
+    @decorators.idempotent_id("d1e2f3a4-b5c6-4d7e-8f90-1a2b3c4d5a05")
+    @requirement("EDGE-US2-LINK-BYTES")
+    def test_fetch_moves_only_that_image_over_the_edge_link(self):
+        """Fails when fetching one image to an edge moves more (or other)
+        data over the edge's link than that image."""
+        inj = self.injector()
+        dc, edge = self.site(self.root), self.site(self.edge)
+        small = self.create_image(dc, self.image_data())
+        self.create_image(dc, self.image_data() * 3)   # must not move
+        link = self.link_of(self.edge)
+        with inj.measure(link) as crossed:
+            self.fetch_to(edge, small)
+        size = small["size"]
+        self.assertGreaterEqual(crossed["sent"], size)
+        # Requests, metadata and token checks add a little; another image
+        # (3x as large) would add far more.
+        self.assertLess(crossed["sent"], size + size // 2 + 256 * 1024)
+        self.evidence(image_bytes=size, link_bytes=crossed["sent"])
 
     @decorators.idempotent_id("b5c6d7e8-f9a0-4b12-c3d4-5e6f7a8b9a09")
     @requirement("EDGE-PART-LATENCY")

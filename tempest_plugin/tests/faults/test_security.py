@@ -16,6 +16,8 @@ CONF = config.CONF
 
 class IdentitySecurityTest(base.EdgeRefarchTest):
 
+    partition_mode = "refused"
+
     def _member(self):
         """A member created at the DC, once it can log in at the edge (with
         a password, or through federation: see login_at)."""
@@ -116,3 +118,10 @@ class IdentitySecurityTest(base.EdgeRefarchTest):
                         self.model.bounds.identity_staleness_s)
         self.evidence(refused_after_heal_s=round(
             time.monotonic() - healed_at, 2))
+
+
+class IdentitySecurityBlackholeTest(IdentitySecurityTest):
+    """The same, with the link cut as a black hole (connections accepted,
+    nothing flows), as most real WAN outages are."""
+
+    partition_mode = "blackhole"

@@ -1,0 +1,66 @@
+"""Key distribution's pure parts: what the DC publishes, what an edge's
+agent writes (real files in a temporary repository)."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+
+from edge_refarch.architecture import load_model
+from edge_refarch.validation.testbed import keys
+
+
+def _key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def test_publish_replaces_the_repository_in_one_transaction():
+    stmts = keys.publish_statements("fernet_tokens", {"0": "a-b_c=",
+                                                      "2": "x"})
+    assert stmts[0] == "USE keystone"
+    assert stmts[2:] == [
+        "START TRANSACTION",
+        f"DELETE FROM keystone.{keys.KEY_TABLE} WHERE repository = "
+        "'fernet_tokens'",
+        f"INSERT INTO keystone.{keys.KEY_TABLE} VALUES "
+        "('fernet_tokens', '0', 'a-b_c='), ('fernet_tokens', '2', 'x')",
+        "COMMIT"]
+
+
+@pytest.mark.parametrize("bad", [{"0'; DROP TABLE x; --": "k"},
+                                 {"0": "k'; DROP TABLE x; --"}])
+def test_publish_refuses_what_is_not_a_key(bad):
+    with pytest.raises(ValueError):
+        keys.publish_statements("fernet_tokens", bad)
+
+
+def test_agent_writes_exactly_the_published_keys(tmp_path):
+    repo = tmp_path / "fernet-keys"
+    repo.mkdir()
+    (repo / "0").write_text("old-staged")
+    (repo / "1").write_text("old-primary")
+    published = {"0": _key(), "1": "old-primary", "2": _key()}
+    assert keys.write_repository(repo, published)
+    assert keys.read_repository(repo) == published
+    assert all(oct((repo / n).stat().st_mode)[-3:] == "600"
+               for n in published)
+    assert not keys.write_repository(repo, published)    # nothing to do
+    # A later rotation drops the oldest secondary.
+    later = {"0": _key(), "2": published["2"], "3": published["0"]}
+    assert keys.write_repository(repo, later)
+    assert sorted(os.listdir(repo)) == ["0", "2", "3"]
+
+
+def test_an_empty_table_never_empties_the_repository(tmp_path):
+    repo = tmp_path / "fernet-keys"
+    repo.mkdir()
+    (repo / "0").write_text("k")
+    assert not keys.write_repository(repo, {})
+    assert keys.read_repository(repo) == {"0": "k"}
+
+
+def test_max_active_keys_follows_the_tolerated_rotations():
+    bounds = load_model().bounds
+    assert bounds.max_active_keys == bounds.key_rotations_per_partition + 2
