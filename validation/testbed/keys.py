@@ -71,6 +71,13 @@ def publish_statements(repository: str, keys: dict[str, str]) -> list[str]:
     ]
 
 
+def publish(db, keystone) -> None:
+    """Publish `keystone`'s fernet key repository through `db` (the DC's
+    MariaDB, whose identity database every edge replicates)."""
+    db.execute(*publish_statements("fernet_tokens",
+                                   read_repository(keystone.keys)))
+
+
 def write_repository(path: Path, keys: dict[str, str]) -> bool:
     """Make the repository at `path` hold exactly `keys` (each file
     replaced atomically, 0600; the new keys first, then the old ones

@@ -397,8 +397,7 @@ class Testbed:
         if replicas:
             # From now on keys reach the edges over their links: the DC
             # publishes its repository, each edge's key-sync agent follows.
-            dbs[root].execute(*keys_mod.publish_statements(
-                "fernet_tokens", keys_mod.read_repository(ks_root.keys)))
+            keys_mod.publish(dbs[root], ks_root)
             for name in replicas:
                 agent = keys_mod.KeySync(topo.sites[name], dbs[name],
                                          keystones[name])
@@ -577,17 +576,26 @@ class Testbed:
             yaml.safe_dump({"clouds": clouds}, fh, sort_keys=False)
 
     # -- status -----------------------------------------------------------
+    def _running(self):
+        """(topology, (dbs, caches, keystones, glances)) of the running
+        testbed, as its record says it was laid out; (None, None) when it
+        is down."""
+        topo = self.topology()
+        if topo is None:
+            return None, None
+        rec = self.recorded()
+        return topo, self._components(
+            topo, Path(rec["venv"]), self.passwords(),
+            Path(rec["wsgi_venv"]) if rec.get("wsgi_venv") else None)
+
     def services(self) -> list[tuple[str, str, bool]]:
         """(name, probe target, healthy) for every recorded service."""
-        topo = self.topology()
+        topo, components = self._running()
         if topo is None:
             return []
         probe = self.model.testbed.probe_timeout_s
         pw = self.passwords()
-        rec = self.recorded()
-        dbs, caches, keystones, glances = self._components(
-            topo, Path(rec["venv"]), pw,
-            Path(rec["wsgi_venv"]) if rec.get("wsgi_venv") else None)
+        dbs, caches, keystones, glances = components
         checks = []
         for db in dbs.values():
             checks.append((db.name, f"{db.site.address}:3306",
@@ -641,32 +649,23 @@ class Testbed:
         the replication; see keys.py). Returns (the root's key indexes
         now, the sites it was published to). Raises UserError when the
         testbed is down."""
-        topo = self.topology()
+        topo, components = self._running()
         if topo is None:
             raise UserError("the testbed is not up", 2)
-        rec = self.recorded()
-        dbs, _, keystones, _ = self._components(
-            topo, Path(rec["venv"]), self.passwords(),
-            Path(rec["wsgi_venv"]) if rec.get("wsgi_venv") else None)
+        dbs, _, keystones, _ = components
         root = keystones[topo.root.name]
         user, group = root.owner()
         root.manage("fernet_rotate", "--keystone-user", user,
                     "--keystone-group", group)
-        repo = keys_mod.read_repository(root.keys)
         replicas = [n for n, db in dbs.items() if db.replica]
         if replicas:
-            dbs[topo.root.name].execute(*keys_mod.publish_statements(
-                "fernet_tokens", repo))
-        return sorted(repo, key=int), replicas
+            keys_mod.publish(dbs[topo.root.name], root)
+        return sorted(keys_mod.read_repository(root.keys), key=int), replicas
 
     def databases(self) -> dict[str, MariaDB]:
         """site -> its MariaDB, in the running testbed (empty when down)."""
-        topo = self.topology()
-        if topo is None:
-            return {}
-        rec = self.recorded()
-        return self._components(topo, Path(rec["venv"]),
-                                self.passwords())[0]
+        _, components = self._running()
+        return components[0] if components else {}
 
     def replicas(self) -> dict[str, dict]:
         """site -> its identity replica's state (MariaDB.replication_status,
