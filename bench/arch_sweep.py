@@ -18,7 +18,6 @@ Medians over --reps repetitions, with their spread. Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from bench import common
 from edge_refarch.architecture import load_model
 from edge_refarch.validation import paths
 from edge_refarch.validation.faults.faults import FaultInjector, Links
+from edge_refarch.validation.images import raw_image
 from edge_refarch.validation.testbed.smoke import connect
 from edge_refarch.validation.testbed.testbed import Testbed
 
@@ -117,7 +117,7 @@ def fetch_sweep(testbed, injector, reps: int) -> dict:
     for mbit in BANDWIDTHS_MBIT:
         size = IMAGE_MIB[mbit] << 20
         src = dc.image.create_image(
-            name=f"edge-refarch-bench-{mbit}", data=os.urandom(size),
+            name=f"edge-refarch-bench-{mbit}", data=raw_image(size),
             disk_format="raw", container_format="bare", use_import=False,
             wait=True)
         secs = []

@@ -36,6 +36,7 @@ from edge_refarch.tempest_plugin.requirement import (
     requirements_of,
 )
 from edge_refarch.tempest_plugin.services.federation import K2KClient
+from edge_refarch.validation.images import raw_image
 
 CONF = config.CONF
 
@@ -507,7 +508,7 @@ class EdgeRefarchTest(test.BaseTestCase):
 
     def image_data(self) -> bytes:
         size = CONF.edge_refarch.image_size_kib * 1024
-        return os.urandom(size)
+        return raw_image(size)
 
 
 def data_name(tc) -> str:

@@ -9,6 +9,7 @@ import time
 from edge_refarch.architecture import load_model
 from edge_refarch.validation import paths
 from edge_refarch.validation.faults.faults import FaultInjector, Links
+from edge_refarch.validation.images import raw_image
 from edge_refarch.validation.testbed.smoke import connect
 from edge_refarch.validation.testbed.testbed import Testbed
 
@@ -18,7 +19,7 @@ topo = testbed.topology()
 clouds = testbed.recorded()["clouds_yaml"]
 dc, edge = connect(clouds, "dc"), connect(clouds, "edge1")
 name = f"edge-refarch-crash-{os.getpid()}"
-src = dc.image.create_image(name=name, data=os.urandom(8 << 20),
+src = dc.image.create_image(name=name, data=raw_image(8 << 20),
                             disk_format="raw", container_format="bare",
                             use_import=False, wait=True)
 src = dc.image.get_image(src.id)

@@ -4,11 +4,12 @@ glance-download, and an edge that keeps working while cut off."""
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 
 import pytest
 import requests
+
+from edge_refarch.validation.images import raw_image
 
 from .conftest import CONVERGE_S, FAIL_FAST_S
 
@@ -27,7 +28,7 @@ def dc_image(bed):
     One per test: Glance never reuses a deleted image's ID, and
     glance-download keeps the source's ID."""
     dc = bed.at("dc").conn
-    data = os.urandom(3 * 1024 * 1024 + 17)
+    data = raw_image(3 * 1024 * 1024 + 17)
     img = dc.image.create_image(
         name="edge-refarch-test-image", data=data, disk_format="raw",
         container_format="bare", use_import=False, wait=True,

@@ -4,7 +4,6 @@ before anything is applied."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from edge_refarch.validation.faults.faults import (
     FaultInjector,
     Links,
 )
+from edge_refarch.validation.images import raw_image
 
 from .conftest import FAIL_FAST_S, run_cli
 
@@ -107,7 +107,7 @@ def dc_image_via_edge1(bed, unique):
     made = []
 
     def make(nbytes: int):
-        data = os.urandom(nbytes)
+        data = raw_image(nbytes)
         img = dc.image.create_image(
             name=unique, data=data, disk_format="raw",
             container_format="bare", use_import=False, wait=True)

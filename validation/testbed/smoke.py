@@ -10,7 +10,6 @@ creates is deleted, also on failure.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -19,6 +18,7 @@ import openstack.config
 import openstack.exceptions
 
 from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.images import raw_image
 
 SMOKE_IMAGE_BYTES = 4 * 1024 * 1024
 
@@ -52,7 +52,7 @@ def smoke(testbed, say: Callable[[str], None]) -> Iterator[str]:
     root = topo.root.name
     if "glance" not in topo.root.services:
         return
-    data = os.urandom(SMOKE_IMAGE_BYTES)
+    data = raw_image(SMOKE_IMAGE_BYTES)
     sha512 = hashlib.sha512(data).hexdigest()
     created: list[tuple[str, str]] = []
     try:
