@@ -10,6 +10,13 @@ service_option = cfg.BoolOpt(
     "edge_refarch", default=True,
     help="Whether to run the edge-refarch conformance tests.")
 
+# heat-tempest-plugin's own option, registered by us when that plugin is
+# not installed (the same name and default).
+heat_option = cfg.BoolOpt(
+    "heat_plugin", default=True,
+    help="Whether or not heat is expected to be available")
+
+
 group = cfg.OptGroup(
     name="edge_refarch",
     title="edge-refarch conformance options",
@@ -37,6 +44,13 @@ opts = [
                 help="site:URI of the Keystone v3 endpoint a client at that "
                      "site uses, e.g. dc:http://dc.example:5000/v3. Every "
                      "site of the region."),
+    cfg.DictOpt("site_clouds", default={},
+                help="site:cloud, the clouds.yaml entry each site was "
+                     "described from (written by 'edge-refarch conformance "
+                     "config'; recorded in the report)."),
+    cfg.StrOpt("clouds_file",
+               help="The clouds.yaml the sites were described from "
+                    "(recorded in the report)."),
     cfg.DictOpt("site_regions", default={},
                 help="site:region of each site in the catalog."),
     cfg.DictOpt("site_links", default={},

@@ -12,3 +12,22 @@ def requirement(*ids):
 
 def requirements_of(fn):
     return tuple(getattr(fn, ATTR, ()))
+
+
+# The [service_available] option that says whether the cloud offers each
+# service the requirements exercise (model.yaml names), named as Tempest
+# (tempest/config.py ServiceAvailableGroup: glance, nova) and
+# heat-tempest-plugin (heat_tempest_plugin/config.py: heat_plugin) name it.
+# Keystone is always there.
+SERVICE_AVAILABLE = {"glance": "glance", "nova": "nova",
+                     "heat": "heat_plugin"}
+
+
+def missing_services(services, available) -> list[tuple[str, str]]:
+    """(service, option) of each of `services` (model.yaml names) that
+    the cloud does not offer: `available(option)` (a [service_available]
+    option's value, bool) is false. Services without an option (keystone)
+    are always there."""
+    return [(svc, SERVICE_AVAILABLE[svc]) for svc in services
+            if svc in SERVICE_AVAILABLE
+            and not available(SERVICE_AVAILABLE[svc])]

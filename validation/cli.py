@@ -15,7 +15,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line and exit 2."""
 
     def error(self, message):
-        raise BadInput(f"{self.prog}: {message}")
+        # "testbed up: argument --edges: ..." (main prints the program's
+        # name once, in front of every error).
+        where = self.prog.removeprefix("edge-refarch").strip()
+        raise BadInput(f"{where}: {message}" if where else message)
 
 
 def _edges(value: str) -> int:
@@ -182,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"edge-refarch: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModelError as exc:   # a name the model does not know (--model)
+        if debug:
+            raise
+        print(f"edge-refarch: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("edge-refarch: interrupted", file=sys.stderr)
         return 130

@@ -1,5 +1,7 @@
 """Errors meant for people: one line, what is wrong and what to do."""
 
+import re
+
 
 class UserError(Exception):
     """A problem the operator can fix; the CLI prints it and exits non-zero.
@@ -16,3 +18,48 @@ class UserError(Exception):
 class BadInput(UserError):
     def __init__(self, message: str):
         super().__init__(message, exit_code=2)
+
+
+_EXC_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*([A-Za-z_]\w*): ?(.*)$")
+_TLS = re.compile(r"certificate verify failed: ([^)'\"(]+)")
+_HOST = re.compile(r"host='([^']+)', port=(\d+)")
+
+
+def readable_cause(text: str, limit: int = 400) -> str:
+    """One readable line from an error's text: a Python traceback (as a
+    test's subunit details carry it) or an exception's message.
+
+    The exception line of the traceback and the lines of its message that
+    follow, joined, its class named without module; ``AssertionError``
+    (a test's own message) not named at all; Tempest's catalog dumps
+    (``EndpointNotFound``'s "catalog: [...]") left out; a TLS verification
+    failure said as such with its reason and host. At most `limit`
+    characters."""
+    lines = text.strip().splitlines()
+    start = 0
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)"):
+            start = i
+    body = lines[start:]
+    if body and body[0].startswith("Traceback"):
+        # The exception line: the first unindented line after the frames
+        # (the lines of a multi-line message follow it).
+        exc_at = next((i for i, ln in enumerate(body)
+                       if i > 0 and ln and not ln[0].isspace()), 0)
+        body = body[exc_at:]
+    joined = " ".join(ln.strip() for ln in body if ln.strip())
+    tls = _TLS.search(joined)
+    if tls:
+        host = _HOST.search(joined)
+        where = f" ({host.group(1)}:{host.group(2)})" if host else ""
+        return f"TLS: certificate verify failed: " \
+               f"{tls.group(1).strip()}{where}"[:limit]
+    m = _EXC_LINE.match(joined)
+    if m:
+        name, message = m.groups()
+        joined = message if name == "AssertionError" else \
+            f"{name}: {message}"
+    joined = re.sub(r",? catalog: .*$", "", joined)
+    if len(joined) > limit:
+        joined = joined[:limit - 3].rstrip() + "..."
+    return joined

@@ -47,9 +47,13 @@ class K2KClient:
     """Log in at a service provider with an assertion from the identity
     provider at `idp_uri` (the v3 endpoint as the caller reaches it)."""
 
-    def __init__(self, idp_uri: str, timeout: float = 30.0):
+    def __init__(self, idp_uri: str, timeout: float = 30.0,
+                 verify: bool | str = True):
+        """`timeout`: seconds per HTTP call; `verify`: requests' TLS
+        verification (False, a CA bundle's path, or True)."""
         self.idp_uri = idp_uri.rstrip("/")
         self.timeout = timeout
+        self.verify = verify
 
     # -- at the identity provider ------------------------------------------
     def idp_token(self, username: str, password: str, project: str,
@@ -61,7 +65,7 @@ class K2KClient:
             "scope": {"project": {"name": project,
                                   "domain": {"name": domain}}}}}
         r = requests.post(f"{self.idp_uri}/auth/tokens", json=body,
-                          timeout=self.timeout)
+                          timeout=self.timeout, verify=self.verify)
         if r.status_code != 201:
             _raise_for("token at the identity provider", r)
         return r.headers["X-Subject-Token"], r.json()["token"]
@@ -79,7 +83,7 @@ class K2KClient:
         """The ECP envelope carrying the signed assertion for `sp_id`."""
         r = requests.post(
             f"{self.idp_uri}/auth/OS-FEDERATION/saml2/ecp",
-            timeout=self.timeout, json={"auth": {
+            timeout=self.timeout, verify=self.verify, json={"auth": {
                 "identity": {"methods": ["token"],
                              "token": {"id": idp_token}},
                 "scope": {"service_provider": {"id": sp_id}}}})
@@ -93,11 +97,12 @@ class K2KClient:
         of its federated auth (201 with a token, or the refusal)."""
         s = requests.Session()
         r = s.post(sp["sp_url"], data=envelope, timeout=self.timeout,
-                   headers={"Content-Type": PAOS}, allow_redirects=False)
+                   verify=self.verify, headers={"Content-Type": PAOS},
+                   allow_redirects=False)
         if r.status_code not in (302, 303) or not s.cookies:
             return r
         return s.get(sp["auth_url"], headers={"Content-Type": PAOS},
-                     timeout=self.timeout)
+                     timeout=self.timeout, verify=self.verify)
 
     def login(self, sp: dict, envelope: str) -> tuple[str, dict]:
         r = self.present(sp, envelope)
@@ -113,7 +118,7 @@ class K2KClient:
     def projects(self, sp: dict, token: str) -> list[dict]:
         r = requests.get(f"{self.sp_identity_uri(sp)}/auth/projects",
                          headers={"X-Auth-Token": token},
-                         timeout=self.timeout)
+                         timeout=self.timeout, verify=self.verify)
         if r.status_code != 200:
             _raise_for(f"projects at {sp['id']}", r)
         return r.json()["projects"]
@@ -122,6 +127,7 @@ class K2KClient:
                 ) -> tuple[str, dict]:
         r = requests.post(
             f"{self.sp_identity_uri(sp)}/auth/tokens", timeout=self.timeout,
+            verify=self.verify,
             json={"auth": {"identity": {"methods": ["token"],
                                         "token": {"id": token}},
                            "scope": {"project": {"id": project_id}}}})
@@ -134,7 +140,7 @@ class K2KClient:
         r = requests.get(f"{self.sp_identity_uri(sp)}/auth/tokens",
                          headers={"X-Auth-Token": token,
                                   "X-Subject-Token": token},
-                         timeout=self.timeout)
+                         timeout=self.timeout, verify=self.verify)
         if r.status_code in (401, 404):
             return False
         if r.status_code != 200:

@@ -41,11 +41,13 @@ def service_endpoints(token_body: dict, region: str) -> dict[str, str]:
 
 
 def accepted(url: str, service_type: str, token: str,
-             timeout: float) -> bool:
+             timeout: float, verify: bool | str = True) -> bool:
     """Whether the API at `url` (of `service_type`) accepts `token`: False
     on 401, True on any other answer. Raises requests' exceptions when it
-    cannot be reached within `timeout` seconds."""
+    cannot be reached within `timeout` seconds. `verify`: requests' TLS
+    verification."""
     resp = requests.get(url + PROBES[service_type], timeout=timeout,
+                        verify=verify,
                         headers={"X-Auth-Token": token,
                                  "Accept": "application/json"})
     return resp.status_code != 401

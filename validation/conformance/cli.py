@@ -18,9 +18,10 @@ def add_parser(areas, parser_class) -> None:
                              parser_class=parser_class)
     run = cmds.add_parser("run", help="run it (default: on the testbed, "
                                       "brought up for --model)")
-    run.add_argument("--model", default="distributed",
+    run.add_argument("--model", default=None,
                      help="deployment model of the testbed (default: "
-                          "distributed)")
+                          "distributed); with --tempest-conf, the model "
+                          "its deployment_model names")
     run.add_argument("--edges", type=int, default=None)
     run.add_argument("--tempest-conf", metavar="FILE",
                      help="run against the cloud this tempest.conf "
@@ -65,8 +66,14 @@ def add_parser(areas, parser_class) -> None:
 
 
 def _report_dir(args) -> Path:
+    """--report-dir; else, for a run against a user's cloud, the state
+    directory (never the checkout's docs); for the testbed, the docs
+    site's generated pages (the published matrix)."""
     if args.report_dir:
         return Path(args.report_dir)
+    if args.tempest_conf:
+        return paths.state_dir().parent / "conformance" / "cloud" / \
+            "report"
     root = paths.repo_root()
     if root is None:
         return paths.state_dir().parent / "conformance" / "report"
@@ -133,11 +140,23 @@ def _run(args, model, catalog, say) -> int:
         conf = Path(args.tempest_conf)
         if not conf.exists():
             raise BadInput(f"{conf}: no such tempest.conf")
+        if args.model:
+            model.deployment_model(args.model)
+            named = runner.Cloud(conf).model
+            if named != args.model:
+                raise BadInput(f"--model {args.model}: {conf} describes a "
+                               f"{named} deployment ([edge_refarch] "
+                               "deployment_model); drop --model or write "
+                               "the tempest.conf for that model")
+        if args.edges is not None:
+            raise BadInput("--edges sizes the testbed; the tempest.conf "
+                           "already names the cloud's sites")
         workdir = paths.state_dir().parent / "conformance" / "cloud"
         on_testbed, testbed = False, None
     else:
         from edge_refarch.validation.testbed.testbed import Testbed
         testbed = Testbed(model, say=say)
+        args.model = args.model or "distributed"
         model.deployment_model(args.model)
         rec = testbed.recorded()
         if rec and rec["deployment"] != args.model:
@@ -147,13 +166,15 @@ def _run(args, model, catalog, say) -> int:
         workdir = paths.state_dir().parent / "conformance" / args.model
         conf = tempest_conf.for_testbed(testbed, workdir / "tempest.conf")
         on_testbed = True
-    rep = runner.run(model, catalog, conf, workdir, _report_dir(args), say,
+    report_dir = _report_dir(args)
+    rep = runner.run(model, catalog, conf, workdir, report_dir, say,
                      testbed=testbed, only=only)
     width = max(len(r["id"]) for r in rep["requirements"])
     for r in rep["requirements"]:
         reason = f"  {r['reason']}" if r.get("reason") else ""
         print(f"{r['id']:<{width}}  {r['verdict']:<14}{reason[:160]}")
     s = rep["summary"]
+    print(f"report: {report_dir / (rep['model'] + '.json')} (and .rst)")
     print(f"{rep['model']}: {s['pass']} pass, {s['fail']} fail, "
           f"{s['not_applicable']} not applicable, {s['not_run']} not run, "
           f"{s['no_test']} without test; {rep['duration_s']} s")

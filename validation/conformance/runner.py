@@ -24,7 +24,11 @@ from pathlib import Path
 from edge_refarch.architecture.requirements import Catalog
 from edge_refarch.validation.conformance import audit, selection
 from edge_refarch.validation.conformance import report as report_mod
-from edge_refarch.validation.errors import BadInput, UserError
+from edge_refarch.validation.errors import (
+    BadInput,
+    UserError,
+    readable_cause,
+)
 
 # Every resource the suite creates is named with this prefix, so that what
 # a crashed (kill -9) run left behind can be found and removed.
@@ -49,6 +53,9 @@ class Cloud:
             self.root = er.get("root_site", "dc")
             self.uris = _dict(er["site_identity_uris"])
             self.regions = _dict(er["site_regions"])
+            self.links = _dict(er.get("site_links", ""))
+            self.clouds = _dict(er.get("site_clouds", ""))
+            self.clouds_file = er.get("clouds_file")
             self.compute_sites = [s.strip() for s in er.get(
                 "compute_sites", "").split(",") if s.strip()]
             self.toxiproxy_url = er.get("toxiproxy_url")
@@ -67,11 +74,26 @@ class Cloud:
             raise BadInput(f"{conf_path}: missing {exc.args[0]} (write it "
                            "with 'edge-refarch conformance config')") \
                 from None
+        # TLS as Tempest's own clients verify it ([identity]).
+        self.verify = False if cp.getboolean(
+            "identity", "disable_ssl_certificate_validation",
+            fallback=False) else (cp.get("identity", "ca_certificates_file",
+                                         fallback=None) or True)
+        # What the cloud offers (Tempest's default: available).
+        self.service_available = {
+            opt: cp.getboolean("service_available", opt, fallback=True)
+            for opt in (cp["service_available"]
+                        if cp.has_section("service_available") else ())
+            if opt not in cp.defaults()}
         missing = set(self.uris) ^ set(self.regions)
         if missing or self.root not in self.uris:
             raise BadInput(f"{conf_path}: [edge_refarch] site_identity_uris "
                            "and site_regions must name the same sites, "
                            "root_site among them")
+
+    def available(self, option: str) -> bool:
+        """A [service_available] option (Tempest's default: true)."""
+        return self.service_available.get(option, True)
 
     def session(self, site: str):
         from keystoneauth1 import session
@@ -81,7 +103,7 @@ class Cloud:
                            password=password, project_name=project,
                            user_domain_name=domain,
                            project_domain_name=domain)
-        return session.Session(auth=auth, timeout=30)
+        return session.Session(auth=auth, timeout=30, verify=self.verify)
 
     def _endpoint(self, site: str, service_type: str) -> dict:
         return {"service_type": service_type, "interface": "public",
@@ -147,7 +169,7 @@ class Cloud:
                         self._compute(site, collection)[2])
         except ks_exc.ClientException as exc:
             raise UserError(f"cannot count the cloud's resources: "
-                            f"{str(exc).splitlines()[0][:200]}") from None
+                            f"{readable_cause(str(exc), 300)}") from None
         return out
 
     def cleanup(self) -> dict[str, int]:
@@ -186,7 +208,7 @@ class Cloud:
                             removed[collection] += 1
         except ks_exc.ClientException as exc:
             raise UserError(f"cannot clean up the cloud: "
-                            f"{str(exc).splitlines()[0][:200]}") from None
+                            f"{readable_cause(str(exc), 300)}") from None
         return removed
 
     def faults_left(self) -> list[str]:
@@ -224,6 +246,8 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
                     for svc in site.services}
         scoped_out = selection.outside(catalog, deployed,
                                        "the embedded testbed")
+    else:
+        scoped_out = selection.unavailable(catalog, model, cloud.available)
     if only is not None:
         scoped_out.update({r: "not selected for this run (--requirement)"
                            for r in catalog.requirements
@@ -244,7 +268,10 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
         said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
         raise UserError(f"tempest init failed: "
                         f"{said[-1][:200] if said else proc.returncode}")
-    (ws / "etc" / "tempest.conf").write_text(tempest_conf.read_text())
+    # The workspace's copy holds the admin password too: owner only.
+    copy = ws / "etc" / "tempest.conf"
+    copy.write_text(tempest_conf.read_text())
+    copy.chmod(0o600)
     include = workdir / "include-list.txt"
     include.write_text("".join(f"^{re.escape(t)}\\b\n" for t in chosen))
     evidence = workdir / "evidence.jsonl"
@@ -270,12 +297,22 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     if not results:
         raise UserError(f"tempest ran no test (exit {proc.returncode}); "
                         f"see {workdir / 'tempest-run.log'}")
+    report_mod.write_failures(results, workdir / "failures.log")
     after = cloud.counts()
     left = cloud.faults_left()
     rep = report_mod.build(catalog, deployment, tests, results,
                            report_mod.read_evidence(evidence),
                            before, after, left, duration, scoped_out,
                            selection.partition_modes())
+    rep["target"] = {
+        "kind": "testbed" if testbed is not None else "cloud",
+        "tempest_conf": str(tempest_conf.resolve()),
+        "clouds_file": cloud.clouds_file,
+        "sites": {s: {"region": cloud.regions[s], "identity_uri": uri,
+                      "link": cloud.links.get(s),
+                      "cloud": cloud.clouds.get(s)}
+                  for s, uri in cloud.uris.items()},
+        "suite_version": report_mod.suite_version()}
     paths = report_mod.write(rep, report_dir)
     if testbed is not None:
         # Day 2: whether each edge's identity replica follows the DC after

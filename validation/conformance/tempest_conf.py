@@ -8,13 +8,19 @@ endpoints are discovered from each site's catalog.
 from __future__ import annotations
 
 import configparser
+import os
 import shlex
 import sys
 from pathlib import Path
 
 import yaml
 
-from edge_refarch.validation.errors import BadInput, UserError
+from edge_refarch.tempest_plugin.requirement import SERVICE_AVAILABLE
+from edge_refarch.validation.errors import (
+    BadInput,
+    UserError,
+    readable_cause,
+)
 
 
 def _conf(model: str, root: str, edge: str, other_edge: str | None,
@@ -24,7 +30,9 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
           latency_overshoot_ms: float = 0.0,
           compute_sites: list[str] | None = None,
           idp_uris: dict[str, str] | None = None,
-          image_service: bool = True) -> configparser.ConfigParser:
+          offered: set[str] = frozenset()) -> configparser.ConfigParser:
+    """`offered`: the model services (model.yaml names) the cloud offers,
+    written as Tempest's [service_available] options."""
     cp = configparser.ConfigParser(interpolation=None)
     cp["DEFAULT"] = {"log_file": "tempest.log", "use_stderr": "false"}
     cp["auth"] = {
@@ -39,10 +47,11 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
                       "region": sites[root]["region"]}
     cp["identity-feature-enabled"] = {"api_v2": "false"}
     cp["image"] = {"region": sites[root]["region"], "build_timeout": "120"}
-    cp["service_available"] = {"glance": str(image_service).lower(),
-                               "nova": str(bool(compute_sites)).lower(),
-                               "neutron": "false", "cinder": "false",
-                               "swift": "false", "edge_refarch": "true"}
+    cp["service_available"] = {
+        **{opt: str(svc in offered).lower()
+           for svc, opt in SERVICE_AVAILABLE.items()},
+        "neutron": "false", "cinder": "false", "swift": "false",
+        "edge_refarch": "true"}
     er = {
         "deployment_model": model, "root_site": root, "edge_site": edge,
         "site_identity_uris": ",".join(
@@ -104,22 +113,90 @@ def for_testbed(testbed, path: Path) -> Path:
                testbed.latency_overshoot_ms,
                [s.name for s in topo.sites.values()
                 if "nova-compute" in s.services], idp_uris,
-               any("glance" in s.services for s in topo.sites.values()))
+               {svc for s in topo.sites.values() for svc in s.services})
     # The testbed's own rotation procedure (keys.py): rotate at the DC,
     # distribute over the links.
     cp["edge_refarch"]["key_rotation_command"] = shlex.join(
         [sys.executable, "-m", "edge_refarch.validation.cli", "-q",
          "testbed", "keys", "rotate"])
+    return _write(cp, path)
+
+
+def _write(cp: configparser.ConfigParser, path: Path) -> Path:
+    """Write tempest.conf readable by its owner only (it holds the admin
+    password)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)    # an existing file keeps its mode otherwise
+    with os.fdopen(fd, "w") as fh:
         cp.write(fh)
     return path
 
 
+def _admin(cloud: str, config: dict) -> dict:
+    """The admin credentials of a clouds.yaml entry, as tempest.conf's
+    [auth] holds them (password auth only: Tempest's clients log in with a
+    user name and password)."""
+    auth = config.get("auth") or {}
+    auth_type = config.get("auth_type") or "password"
+    if auth_type not in ("password", "v3password") or \
+            not auth.get("username"):
+        raise BadInput(f"cloud {cloud!r}: auth_type {auth_type!r} is not "
+                       "supported; the suite logs in as an admin user with "
+                       "a password (username, password, project_name)")
+    missing = [k for k in ("password", "project_name") if not auth.get(k)]
+    if missing:
+        raise BadInput(f"cloud {cloud!r}: auth has no {missing[0]}")
+    return {"username": auth["username"], "password": auth["password"],
+            "project_name": auth["project_name"],
+            "user_domain_name": auth.get("user_domain_name") or
+            auth.get("project_domain_name") or "Default"}
+
+
+def _tls(cloud: str, config: dict) -> dict[str, str]:
+    """[identity] TLS options from a clouds.yaml entry: `cacert` (a CA
+    bundle) and `verify`. Client certificates (`cert`, `key`) are refused:
+    Tempest's HTTP client cannot present one."""
+    if config.get("cert") or config.get("key"):
+        raise BadInput(f"cloud {cloud!r}: client certificates (cert, key) "
+                       "are not supported: Tempest's HTTP client cannot "
+                       "present one")
+    out = {}
+    if config.get("cacert"):
+        ca = Path(config["cacert"]).expanduser()
+        if not ca.is_file():
+            raise BadInput(f"cloud {cloud!r}: cacert {ca}: no such file")
+        out["ca_certificates_file"] = str(ca.resolve())
+    if str(config.get("verify", True)).lower() in ("false", "0", "no"):
+        out["disable_ssl_certificate_validation"] = "true"
+    return out
+
+
+def _check_links(toxiproxy_url: str, links: list[str],
+                 site_map: str) -> None:
+    """The toxiproxy answers and carries every link the site map names
+    (proxies named ``<link>.<anything>``); one-line errors otherwise."""
+    from edge_refarch.validation.faults.faults import Links
+    from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
+    known = Links.discover(Toxiproxy(toxiproxy_url)).mapping
+    for link in links:
+        if link not in known:
+            raise BadInput(
+                f"{site_map}: link {link!r} has no proxy at {toxiproxy_url}"
+                f" (links there: {', '.join(sorted(known)) or 'none'}; a "
+                "link's proxies are named '<link>.<anything>')")
+
+
 def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
               toxiproxy_url: str | None, path: Path) -> Path:
-    """tempest.conf for any deployment, discovered from its catalogs."""
+    """tempest.conf for any deployment, discovered from its catalogs.
+
+    `clouds_yaml` is the only clouds file read (OS_CLIENT_CONFIG_FILE is
+    ignored). Raises BadInput (exit 2) for a bad site map, cloud entry or
+    link, UserError (exit 1) for a cloud that cannot be reached."""
     from edge_refarch.validation.testbed.smoke import connect
+    if not Path(clouds_yaml).is_file():
+        raise BadInput(f"{clouds_yaml}: no such clouds file")
     try:
         smap = yaml.safe_load(Path(site_map).read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -134,26 +211,37 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
     if root not in smap["sites"]:
         raise BadInput(f"{site_map}: root site {root!r} is not in sites")
     dm = model.deployment_model(deployment)
-    idp_uris = {n: spec["idp_uri"] for n, spec in smap["sites"].items()
-                if (spec or {}).get("idp_uri")}
+    specs = {n: (spec or {}) for n, spec in smap["sites"].items()}
+    idp_uris = {n: spec["idp_uri"] for n, spec in specs.items()
+                if spec.get("idp_uri")}
     if dm.federation and not idp_uris:
         raise BadInput(f"{site_map}: model {deployment!r} federates "
                        "identity: give each site the identity provider's "
                        "URI as a client there reaches it (idp_uri)")
-    sites, admin = {}, None
-    for name, spec in smap["sites"].items():
-        cloud = (spec or {}).get("cloud", name)
+    links = [spec["link"] for spec in specs.values() if spec.get("link")]
+    if toxiproxy_url:
+        _check_links(toxiproxy_url, links, site_map)
+    sites, admin, tls, types = {}, None, {}, set()
+    for name, spec in specs.items():
+        cloud = spec.get("cloud", name)
         conn = connect(clouds_yaml, cloud)
+        config = conn.config.config
+        if name == root:
+            admin, tls = _admin(cloud, config), _tls(cloud, config)
         try:
             conn.authorize()
             region = conn.config.get_region_name() or ""
             uri = conn.session.get_endpoint(service_type="identity",
                                             interface="public",
                                             region_name=region or None)
+            if name == root:
+                access = conn.session.auth.get_access(conn.session)
+                types = {svc.get("type") for svc in
+                         access.service_catalog.catalog}
         except Exception as exc:  # noqa: BLE001 - reported in one line
             raise UserError(f"cloud {cloud!r} (site {name}): cannot "
                             f"authenticate or read its catalog: "
-                            f"{str(exc).splitlines()[0][:200]}") from None
+                            f"{_first_line(exc)}") from None
         if not uri:
             raise UserError(f"cloud {cloud!r}: no identity endpoint in "
                             f"region {region!r} of its catalog")
@@ -162,23 +250,35 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
                            f"{clouds_yaml}")
         uri = uri.rstrip("/")
         sites[name] = {"uri": uri if uri.endswith("/v3") else uri + "/v3",
-                       "region": region, "link": (spec or {}).get("link"),
-                       "parent": (spec or {}).get("parent")}
-        if name == root:
-            admin = conn.config.config["auth"]
+                       "region": region, "link": spec.get("link"),
+                       "parent": spec.get("parent")}
     edges = [s for s in sites if s != root
              and sites[s].get("parent") in (None, root)]
     if not edges:
         raise BadInput(f"{site_map}: name at least one edge site")
+    # What the cloud offers: the service types of the root's catalog.
+    offered = {svc for svc, spec in model.services.items()
+               if spec.catalog_type in types}
+    compute_sites = [n for n, spec in specs.items() if spec.get("compute")]
+    if "nova" in offered and not compute_sites:
+        raise BadInput(f"{site_map}: the cloud has a compute service; mark "
+                       "the sites with compute hosts 'compute: true'")
+    if compute_sites and "nova" not in offered:
+        raise BadInput(f"{site_map}: sites marked 'compute: true' but the "
+                       "cloud's catalog has no compute service")
     budget = next(iter(model.links.values())).budget_rtt_ms
     cp = _conf(deployment, root, edges[0], edges[1] if len(edges) > 1
                else None, sites, admin, toxiproxy_url,
                "/tmp/edge-refarch-faults",
                "glance-download" in dm.features.get("edge", {}).get(
                    "glance_import_methods", []), budget, 0.0,
-               [n for n, spec in smap["sites"].items()
-                if (spec or {}).get("compute")], idp_uris)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        cp.write(fh)
-    return path
+               compute_sites, idp_uris, offered)
+    cp["identity"].update(tls)
+    cp["edge_refarch"]["site_clouds"] = ",".join(
+        f"{n}:{spec.get('cloud', n)}" for n, spec in specs.items())
+    cp["edge_refarch"]["clouds_file"] = str(Path(clouds_yaml).resolve())
+    return _write(cp, path)
+
+
+def _first_line(exc: Exception) -> str:
+    return readable_cause(str(exc).strip() or type(exc).__name__, 300)

@@ -44,24 +44,36 @@ def number(text: str) -> float:
     return value
 
 
+def _common_options(parser, default) -> None:
+    parser.add_argument("--toxiproxy-url", metavar="URL", default=default,
+                        help="a toxiproxy other than the testbed's")
+    parser.add_argument("--links", metavar="FILE", default=default,
+                        help="YAML mapping link -> [proxy names] (default: "
+                             "the testbed's links, or links discovered from "
+                             "proxy names '<link>.<...>')")
+    parser.add_argument("--latency-overshoot-ms", type=number, metavar="MS",
+                        default=default,
+                        help="what this toxiproxy's latency toxic adds "
+                             "beyond what it is asked for, subtracted from "
+                             "every latency (default: measured at testbed "
+                             "start-up for the testbed, else 0)")
+
+
 def add_parser(areas, parser_class) -> None:
     fp = areas.add_parser("fault", help="WAN faults on the model's links")
-    fp.add_argument("--toxiproxy-url", metavar="URL",
-                    help="a toxiproxy other than the testbed's")
-    fp.add_argument("--links", metavar="FILE",
-                    help="YAML mapping link -> [proxy names] (default: the "
-                         "testbed's links, or links discovered from proxy "
-                         "names '<link>.<...>')")
-    fp.add_argument("--latency-overshoot-ms", type=number, metavar="MS",
-                    help="what this toxiproxy's latency toxic adds beyond "
-                         "what it is asked for, subtracted from every "
-                         "latency (default: measured at testbed start-up "
-                         "for the testbed, else 0)")
+    _common_options(fp, None)
+    # The same options after the subcommand ('fault list --toxiproxy-url
+    # URL'): given there, they override; absent, they leave the area's.
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, argparse.SUPPRESS)
     cmds = fp.add_subparsers(dest="command", required=True,
                              parser_class=parser_class)
 
+    def sub(name, help_):
+        return cmds.add_parser(name, help=help_, parents=[common])
+
     def cmd(name, help_, link=True, hold=True):
-        p = cmds.add_parser(name, help=help_)
+        p = sub(name, help_)
         if link:
             p.add_argument("link", help="e.g. dc-edge1 (see 'fault list')")
         if hold:
@@ -71,8 +83,8 @@ def add_parser(areas, parser_class) -> None:
                                 "(default: leave it until 'fault heal')")
         return p
 
-    cmds.add_parser("list", help="links, their proxies and active faults")
-    cmds.add_parser("counters", help="bytes that crossed each link")
+    sub("list", "links, their proxies and active faults")
+    sub("counters", "bytes that crossed each link")
     p = cmd("partition", "cut the link")
     p.add_argument("--mode", choices=["refused", "blackhole"],
                    default="refused")
@@ -93,7 +105,7 @@ def add_parser(areas, parser_class) -> None:
     p.add_argument("--up", type=duration, required=True)
     p.add_argument("--mode", choices=["refused", "blackhole"],
                    default="refused")
-    p = cmds.add_parser("heal", help="remove faults (this project's only)")
+    p = sub("heal", "remove faults (this project's only)")
     p.add_argument("link", nargs="?")
     p.add_argument("--all", action="store_true", help="every link")
 

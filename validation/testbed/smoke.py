@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import openstack
 import openstack.config
@@ -24,7 +25,14 @@ SMOKE_IMAGE_BYTES = 4 * 1024 * 1024
 
 
 def connect(clouds_yaml: str, cloud: str):
-    cfg = openstack.config.OpenStackConfig(config_files=[clouds_yaml])
+    """An openstacksdk connection to `cloud` of `clouds_yaml`, the only
+    clouds file read: the OS_* environment (OS_CLIENT_CONFIG_FILE, which
+    openstacksdk would otherwise read first, OS_CLOUD, ...) is ignored.
+    Raises UserError (exit 2) for a missing file or cloud."""
+    if not Path(clouds_yaml).is_file():
+        raise UserError(f"{clouds_yaml}: no such clouds file", exit_code=2)
+    cfg = openstack.config.OpenStackConfig(config_files=[clouds_yaml],
+                                           load_envvars=False)
     try:
         region = cfg.get_one(cloud=cloud)
     except openstack.exceptions.ConfigException as exc:

@@ -68,7 +68,8 @@ class FederatedIdentityTest(base.EdgeRefarchTest):
                           project_domain_name="Default")
         sess = ks_session.Session(auth=v3.Keystone2Keystone(
             idp, self.sp_id(self.edge), project_name=project["name"],
-            project_domain_name=fed["domain"]), timeout=30)
+            project_domain_name=fed["domain"]), timeout=30,
+            verify=base.tls_verify())
         self.assertTrue(sess.get_token())
         self.assertEqual(got["user"]["id"], sess.get_user_id())
         self.assertEqual(got["project"]["id"], sess.get_project_id())
@@ -100,6 +101,11 @@ class FederatedIdentityTest(base.EdgeRefarchTest):
             "OS_SERVICE_PROVIDER": self.sp_id(self.edge),
             "OS_REMOTE_PROJECT_NAME": project,
             "OS_REMOTE_PROJECT_DOMAIN_NAME": domain})
+        verify = base.tls_verify()
+        if verify is False:
+            env["OS_INSECURE"] = "true"
+        elif verify is not True:
+            env["OS_CACERT"] = verify
         proc = subprocess.run([exe, "token", "issue", "-f", "json"],
                               capture_output=True, text=True, env=env,
                               stdin=subprocess.DEVNULL, timeout=120)

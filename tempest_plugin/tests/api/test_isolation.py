@@ -47,6 +47,8 @@ class IdentityIsolationTest(base.EdgeRefarchTest):
                                                 "image")))
                 for _ in range(REQUESTS_PER_SITE)]
 
+        verify = base.tls_verify()
+
         def call(item):
             """'ok', 'cross' (another caller's identity or roles) or
             'error' (any other answer), and what was seen."""
@@ -54,7 +56,7 @@ class IdentityIsolationTest(base.EdgeRefarchTest):
             h = {"X-Auth-Token": user["token"]}
             if kind == "validate":
                 r = requests.get(f"{identity}/auth/tokens", timeout=30,
-                                 headers={**h,
+                                 verify=verify, headers={**h,
                                           "X-Subject-Token": user["token"]})
                 if r.status_code != 200:
                     verdict = "error"
@@ -65,11 +67,11 @@ class IdentityIsolationTest(base.EdgeRefarchTest):
             else:
                 if kind == "identity":   # admin only: list users
                     r = requests.get(f"{identity}/users", timeout=30,
-                                     headers=h,
+                                     verify=verify, headers=h,
                                      params={"name": user["name"]})
                 else:                    # admin only: the tasks API
                     r = requests.get(f"{image}/v2/tasks", timeout=30,
-                                     headers=h)
+                                     verify=verify, headers=h)
                 expected = 200 if user["admin"] else 403
                 verdict = "ok" if r.status_code == expected else (
                     "cross" if r.status_code in (200, 403) else "error")

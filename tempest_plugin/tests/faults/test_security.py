@@ -48,7 +48,7 @@ class IdentitySecurityTest(base.EdgeRefarchTest):
         `token` now."""
         found = {"identity"} if self._accepted_at_edge(token) else set()
         return found | {t for t, url in apis.items() if token_check.accepted(
-            url, t, token, self.fail_fast)}
+            url, t, token, self.fail_fast, base.tls_verify())}
 
     @decorators.idempotent_id("c6d7e8f9-a0b1-4c23-d4e5-6f7a8b9c0a10")
     @requirement("EDGE-SEC-REVOKE")
