@@ -44,6 +44,18 @@ opts = [
                 help="site:URI of the Keystone v3 endpoint a client at that "
                      "site uses, e.g. dc:http://dc.example:5000/v3. Every "
                      "site of the region."),
+    cfg.StrOpt("admin_application_credential_id",
+               help="Log in as the admin with this application credential "
+                    "(Keystone's application_credential method) instead of "
+                    "[auth] admin_password; [auth] admin_username, "
+                    "admin_project_name and admin_domain_name then name "
+                    "the credential's user and project (written by "
+                    "'edge-refarch conformance config')."),
+    cfg.StrOpt("admin_application_credential_secret", secret=True,
+               help="The secret of admin_application_credential_id."),
+    cfg.StrOpt("admin_project_domain_name",
+               help="The admin project's domain where it differs from the "
+                    "admin user's ([auth] admin_domain_name)."),
     cfg.DictOpt("site_clouds", default={},
                 help="site:cloud, the clouds.yaml entry each site was "
                      "described from (written by 'edge-refarch conformance "
@@ -83,9 +95,11 @@ opts = [
                help="Size of the images the tests upload."),
     cfg.ListOpt("compute_sites", default=[],
                 help="Sites with compute hosts, each an availability zone "
-                     "named after the site (edge sites and far-edge "
-                     "cloudlets). Empty: the compute tests fail, naming "
-                     "this option."),
+                     "(named after the site unless site_zones says "
+                     "otherwise): edge sites and far-edge cloudlets."),
+    cfg.DictOpt("site_zones", default={},
+                help="site:availability zone of each compute site whose "
+                     "zone is not named after the site."),
     cfg.DictOpt("site_parents", default={},
                 help="site:parent of each far-edge cloudlet (and edge "
                      "site), as in the architecture model."),

@@ -64,6 +64,18 @@ class K2KClient:
                 "password": password}}},
             "scope": {"project": {"name": project,
                                   "domain": {"name": domain}}}}}
+        return self._idp_login(body)
+
+    def idp_token_app_cred(self, credential_id: str,
+                           secret: str) -> tuple[str, dict]:
+        """Step 1 with an application credential: a token scoped to the
+        credential's own project."""
+        return self._idp_login({"auth": {"identity": {
+            "methods": ["application_credential"],
+            "application_credential": {"id": credential_id,
+                                       "secret": secret}}}})
+
+    def _idp_login(self, body: dict) -> tuple[str, dict]:
         r = requests.post(f"{self.idp_uri}/auth/tokens", json=body,
                           timeout=self.timeout, verify=self.verify)
         if r.status_code != 201:

@@ -69,22 +69,82 @@ def _in_mode(fn, mode: str):
     return decorators.idempotent_id(derived)(test)
 
 
+def admin_app_cred() -> tuple[str, str] | None:
+    """(ID, secret) of the admin's application credential, when the
+    operator's cloud logs its admin in with one ([edge_refarch]
+    admin_application_credential_id); None: a password."""
+    er = CONF.edge_refarch
+    if er.admin_application_credential_id:
+        return (er.admin_application_credential_id,
+                er.admin_application_credential_secret or "")
+    return None
+
+
+def admin_project_domain() -> str:
+    return CONF.edge_refarch.admin_project_domain_name or \
+        CONF.auth.admin_domain_name
+
+
+def admin_login() -> dict:
+    """tempest.lib V3TokenClient.auth arguments that log the admin in:
+    its application credential, else its password (project-scoped)."""
+    app_cred = admin_app_cred()
+    if app_cred:
+        return {"app_cred_id": app_cred[0], "app_cred_secret": app_cred[1]}
+    return {"username": CONF.auth.admin_username,
+            "password": CONF.auth.admin_password,
+            "project_name": CONF.auth.admin_project_name,
+            "user_domain_name": CONF.auth.admin_domain_name,
+            "project_domain_name": admin_project_domain()}
+
+
+class AppCredCredentials(auth.KeystoneV3Credentials):
+    """Credentials of an application credential (ID and secret): valid
+    without a user name or password."""
+
+    ATTRIBUTES = auth.KeystoneV3Credentials.ATTRIBUTES + [
+        "application_credential_id", "application_credential_secret"]
+
+    def is_valid(self):
+        return bool(self.application_credential_id
+                    and self.application_credential_secret)
+
+
+class AppCredAuthProvider(auth.KeystoneV3AuthProvider):
+    """tempest.lib's v3 auth provider logging in with an application
+    credential (its token is scoped to the credential's project; Keystone
+    refuses any other scope)."""
+
+    def _auth_params(self):
+        return {"app_cred_id": self.credentials.application_credential_id,
+                "app_cred_secret":
+                    self.credentials.application_credential_secret,
+                "auth_data": True}
+
+
 class SiteClients:
     """Clients for one site, as a user standing at that site sees it."""
 
     def __init__(self, name: str, uri: str, region: str, http_timeout):
         self.name, self.uri, self.region = name, uri, region
-        creds = auth.KeystoneV3Credentials(
-            username=CONF.auth.admin_username,
-            password=CONF.auth.admin_password,
-            project_name=CONF.auth.admin_project_name,
-            user_domain_name=CONF.auth.admin_domain_name,
-            project_domain_name=CONF.auth.admin_domain_name)
         tls = {"disable_ssl_certificate_validation":
                CONF.identity.disable_ssl_certificate_validation,
                "ca_certs": CONF.identity.ca_certificates_file}
-        self.auth = auth.KeystoneV3AuthProvider(
-            creds, uri, http_timeout=http_timeout, **tls)
+        app_cred = admin_app_cred()
+        if app_cred:
+            self.auth = AppCredAuthProvider(
+                AppCredCredentials(application_credential_id=app_cred[0],
+                                   application_credential_secret=app_cred[1]),
+                uri, http_timeout=http_timeout, **tls)
+        else:
+            self.auth = auth.KeystoneV3AuthProvider(
+                auth.KeystoneV3Credentials(
+                    username=CONF.auth.admin_username,
+                    password=CONF.auth.admin_password,
+                    project_name=CONF.auth.admin_project_name,
+                    user_domain_name=CONF.auth.admin_domain_name,
+                    project_domain_name=admin_project_domain()),
+                uri, http_timeout=http_timeout, **tls)
         kw = {"build_interval": 0.5,
               "build_timeout": CONF.image.build_timeout,
               "http_timeout": http_timeout, **tls}
@@ -116,13 +176,24 @@ class SiteClients:
 
     def issue_token(self, username=None, password=None,
                     project_name=None) -> str:
-        body = self.tokens.auth(
-            username=username or CONF.auth.admin_username,
-            password=password or CONF.auth.admin_password,
-            project_name=project_name or CONF.auth.admin_project_name,
-            user_domain_name=CONF.auth.admin_domain_name,
-            project_domain_name=CONF.auth.admin_domain_name)
-        return body.response["x-subject-token"]
+        """A new token: `username` with `password` (users of the Default
+        domain the tests create) scoped to `project_name` (default: the
+        admin project), or the admin's own (no `username`)."""
+        return self.issue(username, password, project_name).response[
+            "x-subject-token"]
+
+    def issue(self, username=None, password=None, project_name=None):
+        """The token response body of issue_token."""
+        if username is None:
+            return self.tokens.auth(**admin_login())
+        if project_name is None:
+            scope = {"project_name": CONF.auth.admin_project_name,
+                     "project_domain_name": admin_project_domain()}
+        else:
+            scope = {"project_name": project_name,
+                     "project_domain_id": "default"}
+        return self.tokens.auth(username=username, password=password,
+                                user_domain_id="default", **scope)
 
 
 class EdgeRefarchTest(test.BaseTestCase):
@@ -369,10 +440,14 @@ class EdgeRefarchTest(test.BaseTestCase):
         DC); the user and project `site` provisioned are removed when the
         test ends. Returns the tokens and what they say."""
         name = user["name"] if user else CONF.auth.admin_username
-        password = user["password"] if user else CONF.auth.admin_password
         project = project or CONF.auth.admin_project_name
         k2k = self.k2k(site, timeout)
-        idp_token, idp_body = k2k.idp_token(name, password, project)
+        if user is None and admin_app_cred():
+            idp_token, idp_body = k2k.idp_token_app_cred(*admin_app_cred())
+        else:
+            idp_token, idp_body = k2k.idp_token(
+                name, user["password"] if user else CONF.auth.admin_password,
+                project)
         sp = k2k.service_provider(idp_body, self.sp_id(site))
         # What the site held before: only what this login provisions is
         # removed at the end (an operator's own federated admin stays).
@@ -475,6 +550,10 @@ class EdgeRefarchTest(test.BaseTestCase):
                       "compute_sites)")
         return sites
 
+    def zone_of(self, site: str) -> str:
+        """The availability zone of `site`'s compute hosts."""
+        return CONF.edge_refarch.site_zones.get(site, site)
+
     def create_flavor(self, site: SiteClients) -> str:
         """A tiny flavor in `site`'s compute service; deleted at the end."""
         flavor = site.flavors.create_flavor(
@@ -493,13 +572,15 @@ class EdgeRefarchTest(test.BaseTestCase):
             return src, self.fetch_to(self.site(site_name), src)
         return src, src
 
-    def boot(self, site: SiteClients, image_id: str, zone: str,
+    def boot(self, site: SiteClients, image_id: str, at: str,
              flavor_id: str, wait: bool = True) -> dict:
-        """A server with no network in availability zone `zone`, through
-        `site`'s compute endpoint; deleted (and waited for) at the end."""
+        """A server with no network on the compute hosts of site `at` (its
+        availability zone, zone_of), through `site`'s compute endpoint;
+        deleted (and waited for) at the end."""
         server = site.servers.create_server(
             name=data_name(self), imageRef=image_id, flavorRef=flavor_id,
-            networks="none", availability_zone=zone)["server"]
+            networks="none",
+            availability_zone=self.zone_of(at))["server"]
         self.addCleanup(delete_server, self, site.name, server["id"])
         if wait:
             return self.wait_server(site, server["id"], "ACTIVE")

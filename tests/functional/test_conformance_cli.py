@@ -61,8 +61,8 @@ def test_config_from_clouds_yaml_discovers_the_catalog(manager, tmp_path):
     bed = manager.ensure("distributed")
     smap = _site_map(tmp_path, {
         "dc": {"cloud": "dc"},
-        "edge1": {"cloud": "edge1", "link": "dc-edge1"},
-        "edge2": {"cloud": "edge2", "link": "dc-edge2"}})
+        "edge1": {"cloud": "edge1", "link": "dc-edge1", "compute": True},
+        "edge2": {"cloud": "edge2", "link": "dc-edge2", "compute": True}})
     out = tmp_path / "tempest.conf"
     result = run_cli("conformance", "config", "--clouds", bed.clouds_yaml,
                      "--site-map", str(smap), "--model", "distributed",

@@ -34,9 +34,10 @@ def _site_map(tmp_path, bed, name="sites.yaml", **changes):
     links as the testbed names them, compute marked."""
     sites = {}
     for site, renamed in NAMES.items():
-        spec = {"cloud": site, "compute": True}
+        spec = {"cloud": site}
         if site != "dc":
-            spec["link"] = f"dc-{site}"
+            # The testbed's availability zones are named after its sites.
+            spec.update(link=f"dc-{site}", compute=True, zone=site)
         sites[renamed] = spec
     smap = {"root": "central", "sites": sites}
     for site, spec in changes.items():
@@ -206,3 +207,89 @@ def test_run_model_must_agree_with_the_tempest_conf(manager, tmp_path):
     line = _one_line(run_cli("conformance", "run", "--tempest-conf",
                              str(conf), "--model", "centralised"), 2)
     assert "unknown deployment model 'centralised'" in line
+
+
+def _clouds_with(bed, tmp_path, name, change):
+    """The testbed's clouds.yaml with `change(cloud_entry)` applied to
+    every cloud."""
+    clouds = yaml.safe_load(open(bed.clouds_yaml))
+    for entry in clouds["clouds"].values():
+        change(entry)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(clouds))
+    return str(path)
+
+
+def test_unsupported_auth_type_and_domain_ids(manager, tmp_path):
+    """Finding 3: the admin domain was written as 'Default' whatever the
+    cloud said, and an auth type the suite cannot use crashed. Domains
+    given by ID are written by the names Keystone gives them; an auth type
+    without a password or application credential is one line, before any
+    login."""
+    bed = manager.ensure("distributed")
+    smap = _site_map(tmp_path, bed)
+
+    def by_id(entry):
+        auth = entry["auth"]
+        auth.pop("user_domain_name", None)
+        auth.pop("project_domain_name", None)
+        auth.update(user_domain_id="default", project_domain_id="default")
+    result, out = _config(bed, tmp_path, smap,
+                          clouds=_clouds_with(bed, tmp_path, "ids.yaml",
+                                              by_id))
+    assert result.returncode == 0, result.stderr
+    assert _read(out)["auth"]["admin_domain_name"] == "Default"
+
+    def oidc(entry):
+        entry["auth_type"] = "v3oidcpassword"
+    line = _one_line(_config(bed, tmp_path, smap, clouds=_clouds_with(
+        bed, tmp_path, "oidc.yaml", oidc))[0], 2)
+    assert "auth_type 'v3oidcpassword' is not supported" in line
+
+
+def test_application_credential_cloud(manager, tmp_path):
+    """Finding 3: an application-credential clouds.yaml crashed 'conformance
+    config' (KeyError: 'username'). Here the admin has only an application
+    credential (created at the DC, replicated to the edges): config writes
+    it (no password), and the suite logs in with it everywhere it logs the
+    admin in: tokens at every site, glance-download, a boot at the edge,
+    concurrent logins."""
+    bed = manager.ensure("distributed")
+    dc = bed.at("dc").conn
+    secret = os.urandom(16).hex()
+    cred = dc.identity.create_application_credential(
+        user=dc.current_user_id, name="edge-refarch-test-appcred",
+        secret=secret)
+    try:
+        def app_cred(entry):
+            entry["auth_type"] = "v3applicationcredential"
+            entry["auth"] = {"auth_url": entry["auth"]["auth_url"],
+                             "application_credential_id": cred.id,
+                             "application_credential_secret": secret}
+        clouds = _clouds_with(bed, tmp_path, "appcred.yaml", app_cred)
+        result, conf = _config(bed, tmp_path, _site_map(tmp_path, bed),
+                               "--toxiproxy-url", bed.toxiproxy.url,
+                               clouds=clouds)
+        assert result.returncode == 0, result.stderr
+        cp = _read(conf)
+        assert cp["auth"]["admin_password"] == ""
+        assert cp["auth"]["admin_username"] == "admin"
+        assert cp["edge_refarch"]["admin_application_credential_id"] == \
+            cred.id
+        chosen = ["EDGE-US1-IDENTITY", "EDGE-US1-CATALOG", "EDGE-US2-FETCH",
+                  "EDGE-US5-BOOT", "EDGE-SEC-ISOLATION"]
+        args = ["conformance", "run", "--tempest-conf", str(conf),
+                "--report-dir", str(tmp_path / "report"), "--strict"]
+        for rid in chosen:
+            args += ["--requirement", rid]
+        result = run_cli(*args)
+        report = json.loads((tmp_path / "report" / "distributed.json")
+                            .read_text())
+        verdicts = {r["id"]: (r["verdict"], r.get("reason"))
+                    for r in report["requirements"] if r["id"] in chosen}
+        assert verdicts == {rid: ("pass", "") for rid in chosen}, verdicts
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert report["hygiene"]["clean"], report["hygiene"]
+    finally:
+        dc.identity.delete_application_credential(dc.current_user_id,
+                                                  cred.id)

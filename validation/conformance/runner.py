@@ -66,10 +66,15 @@ class Cloud:
                 if s != self.root)]
             self.fault_state_dir = er.get("fault_state_dir",
                                           "/tmp/edge-refarch-faults")
+            domain = self.auth.get("admin_domain_name", "Default")
             self.admin = (self.auth["admin_username"],
-                          self.auth["admin_password"],
-                          self.auth["admin_project_name"],
-                          self.auth.get("admin_domain_name", "Default"))
+                          self.auth.get("admin_password", ""),
+                          self.auth["admin_project_name"], domain,
+                          er.get("admin_project_domain_name") or domain)
+            self.app_cred = (er["admin_application_credential_id"],
+                             er.get("admin_application_credential_secret",
+                                    "")) \
+                if er.get("admin_application_credential_id") else None
         except KeyError as exc:
             raise BadInput(f"{conf_path}: missing {exc.args[0]} (write it "
                            "with 'edge-refarch conformance config')") \
@@ -98,11 +103,17 @@ class Cloud:
     def session(self, site: str):
         from keystoneauth1 import session
         from keystoneauth1.identity import v3
-        user, password, project, domain = self.admin
-        auth = v3.Password(auth_url=self.uris[site], username=user,
-                           password=password, project_name=project,
-                           user_domain_name=domain,
-                           project_domain_name=domain)
+        if self.app_cred:
+            auth = v3.ApplicationCredential(
+                auth_url=self.uris[site],
+                application_credential_id=self.app_cred[0],
+                application_credential_secret=self.app_cred[1])
+        else:
+            user, password, project, domain, project_domain = self.admin
+            auth = v3.Password(auth_url=self.uris[site], username=user,
+                               password=password, project_name=project,
+                               user_domain_name=domain,
+                               project_domain_name=project_domain)
         return session.Session(auth=auth, timeout=30, verify=self.verify)
 
     def _endpoint(self, site: str, service_type: str) -> dict:

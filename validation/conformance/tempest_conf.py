@@ -39,7 +39,7 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
         "admin_username": admin["username"],
         "admin_password": admin["password"],
         "admin_project_name": admin["project_name"],
-        "admin_domain_name": admin.get("user_domain_name", "Default"),
+        "admin_domain_name": admin.get("user_domain_name") or "Default",
         "use_dynamic_credentials": "false",
     }
     cp["identity"] = {"uri_v3": sites[root]["uri"],
@@ -68,6 +68,13 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
                                  for s, v in sites.items()
                                  if v.get("parent")),
     }
+    if admin.get("app_cred_id"):
+        er["admin_application_credential_id"] = admin["app_cred_id"]
+        er["admin_application_credential_secret"] = \
+            admin["app_cred_secret"]
+    project_domain = admin.get("project_domain_name")
+    if project_domain and project_domain != cp["auth"]["admin_domain_name"]:
+        er["admin_project_domain_name"] = project_domain
     if idp_uris:
         er["federation_idp_uris"] = ",".join(f"{s}:{u}"
                                              for s, u in idp_uris.items())
@@ -133,24 +140,46 @@ def _write(cp: configparser.ConfigParser, path: Path) -> Path:
     return path
 
 
-def _admin(cloud: str, config: dict) -> dict:
-    """The admin credentials of a clouds.yaml entry, as tempest.conf's
-    [auth] holds them (password auth only: Tempest's clients log in with a
-    user name and password)."""
+# clouds.yaml auth types that log an admin in (keystoneauth plugin names).
+PASSWORD_AUTH = ("password", "v3password")
+APP_CRED_AUTH = ("v3applicationcredential", "applicationcredential")
+
+
+def _admin(cloud: str, config: dict, access, federated: bool) -> dict:
+    """The admin of a clouds.yaml entry as tempest.conf holds it: a user
+    name and password, or an application credential; the user's and
+    project's names and domains as the token `access` (keystoneauth
+    AccessInfo of the entry's own login) states them, whatever the entry
+    gave (names or IDs). Raises BadInput for another auth type."""
     auth = config.get("auth") or {}
+    auth_type = _auth_type(cloud, config, federated)
+    out = {"username": access.username, "password": "",
+           "project_name": access.project_name,
+           "user_domain_name": access.user_domain_name,
+           "project_domain_name": access.project_domain_name}
+    if auth_type in PASSWORD_AUTH:
+        out["password"] = auth.get("password") or ""
+    else:
+        out["app_cred_id"] = access.application_credential_id
+        out["app_cred_secret"] = auth.get("application_credential_secret")
+    return out
+
+
+def _auth_type(cloud: str, config: dict, federated: bool) -> str:
+    """The entry's auth type, if the suite can log its admin in with it;
+    BadInput otherwise (checked before any login)."""
     auth_type = config.get("auth_type") or "password"
-    if auth_type not in ("password", "v3password") or \
-            not auth.get("username"):
+    if auth_type not in PASSWORD_AUTH + APP_CRED_AUTH:
         raise BadInput(f"cloud {cloud!r}: auth_type {auth_type!r} is not "
-                       "supported; the suite logs in as an admin user with "
-                       "a password (username, password, project_name)")
-    missing = [k for k in ("password", "project_name") if not auth.get(k)]
-    if missing:
-        raise BadInput(f"cloud {cloud!r}: auth has no {missing[0]}")
-    return {"username": auth["username"], "password": auth["password"],
-            "project_name": auth["project_name"],
-            "user_domain_name": auth.get("user_domain_name") or
-            auth.get("project_domain_name") or "Default"}
+                       "supported; the suite logs its admin in with a "
+                       f"password ({', '.join(PASSWORD_AUTH)}) or an "
+                       f"application credential ({', '.join(APP_CRED_AUTH)})")
+    if auth_type in APP_CRED_AUTH and federated:
+        raise BadInput(f"cloud {cloud!r}: an application credential is "
+                       "known to the Keystone that issued it only; a "
+                       "federated edge has its own (use password auth for "
+                       "the admin)")
+    return auth_type
 
 
 def _tls(cloud: str, config: dict) -> dict[str, str]:
@@ -195,8 +224,6 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
     ignored). Raises BadInput (exit 2) for a bad site map, cloud entry or
     link, UserError (exit 1) for a cloud that cannot be reached."""
     from edge_refarch.validation.testbed.smoke import connect
-    if not Path(clouds_yaml).is_file():
-        raise BadInput(f"{clouds_yaml}: no such clouds file")
     try:
         smap = yaml.safe_load(Path(site_map).read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -206,7 +233,7 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
             or not isinstance(smap.get("sites"), dict):
         raise BadInput(f"{site_map}: expected 'root: SITE' and 'sites: "
                        "{SITE: {cloud: NAME, link: LINK, parent: SITE, "
-                       "compute: BOOL, idp_uri: URI}}'")
+                       "compute: BOOL, zone: AZ, idp_uri: URI}}'")
     root = smap["root"]
     if root not in smap["sites"]:
         raise BadInput(f"{site_map}: root site {root!r} is not in sites")
@@ -218,6 +245,20 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
         raise BadInput(f"{site_map}: model {deployment!r} federates "
                        "identity: give each site the identity provider's "
                        "URI as a client there reaches it (idp_uri)")
+    if not Path(clouds_yaml).is_file():
+        raise BadInput(f"{clouds_yaml}: no such clouds file")
+    try:
+        entries = (yaml.safe_load(Path(clouds_yaml).read_text())
+                   or {}).get("clouds") or {}
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise BadInput(f"{clouds_yaml}: not a clouds.yaml: "
+                       f"{readable_cause(str(exc), 200)}") from None
+    root_cloud = specs[root].get("cloud", root)
+    if root_cloud not in entries:
+        raise BadInput(f"{site_map}: cloud {root_cloud!r} (site {root}) is "
+                       f"not in {clouds_yaml}")
+    # The admin's auth type, before any login.
+    _auth_type(root_cloud, entries[root_cloud], bool(dm.federation))
     links = [spec["link"] for spec in specs.values() if spec.get("link")]
     if toxiproxy_url:
         _check_links(toxiproxy_url, links, site_map)
@@ -227,21 +268,22 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
         conn = connect(clouds_yaml, cloud)
         config = conn.config.config
         if name == root:
-            admin, tls = _admin(cloud, config), _tls(cloud, config)
+            tls = _tls(cloud, config)
         try:
             conn.authorize()
             region = conn.config.get_region_name() or ""
             uri = conn.session.get_endpoint(service_type="identity",
                                             interface="public",
                                             region_name=region or None)
-            if name == root:
-                access = conn.session.auth.get_access(conn.session)
-                types = {svc.get("type") for svc in
-                         access.service_catalog.catalog}
+            access = conn.session.auth.get_access(conn.session)
         except Exception as exc:  # noqa: BLE001 - reported in one line
             raise UserError(f"cloud {cloud!r} (site {name}): cannot "
                             f"authenticate or read its catalog: "
                             f"{_first_line(exc)}") from None
+        if name == root:
+            admin = _admin(cloud, config, access, bool(dm.federation))
+            types = {svc.get("type") for svc in
+                     access.service_catalog.catalog}
         if not uri:
             raise UserError(f"cloud {cloud!r}: no identity endpoint in "
                             f"region {region!r} of its catalog")
@@ -266,6 +308,8 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
     if compute_sites and "nova" not in offered:
         raise BadInput(f"{site_map}: sites marked 'compute: true' but the "
                        "cloud's catalog has no compute service")
+    zones = {n: str(spec["zone"]) for n, spec in specs.items()
+             if spec.get("zone") and str(spec["zone"]) != n}
     budget = next(iter(model.links.values())).budget_rtt_ms
     cp = _conf(deployment, root, edges[0], edges[1] if len(edges) > 1
                else None, sites, admin, toxiproxy_url,
@@ -274,6 +318,9 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
                    "glance_import_methods", []), budget, 0.0,
                compute_sites, idp_uris, offered)
     cp["identity"].update(tls)
+    if zones:
+        cp["edge_refarch"]["site_zones"] = ",".join(
+            f"{n}:{z}" for n, z in zones.items())
     cp["edge_refarch"]["site_clouds"] = ",".join(
         f"{n}:{spec.get('cloud', n)}" for n, spec in specs.items())
     cp["edge_refarch"]["clouds_file"] = str(Path(clouds_yaml).resolve())

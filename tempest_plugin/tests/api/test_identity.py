@@ -40,12 +40,7 @@ class IdentityAcrossSitesTest(base.EdgeRefarchTest):
         the DC: that site is not reachable from the one identity
         endpoint."""
         dc = self.site(self.root)
-        body = dc.tokens.auth(
-            username=CONF.auth.admin_username,
-            password=CONF.auth.admin_password,
-            project_name=CONF.auth.admin_project_name,
-            user_domain_name=CONF.auth.admin_domain_name,
-            project_domain_name=CONF.auth.admin_domain_name)
+        body = dc.issue()
         regions = {ep["region_id"] for svc in body["token"]["catalog"]
                    for ep in svc["endpoints"]}
         expected = set(CONF.edge_refarch.site_regions.values())

@@ -24,9 +24,13 @@ class IdentityIsolationTest(base.EdgeRefarchTest):
         token = dc.identity.show_token(dc.issue_token())["token"]
         users = [{**self.create_member(token["project"]["id"]),
                   "admin": False} for _ in range(MEMBERS)]
+        for u in users:
+            u["login"] = (u["name"], u["password"])
+        # The admin logs in as the cloud has it (password or application
+        # credential: issue_token with no user name).
         users.append({"id": token["user"]["id"],
-                      "name": CONF.auth.admin_username,
-                      "password": CONF.auth.admin_password, "admin": True})
+                      "name": token["user"]["name"], "login": (None, None),
+                      "admin": True})
         return users
 
     def _hammer(self, site_name, users):
@@ -34,9 +38,9 @@ class IdentityIsolationTest(base.EdgeRefarchTest):
         for u in users:
             self.wait_until(
                 f"{u['name']} can log in at {site_name}",
-                lambda u=u: bool(site.issue_token(u["name"], u["password"])),
+                lambda u=u: bool(site.issue_token(*u["login"])),
                 self.converge)
-            u["token"] = site.issue_token(u["name"], u["password"])
+            u["token"] = site.issue_token(*u["login"])
         identity = site.uri.rstrip("/")
         image = site.auth.base_url({"service": "image",
                                     "region": site.region,

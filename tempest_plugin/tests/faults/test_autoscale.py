@@ -107,7 +107,8 @@ class AutoscaleTest(base.EdgeRefarchTest):
         for m in self.members(site, name, stack_id):
             server = servers.show_server(m["physical_resource_id"])["server"]
             self.assertEqual("ACTIVE", server["status"])
-            self.assertEqual(self.edge, server["OS-EXT-SRV-ATTR:host"])
+            self.assertEqual(self.zone_of(self.edge),
+                             server["OS-EXT-AZ:availability_zone"])
         return took
 
     @decorators.idempotent_id("d12ceeff-8d51-4076-85fa-e3a4008ab3e8")
@@ -122,7 +123,8 @@ class AutoscaleTest(base.EdgeRefarchTest):
         heat = self.orchestration(self.edge)
         name = f"edge-refarch-{uuid.uuid4().hex[:10]}"
         stack = heat.create_stack(name, TEMPLATE, {
-            "image": image["id"], "flavor": flavor, "zone": self.edge})
+            "image": image["id"], "flavor": flavor, "zone":
+                self.zone_of(self.edge)})
         self.addCleanup(delete_stack, self, name, stack["id"])
         self.wait_stack(self.edge, name, stack["id"], ("CREATE_COMPLETE",))
         connected = self.scale(self.edge, name, stack["id"], "scale_out", 2)

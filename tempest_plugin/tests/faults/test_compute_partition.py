@@ -33,7 +33,8 @@ class ComputePartitionTest(base.EdgeRefarchTest):
                              edge.images.show_image(local["id"])["os_distro"])
             start = time.monotonic()
             server = self.boot(edge, local["id"], self.edge, flavor)
-            self.assertEqual(self.edge, server["OS-EXT-SRV-ATTR:host"])
+            self.assertEqual(self.zone_of(self.edge),
+                             server["OS-EXT-AZ:availability_zone"])
             self.evidence(during_cut="booted from the edge's own image "
                           f"in {time.monotonic() - start:.2f} s")
         else:
@@ -42,7 +43,7 @@ class ComputePartitionTest(base.EdgeRefarchTest):
                 lambda: self.site(self.edge).servers.create_server(
                     name=base.data_name(self), imageRef=local["id"],
                     flavorRef=flavor, networks="none",
-                    availability_zone=self.edge))
+                    availability_zone=self.zone_of(self.edge)))
             self.evidence(during_cut=f"failed in {took:.2f} s")
         self.injector().heal(self.link_of(self.edge))
         start = time.monotonic()
