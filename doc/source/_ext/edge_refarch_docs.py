@@ -117,6 +117,44 @@ class Partition(_RstDirective):
         return self.emit(lines)
 
 
+class LinkFlows(_RstDirective):
+    """Per deployment model: the services whose traffic crosses a WAN
+    link (and so must go through the operator's toxiproxy for the fault
+    tests to cut it), from the model's flows and catalogs."""
+
+    def run(self):
+        from edge_refarch.validation.topology import Topology
+        model = _model()
+        lines = []
+        for name, dm in model.deployment_models.items():
+            topo = Topology(model, name)
+            rows: dict[tuple, str] = {}
+            for p in topo.proxies:
+                src, dst = topo.sites[p.src], topo.sites[p.dst]
+                key = (src.tier, dst.tier, p.service)
+                flow = next((f for f in dm.flows if
+                             (f.from_tier, f.to_tier, f.service) == key),
+                            None)
+                kind = model.services[p.service].catalog_type
+                rows.setdefault(key, flow.purpose if flow else (
+                    f"the {kind} endpoint a client there uses (served at "
+                    f"the {model.tiers[dst.tier].title.lower()})"
+                    if kind else ""))
+            lines += [f".. list-table:: {dm.title} (``{name}``)",
+                      "   :header-rows: 1", "   :widths: 20 20 15 45", "",
+                      "   * - From a site of tier", "     - To a site of tier",
+                      "     - Service (port)", "     - Why"]
+            for (a, b, svc), why in rows.items():
+                port = model.services[svc].port
+                lines += [f"   * - {model.tiers[a].title}",
+                          f"     - {model.tiers[b].title}",
+                          f"     - {model.services[svc].title}"
+                          + (f" ({port})" if port else ""),
+                          f"     - {_esc(why)}"]
+            lines.append("")
+        return self.emit(lines)
+
+
 class Traceability(_RstDirective):
     def run(self):
         env = self.state.document.settings.env
@@ -458,6 +496,7 @@ def setup(app):
     directives.register_directive("edge-refarch-topology", Topology)
     directives.register_directive("edge-refarch-partition", Partition)
     directives.register_directive("edge-refarch-traceability", Traceability)
+    directives.register_directive("edge-refarch-link-flows", LinkFlows)
     directives.register_directive("edge-refarch-matrix", Matrix)
     directives.register_directive("edge-refarch-identity-matrix",
                                   IdentityMatrix)
