@@ -97,3 +97,39 @@ def test_verdict_per_partition_mode():
         "blackhole": {"verdict": "fail", "reason": "AssertionError: hung"},
         "refused": {"verdict": "pass", "reason": ""}}
     assert "FAIL (blackhole: FAIL, refused: PASS)" in report.render_rst(rep)
+
+
+def test_junit_xml_carries_failures_skips_and_requirements(tmp_path):
+    """The run's results as JUnit XML, read back with junitparser (as a CI
+    system reads it): the failure's readable cause as its message and the
+    traceback as its text, the skip's reason, each test's requirements."""
+    from junitparser import Failure, JUnitXml, Skipped
+
+    from edge_refarch.validation.conformance.report import write_junit
+
+    pkg = "edge_refarch.tempest_plugin.tests.api.test_images"
+    results = {
+        f"{pkg}.ImagesTest.test_fetch": {
+            "status": "success", "duration_s": 1.5, "cause": "",
+            "traceback": ""},
+        f"{pkg}.ImagesTest.test_fetch_cut": {
+            "status": "fail", "duration_s": 10.2,
+            "cause": "not within 10 s",
+            "traceback": "Traceback ...\nAssertionError: not within 10 s"},
+        f"{pkg}.ImagesTest.test_bytes": {
+            "status": "skip", "duration_s": 0.0,
+            "cause": "not run: no fault injector configured"}}
+    tests = {f"{pkg}.ImagesTest.test_fetch": ("EDGE-US2-FETCH",),
+             f"{pkg}.ImagesTest.test_fetch_cut": ("EDGE-US2-FETCH-CUT",)}
+    path = write_junit("distributed", results, tests,
+                       tmp_path / "distributed.junit.xml")
+    suite = next(iter(JUnitXml.fromfile(str(path))))
+    assert (suite.tests, suite.failures, suite.skipped) == (3, 1, 1)
+    cases = {c.name: c for c in suite}
+    failed = cases["test_fetch_cut"]
+    assert failed.classname == f"{pkg}.ImagesTest"
+    assert isinstance(failed.result[0], Failure)
+    assert failed.result[0].message == "not within 10 s"
+    assert "AssertionError" in failed.result[0].text
+    assert isinstance(cases["test_bytes"].result[0], Skipped)
+    assert cases["test_fetch"].system_out == "requirements: EDGE-US2-FETCH"

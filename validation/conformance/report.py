@@ -157,6 +157,34 @@ def write_failures(results: dict[str, dict], path: Path) -> int:
     return len(out)
 
 
+def write_junit(model: str, results: dict[str, dict],
+                tests: dict[str, tuple], path: Path) -> Path:
+    """The run's results as JUnit XML (what Zuul, Jenkins and GitLab
+    read): one testsuite, one testcase per Tempest test (classname its
+    module and class, name its method), a failure with the readable cause
+    as its message and the traceback as its text, a skip with its reason;
+    the requirement IDs each test gives a verdict on in its system-out.
+    Written with junitparser."""
+    from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
+    suite = TestSuite(f"edge-refarch conformance ({model})")
+    for tid, r in sorted(results.items()):
+        classname, _, name = tid.rpartition(".")
+        case = TestCase(name, classname, r["duration_s"])
+        if r["status"] in ("fail", "uxsuccess"):
+            failure = Failure(r["cause"] or r["status"])
+            failure.text = r.get("traceback") or ""
+            case.result = [failure]
+        elif r["status"] == "skip":
+            case.result = [Skipped(r["cause"])]
+        case.system_out = "requirements: " + ", ".join(tests.get(tid, ()))
+        suite.add_testcase(case)
+    xml = JUnitXml()
+    xml.add_testsuite(suite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    xml.write(str(path))
+    return path
+
+
 def suite_version() -> str:
     """edge-refarch's installed version (its distribution's metadata)."""
     from importlib import metadata

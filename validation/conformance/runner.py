@@ -325,6 +325,11 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
                   for s, uri in cloud.uris.items()},
         "suite_version": report_mod.suite_version()}
     paths = report_mod.write(rep, report_dir)
+    # For CI systems: Tempest's own subunit stream (stestr's format) and
+    # JUnit XML, next to the report.
+    shutil.copyfile(subunit, report_dir / f"{deployment}.subunit")
+    report_mod.write_junit(deployment, results, tests,
+                           report_dir / f"{deployment}.junit.xml")
     if testbed is not None:
         # Day 2: whether each edge's identity replica follows the DC after
         # the run's cuts (a stale one serves frozen identity).

@@ -50,6 +50,23 @@ class IdentitySecurityTest(base.EdgeRefarchTest):
         return found | {t for t, url in apis.items() if token_check.accepted(
             url, t, token, self.fail_fast, base.tls_verify())}
 
+    def _until_refused(self, token, apis: dict[str, str], since: float
+                       ) -> tuple[set[str], dict[str, float]]:
+        """Poll every API of the edge with `token` until all refuse it or
+        the model's identity staleness bound has passed since `since`
+        (monotonic s). Returns (the APIs still accepting it, API -> seconds
+        after `since` at which it refused)."""
+        bound = self.model.bounds.identity_staleness_s
+        still, refused_after = {"identity", *apis}, {}
+        while still and time.monotonic() - since <= bound:
+            now_accepting = self._accepting(token, apis)
+            for api in still - now_accepting:
+                refused_after[api] = round(time.monotonic() - since, 2)
+            still &= now_accepting
+            if still:
+                time.sleep(0.5)
+        return still, refused_after
+
     @decorators.idempotent_id("c6d7e8f9-a0b1-4c23-d4e5-6f7a8b9c0a10")
     @requirement("EDGE-SEC-REVOKE")
     def test_revoked_token_rejected_at_edge_after_heal(self):
@@ -76,14 +93,7 @@ class IdentitySecurityTest(base.EdgeRefarchTest):
             during = "edge unreachable"
         self.injector().heal(self.link_of(self.edge))
         healed_at = time.monotonic()
-        still, refused_after = {"identity", *apis}, {}
-        while still and time.monotonic() - healed_at <= bound:
-            now_accepting = self._accepting(victim, apis)
-            for api in still - now_accepting:
-                refused_after[api] = round(time.monotonic() - healed_at, 2)
-            still &= now_accepting
-            if still:
-                time.sleep(0.5)
+        still, refused_after = self._until_refused(victim, apis, healed_at)
         self.evidence(during_cut=during, bound_s=bound,
                       refused_after_heal_s=refused_after,
                       still_accepting=sorted(still),
@@ -100,9 +110,17 @@ class IdentitySecurityTest(base.EdgeRefarchTest):
     @requirement("EDGE-SEC-DISABLE")
     def test_disabled_user_gets_no_token_at_edge_after_heal(self):
         """Fails when a user disabled at the DC can still get a token at an
-        edge longer than the bound after the edge can reach the DC."""
+        edge, or a token the user had is still accepted by the edge's
+        Keystone or any service API of the site (each of which validated
+        and may cache it), longer than the bound after the edge can reach
+        the DC."""
         dc = self.site(self.root)
+        bound = self.model.bounds.identity_staleness_s
         user, name, password = self._member()
+        held = dc.issue_token(name, password)
+        apis = self._apis_at_edge(held)
+        self.assertEqual({"identity", *apis}, self._accepting(held, apis),
+                         "an API at the edge refused a valid token")
         self.cut(self.edge)
         dc.users.update_user(user["id"], enabled=False)
         self.injector().heal(self.link_of(self.edge))
@@ -114,10 +132,17 @@ class IdentitySecurityTest(base.EdgeRefarchTest):
                 return False
             except lib_exc.Unauthorized:
                 return True
-        self.wait_until("disabled user refused at the edge", refused,
-                        self.model.bounds.identity_staleness_s)
-        self.evidence(refused_after_heal_s=round(
-            time.monotonic() - healed_at, 2))
+        self.wait_until("disabled user refused at the edge", refused, bound)
+        login_refused_after = round(time.monotonic() - healed_at, 2)
+        still, refused_after = self._until_refused(held, apis, healed_at)
+        self.evidence(login_refused_after_heal_s=login_refused_after,
+                      token_refused_after_heal_s=refused_after,
+                      still_accepting=sorted(still), bound_s=bound)
+        if still:
+            self.fail(f"a token of the disabled user is still accepted at "
+                      f"{self.edge} by {', '.join(sorted(still))} {bound} s "
+                      "after the heal (the model's identity staleness "
+                      "bound)")
 
 
 class IdentitySecurityBlackholeTest(IdentitySecurityTest):
