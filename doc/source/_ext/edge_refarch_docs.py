@@ -247,6 +247,61 @@ class Matrix(_RstDirective):
         return self.emit(lines)
 
 
+class StorySummary(_RstDirective):
+    """The reader's first question: which deployment model (and identity
+    variant) meets which user story, from the latest reports."""
+
+    def run(self):
+        env = self.state.document.settings.env
+        model = _model()
+        catalog = _catalog(model)
+        reports = _reports(Path(env.srcdir))
+        names = list(model.deployment_models)
+        if not reports:
+            return self.emit(["No conformance report yet: run ``tox -e "
+                              "conformance``, then rebuild the docs."])
+        lines = [".. list-table:: Which model meets which story (latest "
+                 "runs on the embedded testbed; details in "
+                 ":doc:`/reference/conformance`)",
+                 "   :header-rows: 1", "", "   * - Story"]
+        lines += [f"     - {model.deployment_models[n].title} "
+                  f"(``{n}``)" for n in names]
+        for story, title in catalog.stories.items():
+            ids = [r.id for r in catalog.requirements.values()
+                   if r.story == story]
+            if not ids:
+                continue
+            lines.append(f"   * - **{story}** {_esc(title)}")
+            for n in names:
+                entries = [x for x in (reports.get(n) or {}).get(
+                    "requirements", []) if x["id"] in ids]
+                lines.append(f"     - {_story_cell(entries)}")
+        when = ", ".join(f"{n} {reports[n]['when']}" for n in names
+                         if n in reports)
+        lines += ["", f"Runs: {when}."]
+        return self.emit(lines)
+
+
+def _story_cell(entries: list[dict]) -> str:
+    """'meets (4 of 4)', 'fails 2 of 5: ID, ID', 'not applicable', ..."""
+    if not entries:
+        return "--"
+    by: dict[str, list[str]] = {}
+    for e in entries:
+        by.setdefault(e["verdict"], []).append(e["id"])
+    applicable = [e for e in entries if e["verdict"] != "not_applicable"]
+    if not applicable:
+        return "not applicable"
+    if "fail" in by:
+        return (f"**fails** {len(by['fail'])} of {len(applicable)}: "
+                + ", ".join(f":ref:`{i} <{i}>`" for i in by["fail"]))
+    unrun = len(by.get("not_run", [])) + len(by.get("no_test", []))
+    if unrun:
+        return f"{len(by.get('pass', []))} of {len(applicable)} pass, " \
+               f"{unrun} not run"
+    return f"meets ({len(applicable)} of {len(applicable)})"
+
+
 def _modes(entry: dict) -> str:
     """' -- refused: PASS, blackhole: FAIL' for a requirement whose tests
     cut links in several partition modes, else ''."""
@@ -498,6 +553,8 @@ def setup(app):
     directives.register_directive("edge-refarch-traceability", Traceability)
     directives.register_directive("edge-refarch-link-flows", LinkFlows)
     directives.register_directive("edge-refarch-matrix", Matrix)
+    directives.register_directive("edge-refarch-story-summary",
+                                  StorySummary)
     directives.register_directive("edge-refarch-identity-matrix",
                                   IdentityMatrix)
     directives.register_directive("edge-refarch-cli", Cli)
