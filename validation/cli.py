@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 from edge_refarch.architecture import ModelError, load_model
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "to look at it ('testbed down' stops it)")
     up.add_argument("--edges", type=_edges, default=None,
                     help="number of edge sites (default: the model's)")
+    up.add_argument("--tls", action="store_true",
+                    help="every API over HTTPS with a certificate of a "
+                         "private CA of the testbed's own (clouds.yaml "
+                         "names it as cacert); not with federated identity")
     tbc.add_parser("down", help="stop every testbed process and remove its "
                                 "state")
     st = tbc.add_parser("status", help="each service's health and each "
@@ -89,7 +94,7 @@ def _testbed(args, model, say):
     testbed = Testbed(model, say=say)
     if args.command == "up":
         rec = testbed.up(args.model, args.edges,
-                         keep_on_failure=args.keep_on_failure)
+                         keep_on_failure=args.keep_on_failure, tls=args.tls)
         print(f"testbed up: model {rec['deployment']}, {rec['edges']} "
               f"edge(s), brought up in {rec['bring_up_s']} s")
         print(f"clouds.yaml: {rec['clouds_yaml']}")
@@ -161,6 +166,12 @@ def _print_status(st: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    # Libraries' log records (keystoneauth's discovery warnings, ...) are
+    # not the operator's output: shown with --debug only.
+    if debug:
+        logging.basicConfig(level=logging.DEBUG)
+    elif not logging.getLogger().handlers:
+        logging.getLogger().addHandler(logging.NullHandler())
     try:
         args = build_parser().parse_args(argv)
         say = Progress(quiet=args.quiet)

@@ -24,10 +24,16 @@ class Site:
     address: str         # its own loopback address
     parent: str | None
     services: tuple[str, ...]
+    # (certificate, key) files its APIs serve TLS with; None: plain HTTP.
+    tls: tuple[str, str] | None = None
 
     @property
     def region(self) -> str:
         return self.name
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,10 +76,13 @@ class Topology:
     """Sites, links and proxies of one deployment model on the testbed."""
 
     def __init__(self, model: Model, deployment: str,
-                 edges: int | None = None, testbed: bool = False):
+                 edges: int | None = None, testbed: bool = False,
+                 tls: tuple[str, str] | None = None):
         """`testbed`: only what the embedded testbed deploys of the model
-        (its `testbed_services`), rather than the whole architecture."""
+        (its `testbed_services`), rather than the whole architecture.
+        `tls`: (certificate, key) files every API serves HTTPS with."""
         self.model = model
+        self.tls = tls
         self.deployment: DeploymentModel = model.deployment_model(deployment)
         self.testbed = testbed
         if edges is not None and edges < 1:
@@ -110,7 +119,7 @@ class Topology:
                     self.model.testbed.site_address.format(n=number),
                     parent, self.deployment.testbed_services_at(tmpl.tier)
                     if self.testbed else
-                    self.deployment.services_at(tmpl.tier))
+                    self.deployment.services_at(tmpl.tier), self.tls)
 
     def _build_links(self) -> None:
         for site in self.sites.values():
@@ -211,7 +220,13 @@ class Topology:
         hostport = self.address_of(seen_from, provider, service)
         if hostport is None:
             return None
-        return f"http://{hostport}{self.model.services[service].url_path}"
+        return f"{self.scheme}://{hostport}" \
+            f"{self.model.services[service].url_path}"
+
+    @property
+    def scheme(self) -> str:
+        """The scheme of every API URL: https when the APIs serve TLS."""
+        return "https" if self.tls else "http"
 
     def identity_site(self, site: str) -> Site:
         """The site whose Keystone serves `site`'s users."""

@@ -18,8 +18,15 @@ import requests
 
 from edge_refarch.architecture import load_model
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
+from edge_refarch.validation.testbed import tls as tls_mod
 from edge_refarch.validation.testbed.smoke import connect
 from edge_refarch.validation.testbed.testbed import Testbed
+
+# The CA bundle this machine's clients use, before any testbed with a
+# private CA of its own is trusted by this process (tests/functional/
+# test_tls.py runs the CLI with it, so that only what a clouds.yaml or a
+# tempest.conf says can make the testbed's CA trusted).
+MACHINE_CA_BUNDLE = tls_mod.machine_bundle()
 
 # Bounds for behaviour (not performance): how long a cut-off operation may
 # take to fail, and how long a healed link may take to deliver.
@@ -84,9 +91,10 @@ class Site:
 
 
 class RunningTestbed:
-    def __init__(self, testbed: Testbed, model: str):
+    def __init__(self, testbed: Testbed, model: str, tls: bool = False):
         self.testbed = testbed
         self.model = model
+        self.tls = tls
         self.record = testbed.recorded()
         self.topology = testbed.topology()
         self.clouds_yaml = self.record["clouds_yaml"]
@@ -121,15 +129,17 @@ class TestbedManager:
         self.testbed = Testbed(self.model)
         self.current: RunningTestbed | None = None
 
-    def ensure(self, model: str) -> RunningTestbed:
-        if self.current and self.current.model == model \
-                and self.testbed.healthy(quick=True):
+    def ensure(self, model: str, tls: bool = False) -> RunningTestbed:
+        """The testbed of `model` (with its APIs over HTTPS: `tls`)."""
+        if self.current and (self.current.model, self.current.tls) == \
+                (model, tls) and self.testbed.healthy(quick=True):
             return self.current
         if self.current or self.testbed.recorded():
             self.down()
-        result = run_cli("testbed", "up", "--model", model)
+        result = run_cli("testbed", "up", "--model", model,
+                         *(["--tls"] if tls else []))
         assert result.returncode == 0, result.stderr
-        self.current = RunningTestbed(self.testbed, model)
+        self.current = RunningTestbed(self.testbed, model, tls)
         return self.current
 
     def down(self) -> None:
@@ -153,7 +163,7 @@ def unique():
 # federated, 60 s centralized, 90 s distributed): run the modules of the
 # smaller models first, then everything on the distributed one, so each
 # model comes up once (test_lifecycle's kill -9 test brings it up again).
-_MODEL_ORDER = {"federated": 0, "centralized": 1}
+_MODEL_ORDER = {"federated": 0, "centralized": 1, "distributed-tls": 3}
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -121,6 +121,8 @@ def for_testbed(testbed, path: Path) -> Path:
                [s.name for s in topo.sites.values()
                 if "nova-compute" in s.services], idp_uris,
                {svc for s in topo.sites.values() for svc in s.services})
+    if rec.get("tls"):
+        cp["identity"]["ca_certificates_file"] = rec["tls"]["ca"]
     # The testbed's own rotation procedure (keys.py): rotate at the DC,
     # distribute over the links.
     cp["edge_refarch"]["key_rotation_command"] = shlex.join(

@@ -166,12 +166,12 @@ class _Wsgi:
 
     @property
     def url(self) -> str:
-        return f"http://{self.site.address}:{self.port}"
+        return f"{self.site.scheme}://{self.site.address}:{self.port}"
 
     def _gunicorn(self) -> None:
         gunicorn_conf(self.dir / "gunicorn.conf.py", self.app,
                       f"{self.site.address}:{self.port}", self.workers,
-                      self.logdir, preload=False)
+                      self.logdir, preload=False, tls=self.site.tls)
 
     def argv(self) -> list[str]:
         return [str(self.venv / "bin" / "gunicorn")]
@@ -440,7 +440,8 @@ class ComputePlan:
             cache = f"{site.address}:{port('memcached')}" \
                 if "memcached" in svcs else ""
             ident = topo.identity_site(site.name)
-            ks = "http://" + topo.address_of(site.name, ident, "keystone")
+            ks = f"{topo.scheme}://" + topo.address_of(site.name, ident,
+                                                        "keystone")
             www = topo.auth_url(site.name)
 
             def authtoken(user, site=site, ks=ks, www=www, cache=cache,
@@ -483,8 +484,8 @@ class ComputePlan:
             if "heat" in svcs:
                 dbs.append(("heat", "heat", pw["db_heat"]))
                 root = topo.root
-                writes = "http://" + topo.address_of(site.name, root,
-                                                     "keystone")
+                writes = f"{topo.scheme}://" + topo.address_of(
+                    site.name, root, "keystone")
                 self.heats[site.name] = Heat(
                     site, sdir, venv, port("heat"),
                     db_url=_db("heat", pw["db_heat"], local_db, "heat"),
@@ -713,7 +714,8 @@ class Heat(_Wsgi):
             HEAT_SHIM.format(conf=str(self.conf)))
         gunicorn_conf(self.dir / "gunicorn.conf.py", self.app,
                       f"{self.site.address}:{self.port}", self.workers,
-                      self.logdir, preload=False, pythonpath=str(self.dir))
+                      self.logdir, preload=False, pythonpath=str(self.dir),
+                      tls=self.site.tls)
 
     def _text(self, state: Path, authtoken: str, log: str) -> str:
         heat_etc = self.venv / "etc" / "heat"

@@ -51,7 +51,7 @@ class Glance:
 
     @property
     def url(self) -> str:
-        return f"http://{self.site.address}:9292"
+        return f"{self.site.scheme}://{self.site.address}:9292"
 
     @property
     def conf(self) -> Path:
@@ -129,7 +129,7 @@ task_pool_threads = 4
                       # Glance starts its image-cache worker thread at
                       # import: with preload it would live in the master
                       # only, and queued images would never be cached.
-                      preload=False)
+                      preload=False, tls=self.site.tls)
 
     def db_sync(self) -> None:
         run_tool([str(self.venv / "bin" / "glance-manage"), "--config-file",

@@ -33,19 +33,25 @@ accesslog = {accesslog!r}
 control_socket_disable = True
 preload_app = {preload}
 pythonpath = {pythonpath!r}
+certfile = {certfile!r}
+keyfile = {keyfile!r}
 """
 
 
 def gunicorn_conf(path: Path, app: str, bind: str, workers: int,
                   logdir: Path, preload: bool, threads: int = 1,
-                  pythonpath: str = "") -> None:
+                  pythonpath: str = "",
+                  tls: tuple[str, str] | None = None) -> None:
     """`preload`: import the app once in the master, then fork. Only for
-    apps that start no thread at import (threads do not survive fork)."""
+    apps that start no thread at import (threads do not survive fork).
+    `tls`: (certificate, key) files to serve HTTPS with (gunicorn's own
+    TLS)."""
     logdir.mkdir(parents=True, exist_ok=True)
     path.write_text(GUNICORN_CONF.format(
         app=app, bind=bind, workers=workers, preload=preload,
         threads=threads, worker_class="gthread" if threads > 1 else "sync",
         pythonpath=pythonpath or None,
+        certfile=tls[0] if tls else None, keyfile=tls[1] if tls else None,
         pidfile=str(path.parent / "gunicorn.pid"),
         errorlog=str(logdir / "gunicorn.log"),
         accesslog=str(logdir / "access.log")))
@@ -77,7 +83,7 @@ class Keystone:
 
     @property
     def url(self) -> str:
-        return f"http://{self.site.address}:5000"
+        return f"{self.site.scheme}://{self.site.address}:5000"
 
     @property
     def conf(self) -> Path:
@@ -129,7 +135,8 @@ expiration_time = {self.cache_ttl}
         gunicorn_conf(self.dir / "gunicorn.conf.py",
                       "keystone.wsgi.api:application",
                       f"{self.site.address}:5000", 2, self.logdir,
-                      preload=True, threads=self.threads)
+                      preload=True, threads=self.threads,
+                      tls=self.site.tls)
 
     def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
         argv = [str(self.venv / "bin" / "keystone-manage"),

@@ -26,6 +26,7 @@ from edge_refarch.validation.faults import probe as probe_mod
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
 from edge_refarch.validation.testbed import deps, federation, probes
 from edge_refarch.validation.testbed import keys as keys_mod
+from edge_refarch.validation.testbed import tls as tls_mod
 from edge_refarch.validation.testbed.compute import ComputePlan, NovaAdmin
 from edge_refarch.validation.testbed.glance import Glance
 from edge_refarch.validation.testbed.keystone import Keystone, KeystoneAdmin
@@ -99,8 +100,12 @@ class Testbed:
         rec = self.recorded()
         if rec is None:
             return None
+        files = rec.get("tls")
+        if files:
+            tls_mod.trust(files)    # its health checks and clients
         return Topology(self.model, rec["deployment"], rec["edges"],
-                        testbed=True)
+                        testbed=True,
+                        tls=(files["cert"], files["key"]) if files else None)
 
     @property
     def clouds_yaml(self) -> Path:
@@ -181,7 +186,7 @@ class Testbed:
                     site, sdir, venv,
                     f"mysql+pymysql://glance:{pw['db_glance']}@{db}"
                     "/glance?charset=utf8mb4",
-                    auth_url=f"http://{auth}",
+                    auth_url=f"{topo.scheme}://{auth}",
                     www_authenticate_uri=topo.auth_url(site.name),
                     password=pw["glance"], import_methods=methods,
                     image_cache=bool(features.get("glance_image_cache")),
@@ -198,16 +203,22 @@ class Testbed:
 
     # -- up -------------------------------------------------------------------
     def up(self, deployment: str, edges: int | None,
-           keep_on_failure: bool = False) -> dict:
+           keep_on_failure: bool = False, tls: bool = False) -> dict:
+        """Bring the testbed up (idempotent). `tls`: every API serves HTTPS
+        with a certificate of a private CA of the testbed's own (tls.py);
+        not with federated identity (its Apache and Shibboleth serve plain
+        HTTP)."""
         try:
             topo = Topology(self.model, deployment, edges, testbed=True)
         except ModelError as exc:
             raise BadInput(str(exc)) from None
+        if tls and topo.deployment.federation:
+            raise BadInput(f"--tls: not with model {deployment!r} (its "
+                           "Apache and Shibboleth serve plain HTTP)")
         rec = self.recorded()
         if rec is not None:
-            if (rec["deployment"], rec["edges"]) == (deployment,
-                                                     topo.edge_count) \
-                    and self.healthy():
+            if (rec["deployment"], rec["edges"], bool(rec.get("tls"))) == \
+                    (deployment, topo.edge_count, tls) and self.healthy():
                 self.say(f"testbed already up ({deployment}, "
                          f"{rec['edges']} edges)")
                 return rec
@@ -219,6 +230,14 @@ class Testbed:
             self.say("removing the remains of an earlier testbed")
             self.down(quiet=True)
         self._check_ports(topo)
+        files = None
+        if tls:
+            files = tls_mod.create(
+                self.state / "tls",
+                sorted({s.address for s in topo.sites.values()}))
+            tls_mod.trust(files)
+            topo = Topology(self.model, deployment, edges, testbed=True,
+                            tls=(files["cert"], files["key"]))
         tb = self.model.testbed
         server, venv = deps.ensure_all(tb.toxiproxy_version, self.say)
         wsgi_venv = None
@@ -249,7 +268,7 @@ class Testbed:
             "toxiproxy": self.toxiproxy.url, "clouds_yaml":
             str(self.clouds_yaml), "started": time.time(),
             "bring_up_s": round(time.monotonic() - t0, 1),
-            "latency_overshoot_ms": overshoot,
+            "latency_overshoot_ms": overshoot, "tls": files,
         }
         (self.state / STATE_FILE).write_text(json.dumps(rec, indent=2))
         return rec
@@ -568,6 +587,9 @@ class Testbed:
                 "identity_api_version": 3,
                 "interface": "public",
             }
+            if topo.tls:
+                clouds[site.name]["cacert"] = str(
+                    self.state / "tls" / "ca.pem")
         fd = os.open(self.clouds_yaml, os.O_WRONLY | os.O_CREAT
                      | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
