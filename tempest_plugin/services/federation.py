@@ -38,9 +38,11 @@ class FederationError(Exception):
 
 
 def _raise_for(step: str, r: requests.Response) -> None:
+    """Raise for a failed step, saying why in one line: Shibboleth's or
+    Apache's error text (not the start of its XHTML page)."""
     if r.status_code == 401:
-        raise lib_exc.Unauthorized(f"{step}: HTTP 401 {r.text[:200]}")
-    raise FederationError(f"{step}: HTTP {r.status_code} {r.text[:200]}")
+        raise lib_exc.Unauthorized(f"{step}: {refusal(r)}")
+    raise FederationError(f"{step}: {refusal(r)}")
 
 
 class K2KClient:
@@ -209,7 +211,14 @@ def resign(envelope: str, workdir, xmlsec1: str) -> str:
 def refusal(r: requests.Response) -> str:
     """Why a service provider refused: Shibboleth's error text, else the
     HTTP status and the start of the body."""
-    found = re.findall(r"<p>([^<]{4,300})</p>", r.text or "")
-    why = html.unescape(found[-1]).strip() if found else \
-        (r.text or "")[:120].strip()
+    text = r.text or ""
+    found = re.findall(r"<p>([^<]{4,300})</p>", text)
+    if found:
+        why = html.unescape(found[-1]).strip()
+    elif text.lstrip().startswith("<"):
+        # Another HTML page: its text, without the head.
+        body = re.sub(r"(?is)<head.*?</head>|<[^>]+>", " ", text)
+        why = " ".join(html.unescape(body).split())[:300]
+    else:
+        why = text[:200].strip()
     return f"HTTP {r.status_code}: {why}"

@@ -75,3 +75,30 @@ def test_testbed_topology_deploys_only_the_variants_scope():
     # link, and the DC reaches each edge's.
     pairs = {(p.src, p.dst) for p in bed.proxies if p.service == "keystone"}
     assert {("edge1", "dc"), ("dc", "edge1"), ("edge2", "dc")} <= pairs
+
+
+def test_refusal_is_the_error_text_not_the_page():
+    """A failed K2K step says why in one line: Shibboleth's message, or an
+    HTML page's text without its head, not the start of its XHTML."""
+    import requests
+
+    from edge_refarch.tempest_plugin.services.federation import refusal
+
+    def response(status, body):
+        r = requests.Response()
+        r.status_code, r._content = status, body.encode()
+        return r
+    shib = ('<?xml version="1.0"?><!DOCTYPE html><html><head><title>'
+            'Shibboleth Error</title><style>x{}</style></head><body><h1>'
+            'Error</h1><p>Unable to locate metadata for identity provider '
+            '(https://dc/idp)</p></body></html>')
+    assert refusal(response(500, shib)) == (
+        "HTTP 500: Unable to locate metadata for identity provider "
+        "(https://dc/idp)")
+    apache = ('<!DOCTYPE HTML><html><head><title>500 Internal Server Error'
+              '</title></head><body><h1>Internal Server Error</h1>\n'
+              '<address>Apache/2.4 Server</address></body></html>')
+    assert refusal(response(500, apache)) == (
+        "HTTP 500: Internal Server Error Apache/2.4 Server")
+    assert refusal(response(401, '{"error": {"code": 401}}')) == \
+        'HTTP 401: {"error": {"code": 401}}'
