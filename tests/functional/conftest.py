@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -50,6 +51,30 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600):
         [sys.executable, "-m", "edge_refarch.validation.cli", *args],
         capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+
+
+def run_requirements(conf, requirements: list[str], report_dir,
+                     *extra: str, env: dict | None = None):
+    """`conformance run --tempest-conf conf` for `requirements` only, the
+    report into `report_dir`: (the finished process, the report)."""
+    import json
+    args = ["conformance", "run", "--tempest-conf", str(conf),
+            "--report-dir", str(report_dir), *extra]
+    for rid in requirements:
+        args += ["--requirement", rid]
+    result = run_cli(*args, env=env)
+    report = json.loads((Path(report_dir) / "distributed.json").read_text())
+    return result, report
+
+
+def assert_all_pass(result, report, requirements: list[str]) -> None:
+    """Every one of `requirements` passed, the run exited 0 and left the
+    cloud as it found it."""
+    verdicts = {r["id"]: (r["verdict"], r.get("reason"))
+                for r in report["requirements"] if r["id"] in requirements}
+    assert verdicts == {rid: ("pass", "") for rid in requirements}, verdicts
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["hygiene"]["clean"], report["hygiene"]
 
 
 class Site:

@@ -9,13 +9,17 @@ was dropped, the CA option ignored, TLS errors cut before the reason)."""
 from __future__ import annotations
 
 import configparser
-import json
 import os
 import stat
 
 import yaml
 
-from .conftest import MACHINE_CA_BUNDLE, run_cli
+from .conftest import (
+    MACHINE_CA_BUNDLE,
+    assert_all_pass,
+    run_cli,
+    run_requirements,
+)
 
 MODEL = "distributed-tls"   # the ordering key of conftest: the last bed
 
@@ -74,18 +78,9 @@ def test_private_ca_from_clouds_yaml_reaches_every_client(manager,
     # concurrent logins), the counts and the clean-up.
     chosen = ["EDGE-US1-IDENTITY", "EDGE-US2-FETCH", "EDGE-US5-BOOT",
               "EDGE-SEC-REVOKE", "EDGE-SEC-ISOLATION"]
-    args = ["conformance", "run", "--tempest-conf", str(conf),
-            "--report-dir", str(tmp_path / "report"), "--strict"]
-    for rid in chosen:
-        args += ["--requirement", rid]
-    result = run_cli(*args, env=MACHINE_ONLY)
-    report = json.loads((tmp_path / "report" / "distributed.json")
-                        .read_text())
-    verdicts = {r["id"]: (r["verdict"], r.get("reason"))
-                for r in report["requirements"] if r["id"] in chosen}
-    assert verdicts == {rid: ("pass", "") for rid in chosen}, verdicts
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert report["hygiene"]["clean"], report["hygiene"]
+    result, report = run_requirements(conf, chosen, tmp_path / "report",
+                                      "--strict", env=MACHINE_ONLY)
+    assert_all_pass(result, report, chosen)
 
     # The same tempest.conf without the CA option: one line, exit 1.
     cp.remove_option("identity", "ca_certificates_file")
