@@ -20,6 +20,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import requests
+
 from edge_refarch.validation.errors import UserError
 from edge_refarch.validation.testbed.keystone import Keystone, KeystoneAdmin
 
@@ -92,6 +94,31 @@ def sp_urls(site_url: str, idp_id: str) -> tuple[str, str]:
     return (f"{site_url}/Shibboleth.sso/SAML2/ECP",
             f"{site_url}/v3/OS-FEDERATION/identity_providers/{idp_id}/"
             f"protocols/{PROTOCOL}/auth")
+
+
+# What an ECP client sends to be answered with a PAOS AuthnRequest (SAML
+# V2.0 Enhanced Client or Proxy Profile 2.0, section 2.3.2).
+ECP_HEADERS = {
+    "Accept": "text/html, application/vnd.paos+xml",
+    "PAOS": 'ver="urn:liberty:paos:2003-08";'
+            '"urn:oasis:names:tc:SAML:2.0:profiles:SSO:ecp"'}
+
+
+def ecp_ready(sp: SpKeystone, timeout: float) -> bool:
+    """Whether the service provider serves federated logins end to end
+    (Apache, mod_shib and shibd, not only shibd's listener): its federated
+    auth URL answers an ECP client with a PAOS AuthnRequest (HTTP 200,
+    application/vnd.paos+xml), which shibd builds from the identity
+    provider's metadata."""
+    _, auth_url = sp_urls(sp.url, sp.idp_id)
+    try:
+        r = requests.get(auth_url, headers=ECP_HEADERS, timeout=timeout,
+                         allow_redirects=False)
+    except requests.RequestException:
+        return False
+    return r.status_code == 200 and \
+        r.headers.get("Content-Type", "").startswith(
+            "application/vnd.paos+xml")
 
 
 def credentials(directory: Path) -> tuple[Path, Path]:

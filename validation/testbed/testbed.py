@@ -441,7 +441,9 @@ class Testbed:
                                         "did not catch up with the DC")
                     dbs[ks.site.name].grant(*EDGE_KEYSTONE_WRITE_GRANTS)
                 self._spawn(ks, deadline, lambda: probes.http_ok(
-                    ks.url + "/v3", probe))
+                    ks.url + "/v3", probe) and (
+                    not isinstance(ks, federation.SpKeystone)
+                    or federation.ecp_ready(ks, probe)))
             return run
 
         def start_glance(g: Glance):
