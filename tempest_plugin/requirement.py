@@ -31,3 +31,17 @@ def missing_services(services, available) -> list[tuple[str, str]]:
     return [(svc, SERVICE_AVAILABLE[svc]) for svc in services
             if svc in SERVICE_AVAILABLE
             and not available(SERVICE_AVAILABLE[svc])]
+
+
+def why_unavailable(services, model, available) -> str | None:
+    """Why tests exercising `services` (model.yaml names) cannot run on a
+    cloud whose [service_available] options `available(option)` gives
+    (bool), naming the first missing service by its catalog type; None
+    when the cloud offers them all."""
+    missing = missing_services(services, available)
+    if not missing:
+        return None
+    svc, opt = missing[0]
+    kind = model.services[svc].catalog_type or svc
+    return (f"the cloud has no {kind} service "
+            f"([service_available] {opt} = false)")

@@ -34,8 +34,8 @@ from edge_refarch.architecture import load_model
 from edge_refarch.architecture.requirements import load_catalog
 from edge_refarch.tempest_plugin.requirement import (
     ATTR,
-    missing_services,
     requirements_of,
+    why_unavailable,
 )
 from edge_refarch.tempest_plugin.services.federation import K2KClient
 from edge_refarch.validation.images import raw_image
@@ -264,15 +264,11 @@ class EdgeRefarchTest(test.BaseTestCase):
         fn = getattr(self, self._testMethodName)
         services = {svc for rid in requirements_of(fn)
                     for svc in self.catalog.get(rid).services}
-        missing = missing_services(
-            sorted(services),
+        why = why_unavailable(
+            sorted(services), self.model,
             lambda opt: getattr(CONF.service_available, opt))
-        if missing:
-            svc, opt = missing[0]
-            kind = self.model.services[svc].catalog_type or svc
-            raise self.skipException(
-                f"not run: the cloud has no {kind} service "
-                f"([service_available] {opt} = false)")
+        if why:
+            raise self.skipException(f"not run: {why}")
 
     # -- sites ------------------------------------------------------------
     def site(self, name: str, http_timeout: float | None = None

@@ -58,15 +58,12 @@ def unavailable(catalog: Catalog, model, available) -> dict[str, str]:
     """Requirements whose tests exercise a service the cloud does not
     offer: `available(option)` gives a [service_available] option's value
     (bool). Requirement ID -> why they cannot run there."""
-    from edge_refarch.tempest_plugin.requirement import missing_services
+    from edge_refarch.tempest_plugin.requirement import why_unavailable
     out = {}
     for req in catalog.requirements.values():
-        missing = missing_services(req.services, available)
-        if missing:
-            svc, opt = missing[0]
-            kind = model.services[svc].catalog_type or svc
-            out[req.id] = (f"the cloud has no {kind} service "
-                           f"([service_available] {opt} = false)")
+        why = why_unavailable(req.services, model, available)
+        if why:
+            out[req.id] = why
     return out
 
 

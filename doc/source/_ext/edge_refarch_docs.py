@@ -62,6 +62,10 @@ def _reports(srcdir: Path) -> dict[str, dict]:
     return out
 
 
+NO_REPORT = ("No conformance report yet: run ``tox -e conformance``, then "
+             "rebuild the docs.")
+
+
 class _RstDirective(Directive):
     """A directive that emits generated reStructuredText."""
 
@@ -217,8 +221,7 @@ class Matrix(_RstDirective):
         names = list(model.deployment_models)
         lines = []
         if not reports:
-            return self.emit(["No conformance report yet: run ``tox -e "
-                              "conformance``, then rebuild the docs."])
+            return self.emit([NO_REPORT])
         plot = _plot(Path(env.srcdir), reports, names)
         lines += [f".. figure:: {plot}", "   :alt: verdicts per model",
                   "   :width: 70%", "",
@@ -258,8 +261,7 @@ class StorySummary(_RstDirective):
         reports = _reports(Path(env.srcdir))
         names = list(model.deployment_models)
         if not reports:
-            return self.emit(["No conformance report yet: run ``tox -e "
-                              "conformance``, then rebuild the docs."])
+            return self.emit([NO_REPORT])
         lines = [".. list-table:: Which model meets which story (latest "
                  "runs on the embedded testbed; details in "
                  ":doc:`/reference/conformance`)",
@@ -341,8 +343,7 @@ class IdentityMatrix(_RstDirective):
         names = [n for n, dm in model.deployment_models.items()
                  if dm.identity_source in ("replicated", "federated")]
         if not any(n in reports for n in names):
-            return self.emit(["No conformance report yet: run ``tox -e "
-                              "conformance``, then rebuild the docs."])
+            return self.emit([NO_REPORT])
         lines = [".. list-table:: Identity options, requirement by "
                  "requirement (latest reports)", "   :header-rows: 1",
                  "   :widths: 20 40 40", "", "   * - Requirement"]
