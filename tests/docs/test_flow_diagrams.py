@@ -22,9 +22,9 @@ def test_there_are_flows():
 def test_flow_renders(flow, tmp_path):
     # What the site's build uses: mmdc and the configuration the install
     # step wrote (Debian's chromium); missing, this says to install.
-    mmdc, config = install.mermaid_args()
+    mmdc, puppeteer, config = install.mermaid_args()
     out = tmp_path / f"{flow.stem}.svg"
-    args = [mmdc, *config, "-i", str(flow), "-o", str(out)]
+    args = [mmdc, *puppeteer, "-c", config, "-i", str(flow), "-o", str(out)]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL)
     said = [ln for ln in (proc.stderr + proc.stdout).splitlines()

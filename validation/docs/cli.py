@@ -24,8 +24,12 @@ def run(args, model, say) -> int:
         return 0
     from edge_refarch.validation.docs.check import check
     stats = check(Path(args.build), Path(args.screenshots), say)
+    labels = stats["labels"]
+    smallest = min(labels.items(), key=lambda kv: kv[1][0], default=None)
     print(f"site check passed: {stats['pages']} pages, {stats['images']} "
           f"images, {stats['diagrams']} SVG diagrams, {stats['svgs']} inline"
-          f" SVGs, {stats['links']} internal links; screenshots in "
-          f"{args.screenshots}")
+          f" SVGs, {stats['links']} internal links; smallest diagram label "
+          + (f"{smallest[1][0]} CSS px ({smallest[0]})" if smallest
+             else "none")
+          + f"; screenshots and labels.json in {args.screenshots}")
     return 0

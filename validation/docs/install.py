@@ -9,6 +9,7 @@ tests only read it, through :func:`mermaid_args`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -27,7 +28,15 @@ PUPPETEER = {
     "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
              "--headless=new", "--disable-background-networking"]}
 # Without useMaxWidth: false an SVG stretches to the page's width.
-MERMAID = {"sequence": {"useMaxWidth": False},
+# Sequence diagrams wrap their messages and keep actors close, so that a
+# flow fits the text column (about 820 CSS px) with labels that read: the
+# site check measures them (>= 9 CSS px). Mermaid's sequence options:
+# https://mermaid.js.org/config/schema-docs/config-defs-sequence-diagram-config.html
+MERMAID = {"sequence": {"useMaxWidth": False, "wrap": True, "width": 130,
+                        "actorMargin": 24, "messageMargin": 30,
+                        "boxMargin": 8, "noteMargin": 8,
+                        "messageFontSize": 15, "noteFontSize": 14,
+                        "actorFontSize": 15},
            "flowchart": {"useMaxWidth": False}, "theme": "neutral"}
 
 
@@ -42,26 +51,34 @@ def mmdc_path() -> Path:
         node_dir() / "node_modules" / ".bin" / "mmdc"
 
 
-def mermaid_args() -> tuple[str, list[str]]:
-    """(mmdc path, its configuration arguments: ``-p puppeteer.json -c
-    mermaid.json``), as the install step wrote them.
+def _mermaid_config_name() -> str:
+    # Named after its content: sphinxcontrib-mermaid keys its rendered SVGs
+    # on the diagram and the config file's name, so a changed MERMAID
+    # renders anew instead of reusing an old build's SVG.
+    digest = hashlib.sha256(json.dumps(MERMAID, sort_keys=True).encode())
+    return f"mermaid-{digest.hexdigest()[:12]}.json"
+
+
+def mermaid_args() -> tuple[str, list[str], str]:
+    """(mmdc path, its puppeteer arguments ``-p puppeteer.json``, the
+    mermaid configuration file), as the install step wrote them.
 
     Raises UserError when the install step has not run.
     """
     mmdc = mmdc_path()
-    cfg = node_dir() / "puppeteer.json", node_dir() / "mermaid.json"
+    cfg = node_dir() / "puppeteer.json", node_dir() / _mermaid_config_name()
     missing = [str(p) for p in (mmdc, *cfg) if not p.exists()]
     if missing:
         raise UserError(f"{missing[0]} is missing: run 'edge-refarch docs "
                         "install' first")
-    return str(mmdc), ["-p", str(cfg[0]), "-c", str(cfg[1])]
+    return str(mmdc), ["-p", str(cfg[0])], str(cfg[1])
 
 
 def write_config() -> None:
     """mermaid-cli's puppeteer and mermaid configuration files."""
     node_dir().mkdir(parents=True, exist_ok=True)
     for name, data in (("puppeteer.json", PUPPETEER),
-                       ("mermaid.json", MERMAID)):
+                       (_mermaid_config_name(), MERMAID)):
         (node_dir() / name).write_text(json.dumps(data, indent=1) + "\n")
 
 

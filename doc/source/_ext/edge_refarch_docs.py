@@ -3,8 +3,10 @@ requirement catalog, the tests and the latest conformance reports.
 
 Directives:
 
-``edge-refarch-topology``     the topology diagram of a deployment model,
-                              rendered from the model at build time
+``edge-refarch-overview``     the building blocks, links and models in one
+                              diagram (SVG, rendered from the model)
+``edge-refarch-topology``     the topology diagram of a deployment model
+                              (SVG, rendered from the model at build time)
 ``edge-refarch-partition``    what each model declares during a partition
 ``edge-refarch-traceability`` user story -> requirement -> test -> verdict
 ``edge-refarch-matrix``       models x requirements, verdicts and durations,
@@ -80,21 +82,39 @@ def _esc(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "/").replace("*", "x")
 
 
+def _diagram(directive: _RstDirective, stem: str, alt: str,
+             caption: str) -> list[nodes.Node]:
+    """A generated SVG diagram at its natural size (never wider than the
+    text), with a link to the full-size file."""
+    env = directive.state.document.settings.env
+    rel = f"/_generated/diagrams/{stem}.svg"
+    if not (Path(env.srcdir) / rel.lstrip("/")).exists():
+        raise directive.error(f"diagram {stem!r} was not rendered")
+    # Sphinx copies the image to _images/ under the output's root.
+    up = "../" * env.docname.count("/")
+    return directive.emit([
+        f".. figure:: {rel}", f"   :alt: {alt}", "   :class: diagram",
+        f"   :target: {up}_images/{stem}.svg", "",
+        f"   {caption} (click for full size)"])
+
+
 class Topology(_RstDirective):
     required_arguments = 1
 
     def run(self):
-        env = self.state.document.settings.env
         name = self.arguments[0]
-        rel = f"/_generated/diagrams/topology-{name}.png"
-        if not (Path(env.srcdir) / rel.lstrip("/")).exists():
-            raise self.error(f"topology diagram for {name!r} was not "
-                             "rendered")
         title = _model().deployment_model(name).title
-        return self.emit([f".. figure:: {rel}", f"   :alt: {title}",
-                          "   :width: 100%", "",
-                          f"   {title}: rendered from "
-                          "``architecture/model.yaml``."])
+        return _diagram(self, f"topology-{name}", title,
+                        f"{title}: rendered from ``architecture/model.yaml``")
+
+
+class Overview(_RstDirective):
+    def run(self):
+        return _diagram(
+            self, "overview", "Building blocks and deployment models",
+            "The building blocks, their links and budgets, and what each "
+            "deployment model keeps at a cut-off edge: rendered from "
+            "``architecture/model.yaml``")
 
 
 class Partition(_RstDirective):
@@ -224,7 +244,7 @@ class Matrix(_RstDirective):
             return self.emit([NO_REPORT])
         plot = _plot(Path(env.srcdir), reports, names)
         lines += [f".. figure:: {plot}", "   :alt: verdicts per model",
-                  "   :width: 70%", "",
+                  "   :class: diagram", "",
                   "   Verdicts per deployment model, latest run.", ""]
         lines += [".. list-table::", "   :header-rows: 1", "",
                   "   * - Requirement"]
@@ -389,12 +409,7 @@ def _plot(srcdir: Path, reports: dict, names: list[str]) -> str:
     ax.set_xlabel("requirements")
     ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.45),
               frameon=False)
-    fig.tight_layout()
-    out = srcdir / "_generated" / "plots"
-    out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "verdicts.png", dpi=120)
-    plt.close(fig)
-    return "/_generated/plots/verdicts.png"
+    return _savefig(fig, srcdir, "verdicts")
 
 
 class Cli(Directive):
@@ -422,13 +437,18 @@ def _bench(name: str) -> dict | None:
 
 
 def _savefig(fig, srcdir: Path, name: str) -> str:
+    """`fig` as SVG with its text kept as text (so the site's check can
+    measure every label); returns its path in the site."""
+    import matplotlib.pyplot as plt
     out = srcdir / "_generated" / "plots"
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.png"):
+        stale.unlink()
     fig.tight_layout()
-    fig.savefig(out / f"{name}.png", dpi=110)
-    import matplotlib.pyplot as plt
+    with plt.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(out / f"{name}.svg", metadata={"Date": None})
     plt.close(fig)
-    return f"/_generated/plots/{name}.png"
+    return f"/_generated/plots/{name}.svg"
 
 
 class Bench(_RstDirective):
@@ -526,8 +546,8 @@ class Bench(_RstDirective):
         m = data["machine"]
         lines = []
         for f in figs:
-            lines += [f".. figure:: {f}", f"   :alt: {name}", "   :width: 90%",
-                      ""]
+            lines += [f".. figure:: {f}", f"   :alt: {name}",
+                      "   :class: diagram", ""]
         lines += [f"Measured {m['when']} at commit ``{m['commit']}`` on "
                   f"{m['cpus']} cores, {m['mem_gib']} GiB, Python "
                   f"{m['python']}. Reproduce: ``{cmd}``.", ""]
@@ -535,21 +555,30 @@ class Bench(_RstDirective):
 
 
 def render_diagrams(app) -> None:
-    from edge_refarch.architecture.diagrams.topology import render
+    from edge_refarch.architecture.diagrams.topology import (
+        render,
+        render_overview,
+    )
     model = _model()
     out = Path(app.srcdir) / "_generated" / "diagrams"
-    for name in model.deployment_models:
+    for stale in out.glob("*.png"):
+        stale.unlink()
+    jobs = [("overview", lambda: render_overview(model, out))]
+    jobs += [(f"topology {name}", lambda n=name: render(model, n, out))
+             for name in model.deployment_models]
+    for what, job in jobs:
         try:
-            path = render(model, name, out)
+            path = job()
         except Exception as exc:  # noqa: BLE001 - any failure fails
-            raise ExtensionError(f"topology diagram {name}: {exc}") from exc
+            raise ExtensionError(f"{what} diagram: {exc}") from exc
         if not path.exists() or path.stat().st_size < 1000:
-            raise ExtensionError(f"topology diagram {name} is empty")
+            raise ExtensionError(f"{what} diagram is empty")
 
 
 def setup(app):
     app.connect("builder-inited", render_diagrams)
     directives.register_directive("edge-refarch-topology", Topology)
+    directives.register_directive("edge-refarch-overview", Overview)
     directives.register_directive("edge-refarch-partition", Partition)
     directives.register_directive("edge-refarch-traceability", Traceability)
     directives.register_directive("edge-refarch-link-flows", LinkFlows)
