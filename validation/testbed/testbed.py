@@ -7,6 +7,8 @@ one toxiproxy server carrying every cross-site connection.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -71,6 +73,7 @@ class Testbed:
         self.model = model
         self.state = Path(state or paths.state_dir())
         self.say = say
+        self._lock_depth = 0
         self.procs = ProcessTable(self.state)
         tb = model.testbed
         self.toxiproxy = Toxiproxy(
@@ -201,13 +204,62 @@ class Testbed:
                            self.model.testbed.toxiproxy_address,
                            self.model.testbed.epmd_port)
 
+    # -- one 'up' or 'down' at a time ----------------------------------------
+    @property
+    def lock_file(self) -> Path:
+        """Held while an 'up' or 'down' runs; beside the state directory,
+        which 'down' removes."""
+        return self.state.with_name(f"{self.state.name}.lock")
+
+    @contextlib.contextmanager
+    def _exclusive(self, what: str):
+        """Hold the testbed's lock for `what` ('up', 'down'); re-entrant in
+        one process ('up' clears an earlier testbed's remains with 'down').
+        Raises BadInput, naming the holder, when another process holds it:
+        a 'down' under a running 'up' would remove the state the 'up' is
+        writing."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.lock_file, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise BadInput(f"testbed {what}: the testbed is busy ('testbed "
+                           f"{holder}' is running); wait for it to end") \
+                from None
+        fh.truncate(0)
+        fh.write(f"{what} (PID {os.getpid()})")
+        fh.flush()
+        self._lock_depth = 1
+        try:
+            yield
+        finally:
+            self._lock_depth = 0
+            fh.truncate(0)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
     # -- up -------------------------------------------------------------------
     def up(self, deployment: str, edges: int | None,
            keep_on_failure: bool = False, tls: bool = False) -> dict:
         """Bring the testbed up (idempotent). `tls`: every API serves HTTPS
         with a certificate of a private CA of the testbed's own (tls.py);
         not with federated identity (its Apache and Shibboleth serve plain
-        HTTP)."""
+        HTTP). Raises BadInput when another 'up' or 'down' is running."""
+        with self._exclusive("up"):
+            return self._up(deployment, edges, keep_on_failure, tls)
+
+    def _up(self, deployment: str, edges: int | None,
+            keep_on_failure: bool, tls: bool) -> dict:
         try:
             topo = Topology(self.model, deployment, edges, testbed=True)
         except ModelError as exc:
@@ -745,6 +797,13 @@ class Testbed:
 
     # -- down -----------------------------------------------------------
     def down(self, quiet: bool = False) -> list[str]:
+        """Stop what the testbed started (by PID) and remove its state;
+        returns the stopped processes. Raises BadInput when another 'up' or
+        'down' is running."""
+        with self._exclusive("down"):
+            return self._down(quiet)
+
+    def _down(self, quiet: bool) -> list[str]:
         stopped = self.procs.stop_all()
         shutil.rmtree(self.shared, ignore_errors=True)
         if self.state.exists():
