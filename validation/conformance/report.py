@@ -186,12 +186,28 @@ def write_junit(model: str, results: dict[str, dict],
 
 
 def suite_version() -> str:
-    """edge-refarch's installed version (its distribution's metadata)."""
+    """edge-refarch's installed version (its distribution's metadata), with
+    the git commit when it runs from a checkout (an editable install):
+    ``0.1.0`` or ``0.1.0 (git 1a9edee, modified)``."""
+    import subprocess
     from importlib import metadata
     try:
-        return metadata.version("edge-refarch")
+        version = metadata.version("edge-refarch")
     except metadata.PackageNotFoundError:
-        return "unknown"
+        version = "unknown"
+    here = Path(__file__).resolve().parent
+    try:
+        git = [["git", "rev-parse", "--short", "HEAD"],
+               ["git", "status", "--porcelain", "--untracked-files=no"]]
+        commit, dirty = (subprocess.run(
+            args, cwd=here, capture_output=True, text=True, timeout=10,
+            stdin=subprocess.DEVNULL) for args in git)
+    except (OSError, subprocess.TimeoutExpired):
+        return version
+    if commit.returncode or not commit.stdout.strip():
+        return version      # an installed package, not a checkout
+    modified = ", modified" if dirty.stdout.strip() else ""
+    return f"{version} (git {commit.stdout.strip()}{modified})"
 
 
 def write(report: dict, directory: Path) -> tuple[Path, Path]:
