@@ -1,28 +1,36 @@
-"""The architecture under WAN latency and bandwidth, per deployment model.
+"""The architecture under WAN latency, per deployment model, with SLAs.
 
 On the embedded testbed, for each model, with faults on one edge's link
-(dc-edge1) through the fault library:
+(dc-edge1) through the fault library, at every RTT of the input
+(bench/arch_sweep.yaml: 0, 20, 50, 100, 200, 300 ms):
 
-* token issue and token validation at the edge (a client at edge1), with
-  the link's RTT at 0, 25, 50, 100 and 200 ms;
-* image fetch to the edge -- glance-download in the distributed model, a
-  download through the edge's link in the centralized one -- with the link
-  at 1, 10 and 100 Mbit/s, as throughput and as a ratio to the emulated
-  bandwidth (the physical limit).
+* token issue and token validation at the edge (a client at edge1; each
+  validation is of a fresh DC-issued token, never a cache hit);
+* image fetch from the DC to the edge for each image size of the input
+  (16 and 128 MiB), with the link also at its model bandwidth --
+  glance-download in the distributed model, a download through the edge's
+  link in the centralized one -- as seconds and as a ratio of the link's
+  bandwidth.
 
-Medians over --reps repetitions, with their spread. Usage:
+Each point reports n/min/p50/p90/p95/max over its repetitions and an SLA
+verdict against the input's limits; the result embeds the input and the
+machine, so a run can be repeated. Usage:
 
-    python -m bench.arch_sweep [--models distributed centralized] [--reps 5]
+    python -m bench.arch_sweep [--models distributed centralized]
+        [--input bench/arch_sweep.yaml]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import requests
+import yaml
 
 from bench import common
 from edge_refarch.architecture import load_model
@@ -32,11 +40,7 @@ from edge_refarch.validation.images import raw_image
 from edge_refarch.validation.testbed.smoke import connect
 from edge_refarch.validation.testbed.testbed import Testbed
 
-RTTS_MS = (0, 25, 50, 100, 200)
-BANDWIDTHS_MBIT = (1, 10, 100)
-# Image size per bandwidth: about 10 s of transfer, so fixed costs (task
-# start, metadata, polling) stay small against the data.
-IMAGE_MIB = {1: 1, 10: 12, 100: 96}
+INPUT = Path(__file__).with_name("arch_sweep.yaml")
 EDGE, LINK = "edge1", "dc-edge1"
 
 
@@ -65,13 +69,19 @@ def _auth_body(password):
                               "domain": {"id": "default"}}}}}
 
 
-def identity_sweep(testbed, injector, reps: int) -> dict:
+def _judge(stats: dict, sla: dict, key: str) -> dict:
+    return {**stats, "sla": common.sla_verdict(stats, sla[key])} \
+        if key in sla else stats
+
+
+def identity_sweep(testbed, injector, spec: dict) -> dict:
     topo = testbed.topology()
     password = testbed.passwords()["admin"]
     edge_auth = topo.auth_url(EDGE)
     dc_auth = topo.auth_url(topo.root.name)
+    reps, sla = spec["reps"]["identity"], spec["sla"]
     out = {}
-    for rtt in RTTS_MS:
+    for rtt in spec["rtts_ms"]:
         # Fresh tokens from the DC, so each validation at the edge is a
         # real one, not a cache hit.
         dc_tokens = [requests.post(f"{dc_auth}/auth/tokens",
@@ -97,44 +107,58 @@ def identity_sweep(testbed, injector, reps: int) -> dict:
         finally:
             if fault:
                 fault.__exit__(None, None, None)
-        out[rtt] = {"token_issue_ms": common.summary(
-                        [x * 1000 for x in issue]),
-                    "token_validate_ms": common.summary(
-                        [x * 1000 for x in validate])}
-        print(f"  RTT {rtt:>3} ms: issue "
-              f"{out[rtt]['token_issue_ms']['median']:.1f} ms, validate "
-              f"{out[rtt]['token_validate_ms']['median']:.1f} ms",
+        out[rtt] = {key: _judge(common.summary([x * 1000 for x in xs]),
+                                sla, key)
+                    for key, xs in (("token_issue_ms", issue),
+                                    ("token_validate_ms", validate))}
+        print(f"  RTT {rtt:>3} ms: issue p50/p95 "
+              f"{out[rtt]['token_issue_ms']['p50']:.1f}/"
+              f"{out[rtt]['token_issue_ms']['p95']:.1f} ms, validate "
+              f"{out[rtt]['token_validate_ms']['p50']:.1f}/"
+              f"{out[rtt]['token_validate_ms']['p95']:.1f} ms",
               file=sys.stderr, flush=True)
     return out
 
 
-def fetch_sweep(testbed, injector, reps: int) -> dict:
+def fetch_sweep(testbed, injector, spec: dict) -> dict:
     topo = testbed.topology()
     clouds = testbed.recorded()["clouds_yaml"]
     dc, edge = connect(clouds, topo.root.name), connect(clouds, EDGE)
     distributed = "glance" in topo.site(EDGE).services
+    mbit = topo.link(LINK).bandwidth_mbit
+    reps, sla = spec["reps"]["fetch"], spec["sla"]
     out = {}
-    for mbit in BANDWIDTHS_MBIT:
-        size = IMAGE_MIB[mbit] << 20
+    for mib in spec["image_mib"]:
+        size = mib << 20
         src = dc.image.create_image(
-            name=f"edge-refarch-bench-{mbit}", data=raw_image(size),
+            name=f"edge-refarch-bench-{mib}", data=raw_image(size),
             disk_format="raw", container_format="bare", use_import=False,
             wait=True)
-        secs = []
         try:
-            for _ in range(reps):
-                with injector.bandwidth(LINK, kbps=mbit * 1000):
-                    secs.append(_fetch(edge, src, distributed))
+            for rtt in spec["rtts_ms"]:
+                secs = []
+                for _ in range(reps):
+                    with contextlib.ExitStack() as faults:
+                        faults.enter_context(
+                            injector.bandwidth(LINK, kbps=mbit * 1000))
+                        if rtt:
+                            faults.enter_context(
+                                injector.latency(LINK, rtt_ms=rtt))
+                        secs.append(_fetch(edge, src, distributed))
+                ratios = [size * 8 / s / 1e6 / mbit for s in secs]
+                point = out.setdefault(str(rtt), {})
+                point[str(mib)] = {
+                    "link_mbit": mbit,
+                    "seconds": common.summary(secs),
+                    "link_ratio": _judge(common.summary(ratios), sla,
+                                         "image_fetch_link_ratio")}
+                print(f"  {mib:>4} MiB at RTT {rtt:>3} ms: p50/p95 "
+                      f"{point[str(mib)]['seconds']['p50']:.1f}/"
+                      f"{point[str(mib)]['seconds']['p95']:.1f} s, "
+                      f"{point[str(mib)]['link_ratio']['p50']:.2f} of "
+                      f"{mbit:g} Mbit/s", file=sys.stderr, flush=True)
         finally:
             dc.image.delete_image(src.id, ignore_missing=True)
-        rates = [size * 8 / s / 1e6 for s in secs]
-        out[mbit] = {"image_mib": IMAGE_MIB[mbit],
-                     "seconds": common.summary(secs),
-                     "mbit": common.summary(rates),
-                     "ratio": common.summary([r / mbit for r in rates])}
-        print(f"  {mbit:>3} Mbit/s: {out[mbit]['mbit']['median']:.2f} "
-              f"Mbit/s, ratio {out[mbit]['ratio']['median']:.3f}",
-              file=sys.stderr, flush=True)
     return out
 
 
@@ -172,9 +196,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+",
                     default=["distributed", "centralized"])
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--input", type=Path, default=INPUT,
+                    help="sweep points and SLAs (default: %(default)s)")
     args = ap.parse_args(argv)
-    result = {"reps": args.reps, "link": LINK, "edge": EDGE, "models": {}}
+    try:
+        spec = yaml.safe_load(args.input.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        sys.exit(f"arch_sweep: cannot read {args.input}: {exc}")
+    result = {"input": spec, "argv": sys.argv[1:] if argv is None
+              else argv, "link": LINK, "edge": EDGE, "models": {}}
     for model in args.models:
         print(f"{model}:", file=sys.stderr, flush=True)
         testbed = _bring_up(model)
@@ -183,11 +213,12 @@ def main(argv=None) -> int:
                                  paths.state_dir().parent,
                                  latency_overshoot_ms=testbed
                                  .latency_overshoot_ms)
+        # The architecture's budget for the link (the model's link class).
+        result["budget_rtt_ms"] = testbed.topology().link(LINK).budget_rtt_ms
         try:
             result["models"][model] = {
-                "identity": identity_sweep(testbed, injector, args.reps),
-                "fetch": fetch_sweep(testbed, injector, max(
-                    1, args.reps // 2))}
+                "identity": identity_sweep(testbed, injector, spec),
+                "fetch": fetch_sweep(testbed, injector, spec)}
         finally:
             injector.heal(LINK)
     path = common.write("arch_sweep", result)

@@ -1,5 +1,5 @@
-"""Shared by the benchmarks: medians with spread, and results as JSON with
-the machine and versions recorded."""
+"""Shared by the benchmarks: percentiles per point (p50/p90/p95/max), SLA
+verdicts, and results as JSON with the machine and versions recorded."""
 
 from __future__ import annotations
 
@@ -15,9 +15,47 @@ from pathlib import Path
 RESULTS = Path(__file__).with_name("results")
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of `values`, linearly interpolated
+    between the closest ranks (numpy's default, 'linear')."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
 def summary(values: list[float]) -> dict:
-    return {"median": statistics.median(values), "min": min(values),
-            "max": max(values), "n": len(values)}
+    """n, min, p50, p90, p95, max (and p50 as 'median') of `values`, the
+    way Rally and Browbeat report a step."""
+    return {"n": len(values), "min": min(values),
+            "p50": percentile(values, 50), "p90": percentile(values, 90),
+            "p95": percentile(values, 95), "max": max(values),
+            "median": statistics.median(values)}
+
+
+def sla_verdict(stats: dict, limits: dict) -> dict:
+    """Judge a summary against SLA limits such as {"p95_max": 250} or
+    {"p50_min": 0.5}: {"pass": bool, "failed": ["p95 312.0 > 250", ...]}.
+    Raises KeyError for a limit on a statistic the summary lacks and
+    ValueError for a limit that is neither _max nor _min."""
+    failed = []
+    for key, limit in limits.items():
+        stat, _, kind = key.rpartition("_")
+        value = stats[stat]
+        if kind == "max":
+            bad = value > limit
+            op = ">"
+        elif kind == "min":
+            bad = value < limit
+            op = "<"
+        else:
+            raise ValueError(f"SLA limit {key!r}: not <stat>_max/_min")
+        if bad:
+            failed.append(f"{stat} {value:.3g} {op} {limit:g}")
+    return {"pass": not failed, "failed": failed}
 
 
 def machine() -> dict:
@@ -43,6 +81,7 @@ def machine() -> dict:
 
 
 def write(name: str, data: dict) -> Path:
+    """bench/results/NAME.json: `data` with the machine and versions."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **data}, indent=2))

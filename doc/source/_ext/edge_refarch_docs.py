@@ -463,7 +463,7 @@ class Bench(_RstDirective):
         env = self.state.document.settings.env
         name = self.arguments[0]
         data = _bench(name)
-        cmd = {"arch_sweep": "python -m bench.arch_sweep --reps 5",
+        cmd = {"arch_sweep": "python -m bench.arch_sweep",
                "testbed_scale": "python -m bench.testbed_bringup --models "
                                 "distributed --edges 1 2 5 10 --runs 1 "
                                 "--name testbed_scale",
@@ -474,44 +474,9 @@ class Bench(_RstDirective):
             return self.emit([f"No results yet: run ``{cmd}``."])
         srcdir = Path(env.srcdir)
         figs = []
+        table: list[str] = []
         if name == "arch_sweep":
-            fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-            for model, d in data["models"].items():
-                rtts = [int(k) for k in d["identity"]]
-                for ax, key, title in (
-                        (axes[0], "token_issue_ms", "token issue at edge"),
-                        (axes[1], "token_validate_ms",
-                         "token validation at edge")):
-                    ax.errorbar(rtts, [d["identity"][str(r)][key]["median"]
-                                       for r in rtts],
-                                yerr=[[d["identity"][str(r)][key]["median"]
-                                       - d["identity"][str(r)][key]["min"]
-                                       for r in rtts],
-                                      [d["identity"][str(r)][key]["max"]
-                                       - d["identity"][str(r)][key]["median"]
-                                       for r in rtts]],
-                                marker="o", capsize=3, label=model)
-                    ax.set(title=title, xlabel="DC-edge RTT (ms)",
-                           ylabel="ms")
-            axes[0].legend()
-            figs.append(_savefig(fig, srcdir, "arch-identity"))
-            fig, ax = plt.subplots(figsize=(6, 3.4))
-            models = list(data["models"])
-            width = 0.8 / len(models)
-            for i, model in enumerate(models):
-                f = data["models"][model]["fetch"]
-                bws = list(f)
-                ax.bar([j + i * width for j in range(len(bws))],
-                       [f[b]["ratio"]["median"] for b in bws], width,
-                       label=model)
-                ax.set_xticks([j + width * (len(models) - 1) / 2
-                               for j in range(len(bws))],
-                              [f"{b} Mbit/s" for b in bws])
-            ax.axhline(0.9, color="grey", linestyle="--", linewidth=1)
-            ax.set(ylabel="fetch throughput / link bandwidth",
-                   ylim=(0, 1.3), title="image fetch to the edge")
-            ax.legend(loc="upper center", ncol=2)
-            figs.append(_savefig(fig, srcdir, "arch-fetch"))
+            figs, table = _arch_sweep(data, srcdir, plt)
         elif name in ("testbed_scale", "testbed_bringup"):
             runs = list(data["bring_up"].values())
             fig, ax = plt.subplots(figsize=(6, 3.4))
@@ -548,10 +513,106 @@ class Bench(_RstDirective):
         for f in figs:
             lines += [f".. figure:: {f}", f"   :alt: {name}",
                       "   :class: diagram", ""]
+        lines += table
         lines += [f"Measured {m['when']} at commit ``{m['commit']}`` on "
                   f"{m['cpus']} cores, {m['mem_gib']} GiB, Python "
                   f"{m['python']}. Reproduce: ``{cmd}``.", ""]
         return self.emit(lines)
+
+
+def _arch_sweep(data: dict, srcdir: Path, plt) -> tuple[list, list]:
+    """bench/results/arch_sweep.json: p50 lines with p95 whiskers per model
+    against RTT (identity; fetch per image size), and a table of p50/p95
+    with the SLA verdict of each point."""
+    spec, budget = data["input"], data["budget_rtt_ms"]
+    models = list(data["models"])
+    figs = []
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for model in models:
+        ident = data["models"][model]["identity"]
+        rtts = [int(r) for r in ident]
+        for ax, key, title in ((axes[0], "token_issue_ms",
+                                "token issue at the edge"),
+                               (axes[1], "token_validate_ms",
+                                "token validation at the edge")):
+            p50 = [ident[str(r)][key]["p50"] for r in rtts]
+            p95 = [ident[str(r)][key]["p95"] for r in rtts]
+            ax.errorbar(rtts, p50, yerr=[[0] * len(rtts),
+                                         [b - a for a, b in
+                                          zip(p50, p95, strict=True)]],
+                        marker="o", capsize=3, label=f"{model} (p50, p95)")
+            ax.set(title=title, xlabel="DC-edge RTT (ms)", ylabel="ms")
+    for ax, key in ((axes[0], "token_issue_ms"),
+                    (axes[1], "token_validate_ms")):
+        limit = spec["sla"].get(key, {}).get("p95_max")
+        if limit:
+            ax.axhline(limit, color="#c62828", linestyle=":", linewidth=1,
+                       label="SLA p95")
+        ax.axvline(budget, color="grey", linestyle="--", linewidth=1,
+                   label="link budget")
+    axes[0].legend(fontsize=9)
+    figs.append(_savefig(fig, srcdir, "arch-identity"))
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for model in models:
+        fetch = data["models"][model]["fetch"]
+        rtts = [int(r) for r in fetch]
+        for mib in spec["image_mib"]:
+            p50 = [fetch[str(r)][str(mib)]["seconds"]["p50"] for r in rtts]
+            p95 = [fetch[str(r)][str(mib)]["seconds"]["p95"] for r in rtts]
+            ax.errorbar(rtts, p50, yerr=[[0] * len(rtts),
+                                         [b - a for a, b in
+                                          zip(p50, p95, strict=True)]],
+                        marker="o", capsize=3, label=f"{model}, {mib} MiB")
+    ax.axvline(budget, color="grey", linestyle="--", linewidth=1)
+    ax.set(title="image fetch from the DC to the edge (p50, p95)",
+           xlabel="DC-edge RTT (ms)", ylabel="s")
+    ax.legend(fontsize=9)
+    figs.append(_savefig(fig, srcdir, "arch-fetch"))
+
+    def cell(stats: dict, fmt: str) -> str:
+        verdict = stats.get("sla")
+        text = f"{stats['p50']:{fmt}} / {stats['p95']:{fmt}}"
+        if verdict is None:
+            return text
+        return text + (" ok" if verdict["pass"] else
+                       " **SLA fail** (" + ", ".join(verdict["failed"])
+                       + ")")
+    sizes = spec["image_mib"]
+    table = [".. list-table:: p50 / p95 per point, with the SLA verdict "
+             f"(SLAs: {_esc(_sla_text(spec['sla']))}); RTTs beyond the "
+             f"link budget ({budget:g} ms) are marked *",
+             "   :header-rows: 1", "",
+             "   * - Model", "     - RTT (ms)",
+             "     - Token issue (ms)", "     - Token validation (ms)"]
+    table += [f"     - Fetch {mib} MiB (s)" for mib in sizes]
+    for model in models:
+        d = data["models"][model]
+        for rtt in d["identity"]:
+            ident, fetch = d["identity"][rtt], d["fetch"].get(rtt, {})
+            beyond = " *" if float(rtt) > budget else ""
+            table += [f"   * - {model}", f"     - {rtt}{beyond}",
+                      f"     - {cell(ident['token_issue_ms'], '.0f')}",
+                      f"     - {cell(ident['token_validate_ms'], '.0f')}"]
+            for mib in sizes:
+                point = fetch.get(str(mib))
+                if point is None:
+                    table.append("     - (not measured)")
+                    continue
+                ratio = point["link_ratio"]
+                verdict = ratio.get("sla", {"pass": True})
+                table.append(
+                    f"     - {point['seconds']['p50']:.1f} / "
+                    f"{point['seconds']['p95']:.1f} "
+                    f"({ratio['p50']:.2f} of {point['link_mbit']:g} "
+                    "Mbit/s)" + ("" if verdict["pass"] else
+                                 " **SLA fail**"))
+    return figs, table + [""]
+
+
+def _sla_text(sla: dict) -> str:
+    return "; ".join(f"{key} {stat.replace('_', ' ')} {limit:g}"
+                     for key, limits in sla.items()
+                     for stat, limit in limits.items())
 
 
 def render_diagrams(app) -> None:
