@@ -137,6 +137,13 @@ opts = [
                     "the deployment does). The suite runs it several "
                     "times, once while an edge is cut off. Unset: the key "
                     "rotation requirement is reported as not run."),
+    cfg.StrOpt("credential_key_rotation_command",
+               help="Day 2: the deployment's own credential key rotation "
+                    "procedure (keystone-manage credential_rotate, then "
+                    "credential_migrate, at the DC, and the keys distributed "
+                    "the way the deployment does), as a shell command run "
+                    "where the suite runs; run several times. Unset: the "
+                    "credential key requirement is reported as not run."),
     cfg.IntOpt("server_build_timeout", default=120, min=1,
                help="Seconds within which a server must become ACTIVE or "
                     "be gone after a delete."),

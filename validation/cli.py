@@ -71,13 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "for every model")
     tbc.add_parser("smoke", help="a quick end-to-end check of a running "
                                  "testbed")
-    kp = tbc.add_parser("keys", help="day 2: the fernet keys")
+    kp = tbc.add_parser("keys", help="day 2: the fernet and credential "
+                                     "keys")
     kc = kp.add_subparsers(dest="keys_command", required=True,
                            parser_class=_Parser)
-    kc.add_parser("rotate", help="keystone-manage fernet_rotate at the DC, "
-                                 "then distribute to the edges over their "
-                                 "links (a cut-off edge gets the keys after "
-                                 "the heal)")
+    rot = kc.add_parser("rotate", help="keystone-manage fernet_rotate at "
+                                       "the DC, then distribute to the edges "
+                                       "over their links (a cut-off edge "
+                                       "gets the keys after the heal)")
+    rot.add_argument("--credential", action="store_true",
+                     help="rotate the credential keys instead "
+                          "(credential_rotate, then credential_migrate)")
     from edge_refarch.validation.conformance import cli as conf_cli
     from edge_refarch.validation.docs import cli as docs_cli
     from edge_refarch.validation.faults import cli as fault_cli
@@ -123,8 +127,9 @@ def _testbed(args, model, say):
             print(f"Keystone venv for mod_wsgi: "
                   f"{deps.apache_keystone_venv(say)}")
     elif args.command == "keys":
-        held, sent_to = testbed.rotate_keys()
-        print(f"rotated at the DC: keys {', '.join(held)} (primary "
+        held, sent_to = testbed.rotate_keys(credential=args.credential)
+        kind = "credential keys" if args.credential else "keys"
+        print(f"rotated at the DC: {kind} {', '.join(held)} (primary "
               f"{held[-1]}); distributed to "
               f"{', '.join(sent_to) or 'no edge (no replica)'}")
     elif args.command == "smoke":

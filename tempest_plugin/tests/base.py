@@ -22,6 +22,7 @@ from tempest.lib import exceptions as lib_exc
 from tempest.lib.common import api_microversion_fixture
 from tempest.lib.services.compute import flavors_client, servers_client
 from tempest.lib.services.identity.v3 import (
+    credentials_client,
     identity_client,
     projects_client,
     roles_client,
@@ -156,6 +157,8 @@ class SiteClients:
             self.auth, "identity", region, **kw)
         self.users = users_client.UsersClient(self.auth, "identity", region,
                                               **kw)
+        self.credentials = credentials_client.CredentialsClient(
+            self.auth, "identity", region, **kw)
         self.roles = roles_client.RolesClient(self.auth, "identity", region,
                                               **kw)
         self.projects = projects_client.ProjectsClient(

@@ -64,3 +64,36 @@ def test_an_empty_table_never_empties_the_repository(tmp_path):
 def test_max_active_keys_follows_the_tolerated_rotations():
     bounds = load_model().bounds
     assert bounds.max_active_keys == bounds.key_rotations_per_partition + 2
+
+
+def test_both_key_repositories_are_published_and_synced(tmp_path):
+    # Credential keys follow the token keys: credential_migrate's
+    # re-encrypted rows reach the edges through the replica.
+    class FakeKeystone:
+        keys = tmp_path / "fernet-keys"
+        credential_keys = tmp_path / "credential-keys"
+
+    class FakeDb:
+        socket = tmp_path / "mysqld.sock"
+        executed: list[str] = []
+
+        def execute(self, *statements):
+            self.executed.extend(statements)
+
+    for repo in (FakeKeystone.keys, FakeKeystone.credential_keys):
+        repo.mkdir()
+        (repo / "0").write_text("A" * 43 + "=")
+    assert set(keys.repositories(FakeKeystone)) == set(keys.REPOSITORIES) \
+        == {"fernet_tokens", "credential"}
+    db = FakeDb()
+    keys.publish(db, FakeKeystone)
+    deleted = [s for s in db.executed if s.startswith("DELETE")]
+    assert [s.split("'")[1] for s in deleted] == ["fernet_tokens",
+                                                   "credential"]
+    site = type("Site", (), {"name": "edge1"})
+    argv = keys.KeySync(site, FakeDb(), type(
+        "K", (), {"dir": tmp_path, "keys": FakeKeystone.keys,
+                  "credential_keys": FakeKeystone.credential_keys})).argv()
+    assert argv[argv.index("--repository") + 1:] == [
+        f"fernet_tokens={FakeKeystone.keys}", "--repository",
+        f"credential={FakeKeystone.credential_keys}"]

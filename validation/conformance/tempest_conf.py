@@ -125,9 +125,11 @@ def for_testbed(testbed, path: Path) -> Path:
         cp["identity"]["ca_certificates_file"] = rec["tls"]["ca"]
     # The testbed's own rotation procedure (keys.py): rotate at the DC,
     # distribute over the links.
-    cp["edge_refarch"]["key_rotation_command"] = shlex.join(
-        [sys.executable, "-m", "edge_refarch.validation.cli", "-q",
-         "testbed", "keys", "rotate"])
+    rotate = [sys.executable, "-m", "edge_refarch.validation.cli", "-q",
+              "testbed", "keys", "rotate"]
+    cp["edge_refarch"]["key_rotation_command"] = shlex.join(rotate)
+    cp["edge_refarch"]["credential_key_rotation_command"] = shlex.join(
+        [*rotate, "--credential"])
     return _write(cp, path)
 
 

@@ -1,5 +1,6 @@
-"""Fernet key lifecycle of the replicated distributed model: rotation at
-the DC, distribution to every edge over that edge's own link.
+"""Key lifecycle of the replicated distributed model (fernet token keys and
+credential keys): rotation at the DC, distribution to every edge over that
+edge's own link.
 
 Keystone signs and checks tokens with the keys of its repository
 (``[fernet_tokens] key_repository``; ``keystone-manage fernet_rotate``
@@ -36,9 +37,13 @@ from pathlib import Path
 import pymysql
 
 KEY_TABLE = "edge_refarch_key_repository"
-# The repositories distributed (credential keys are not rotated here:
-# their rotation re-encrypts the credentials, a separate procedure).
-REPOSITORIES = ("fernet_tokens",)
+# The repositories distributed: the fernet token keys, and the credential
+# keys Keystone encrypts stored credentials with ([credential]
+# key_repository; 'keystone-manage credential_rotate' works like
+# fernet_rotate, and 'credential_migrate' then re-encrypts every credential
+# with the new primary key: the replicas receive the re-encrypted rows, so
+# the edges need the keys by the same rule as the token keys).
+REPOSITORIES = ("fernet_tokens", "credential")
 
 
 def read_repository(path: Path) -> dict[str, str]:
@@ -71,11 +76,17 @@ def publish_statements(repository: str, keys: dict[str, str]) -> list[str]:
     ]
 
 
+def repositories(keystone) -> dict[str, Path]:
+    """REPOSITORIES -> `keystone`'s directory for each."""
+    return {"fernet_tokens": keystone.keys,
+            "credential": keystone.credential_keys}
+
+
 def publish(db, keystone) -> None:
-    """Publish `keystone`'s fernet key repository through `db` (the DC's
-    MariaDB, whose identity database every edge replicates)."""
-    db.execute(*publish_statements("fernet_tokens",
-                                   read_repository(keystone.keys)))
+    """Publish `keystone`'s key repositories (REPOSITORIES) through `db`
+    (the DC's MariaDB, whose identity database every edge replicates)."""
+    for name, directory in repositories(keystone).items():
+        db.execute(*publish_statements(name, read_repository(directory)))
 
 
 def write_repository(path: Path, keys: dict[str, str]) -> bool:
@@ -149,9 +160,11 @@ class KeySync:
 
     def argv(self) -> list[str]:
         self.dir.mkdir(parents=True, exist_ok=True)
-        return [sys.executable, "-m", "edge_refarch.validation.testbed.keys",
-                "--socket", str(self.db.socket),
-                "--repository", f"fernet_tokens={self.keystone.keys}"]
+        argv = [sys.executable, "-m", "edge_refarch.validation.testbed.keys",
+                "--socket", str(self.db.socket)]
+        for name, directory in repositories(self.keystone).items():
+            argv += ["--repository", f"{name}={directory}"]
+        return argv
 
 
 if __name__ == "__main__":

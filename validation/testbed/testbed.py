@@ -719,24 +719,32 @@ class Testbed:
         return [(name, target, bool(results[name]))
                 for name, target, _ in checks]
 
-    def rotate_keys(self) -> tuple[list[str], list[str]]:
-        """Day 2: ``keystone-manage fernet_rotate`` at the root site, then
-        its repository published to the edges (over each edge's link, with
-        the replication; see keys.py). Returns (the root's key indexes
-        now, the sites it was published to). Raises UserError when the
-        testbed is down."""
+    def rotate_keys(self, credential: bool = False
+                    ) -> tuple[list[str], list[str]]:
+        """Day 2: ``keystone-manage fernet_rotate`` at the root site (with
+        `credential`: ``credential_rotate`` then ``credential_migrate``,
+        which re-encrypts every stored credential with the new primary
+        key), then its key repositories published to the edges (over each
+        edge's link, with the replication; see keys.py). Returns (the
+        root's key indexes now, of the repository rotated; the sites they
+        were published to). Raises UserError when the testbed is down."""
         topo, components = self._running()
         if topo is None:
             raise UserError("the testbed is not up", 2)
         dbs, _, keystones, _ = components
         root = keystones[topo.root.name]
         user, group = root.owner()
-        root.manage("fernet_rotate", "--keystone-user", user,
-                    "--keystone-group", group)
+        owner = ("--keystone-user", user, "--keystone-group", group)
+        if credential:
+            root.manage("credential_rotate", *owner)
+            root.manage("credential_migrate", *owner)
+        else:
+            root.manage("fernet_rotate", *owner)
         replicas = [n for n, db in dbs.items() if db.replica]
         if replicas:
             keys_mod.publish(dbs[topo.root.name], root)
-        return sorted(keys_mod.read_repository(root.keys), key=int), replicas
+        rotated = root.credential_keys if credential else root.keys
+        return sorted(keys_mod.read_repository(rotated), key=int), replicas
 
     def databases(self) -> dict[str, MariaDB]:
         """site -> its MariaDB, in the running testbed (empty when down)."""

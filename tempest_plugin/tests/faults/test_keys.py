@@ -1,7 +1,10 @@
-"""Day 2: fernet key rotation at the DC, as the deployment does it, and
-tokens that must stay valid across sites through it."""
+"""Day 2: fernet and credential key rotation at the DC, as the deployment
+does it, and the tokens and stored credentials that must stay valid across
+sites through it."""
 
+import json
 import subprocess
+import uuid
 
 from tempest import config
 from tempest.lib import decorators
@@ -107,3 +110,87 @@ class KeyRotationBlackholeTest(KeyRotationTest):
     nothing flows), as most real WAN outages are."""
 
     partition_mode = "blackhole"
+
+
+class CredentialKeyRotationTest(base.EdgeRefarchTest):
+    """Day 2: credential key rotation at the DC. No link is cut: run once."""
+
+    ROTATIONS = 3
+
+    def _rotate(self) -> None:
+        cmd = CONF.edge_refarch.credential_key_rotation_command
+        if not cmd:
+            raise self.skipException(
+                "not run: no credential key rotation procedure configured "
+                "([edge_refarch] credential_key_rotation_command)")
+        proc = subprocess.run(cmd, shell=True, capture_output=True,
+                              text=True, timeout=ROTATE_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL)
+        if proc.returncode:
+            said = (proc.stdout + proc.stderr).strip().splitlines()[-1:]
+            self.fail(f"the credential key rotation procedure failed (exit "
+                      f"{proc.returncode}): {said}")
+
+    def _blob_at(self, site: str, credential_id: str) -> str | None:
+        """The credential's blob as `site`'s Keystone decrypts it; None
+        when it does not know the credential yet (replication)."""
+        try:
+            return self.site(site, http_timeout=self.fail_fast) \
+                .credentials.show_credential(credential_id)[
+                    "credential"]["blob"]
+        except lib_exc.NotFound:
+            return None
+
+    @decorators.idempotent_id("3b0f4f7e-5d0c-4a8e-9a52-0c9a6d1e7b21")
+    @requirement("EDGE-DAY2-CREDENTIAL-KEYS")
+    def test_credentials_read_at_the_edge_through_key_rotations(self):
+        """Fails when, after a credential key rotation at the DC made with
+        the deployment's own procedure, a credential created at the DC does
+        not read back unchanged at the edge within the identity staleness
+        bound (Keystone answers 500 when it cannot decrypt it)."""
+        if not CONF.edge_refarch.credential_key_rotation_command:
+            self._rotate()      # not run, before creating anything
+        dc = self.site(self.root)
+        project_id = dc.identity.show_token(dc.issue_token())[
+            "token"]["project"]["id"]
+        # Deleting the user (the test's cleanup, or 'conformance cleanup'
+        # after a crash: its name has the suite's prefix) deletes its
+        # credentials.
+        user = self.create_member(project_id)
+        blob = json.dumps({"access": user["name"],
+                           "secret": uuid.uuid4().hex})
+        cred = dc.credentials.create_credential(
+            type="ec2", user_id=user["id"], blob=blob,
+            project_id=project_id)["credential"]
+        reads: dict[str, object] = {}
+        self.addCleanup(lambda: self.evidence(reads=reads))
+        bound = self.model.bounds.identity_staleness_s
+
+        def read_back(label: str) -> None:
+            seen = {}
+
+            def same():
+                try:
+                    seen["blob"] = self._blob_at(self.edge, cred["id"])
+                except lib_exc.ServerFault:
+                    # Keystone logs "Credential could not be decrypted".
+                    seen["blob"] = "HTTP 500"
+                    raise RuntimeError(
+                        f"HTTP 500 from {self.edge}'s Keystone reading the "
+                        "credential") from None
+                return seen["blob"] == blob
+            try:
+                took = self.wait_until(
+                    f"the credential read back at {self.edge} after {label}",
+                    same, bound)
+                reads[label] = {"read_s": round(took, 2)}
+            except Exception:
+                reads[label] = {"last": seen.get("blob")}
+                raise
+        read_back("set-up")
+        for n in range(1, self.ROTATIONS + 1):
+            self._rotate()
+            read_back(f"rotation {n}")
+            self.assertEqual(blob, self._blob_at(self.root, cred["id"]),
+                             f"the DC's own Keystone after rotation {n}")
+        self.evidence(rotations=self.ROTATIONS)
