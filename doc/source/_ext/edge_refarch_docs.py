@@ -71,6 +71,10 @@ NO_REPORT = ("No conformance report yet: run ``tox -e conformance``, then "
 class _RstDirective(Directive):
     """A directive that emits generated reStructuredText."""
 
+    def reports(self) -> dict[str, dict]:
+        """The latest conformance reports in the site, by model."""
+        return _reports(Path(self.state.document.settings.env.srcdir))
+
     def emit(self, lines: list[str]) -> list[nodes.Node]:
         container = nodes.container()
         self.state.nested_parse(StringList(lines, source="generated"),
@@ -181,11 +185,10 @@ class LinkFlows(_RstDirective):
 
 class Traceability(_RstDirective):
     def run(self):
-        env = self.state.document.settings.env
         model = _model()
         catalog = _catalog(model)
         tests = _tests()
-        reports = _reports(Path(env.srcdir))
+        reports = self.reports()
         by_req: dict[str, list[str]] = {}
         for t, reqs in tests.items():
             for r in reqs:
@@ -237,7 +240,7 @@ class Matrix(_RstDirective):
         env = self.state.document.settings.env
         model = _model()
         catalog = _catalog(model)
-        reports = _reports(Path(env.srcdir))
+        reports = self.reports()
         names = list(model.deployment_models)
         lines = []
         if not reports:
@@ -275,10 +278,9 @@ class StorySummary(_RstDirective):
     variant) meets which user story, from the latest reports."""
 
     def run(self):
-        env = self.state.document.settings.env
         model = _model()
         catalog = _catalog(model)
-        reports = _reports(Path(env.srcdir))
+        reports = self.reports()
         names = list(model.deployment_models)
         if not reports:
             return self.emit([NO_REPORT])
@@ -356,10 +358,9 @@ class IdentityMatrix(_RstDirective):
     need nothing but Keystone, from the latest reports."""
 
     def run(self):
-        env = self.state.document.settings.env
         model = _model()
         catalog = _catalog(model)
-        reports = _reports(Path(env.srcdir))
+        reports = self.reports()
         names = [n for n, dm in model.deployment_models.items()
                  if dm.identity_source in ("replicated", "federated")]
         if not any(n in reports for n in names):

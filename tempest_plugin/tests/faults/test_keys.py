@@ -17,25 +17,29 @@ CONF = config.CONF
 ROTATE_TIMEOUT_S = 120
 
 
+def run_procedure(tc: base.EdgeRefarchTest, option: str, what: str) -> str:
+    """Run the deployment's `what` procedure, the shell command of
+    ``[edge_refarch] <option>``, once; its output. Not run when unset;
+    fails with its last line when it fails."""
+    cmd = getattr(CONF.edge_refarch, option)
+    if not cmd:
+        raise tc.skipException(f"not run: no {what} procedure configured "
+                               f"([edge_refarch] {option})")
+    proc = subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                          timeout=ROTATE_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    said = (proc.stdout + proc.stderr).strip()
+    if proc.returncode:
+        tc.fail(f"the {what} procedure failed (exit {proc.returncode}): "
+                f"{said.splitlines()[-1:]}")
+    return said
+
+
 class KeyRotationTest(base.EdgeRefarchTest):
 
     partition_mode = "refused"
 
     def _rotate(self) -> str:
-        """Run the deployment's rotation procedure once; its output."""
-        cmd = CONF.edge_refarch.key_rotation_command
-        if not cmd:
-            raise self.skipException(
-                "not run: no key rotation procedure configured "
-                "([edge_refarch] key_rotation_command)")
-        proc = subprocess.run(cmd, shell=True, capture_output=True,
-                              text=True, timeout=ROTATE_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
-        said = (proc.stdout + proc.stderr).strip()
-        if proc.returncode:
-            self.fail(f"the key rotation procedure failed (exit "
-                      f"{proc.returncode}): {said.splitlines()[-1:]}")
-        return said
+        return run_procedure(self, "key_rotation_command", "key rotation")
 
     def _accepted_at(self, site: str, token: str) -> bool:
         try:
@@ -117,19 +121,9 @@ class CredentialKeyRotationTest(base.EdgeRefarchTest):
 
     ROTATIONS = 3
 
-    def _rotate(self) -> None:
-        cmd = CONF.edge_refarch.credential_key_rotation_command
-        if not cmd:
-            raise self.skipException(
-                "not run: no credential key rotation procedure configured "
-                "([edge_refarch] credential_key_rotation_command)")
-        proc = subprocess.run(cmd, shell=True, capture_output=True,
-                              text=True, timeout=ROTATE_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
-        if proc.returncode:
-            said = (proc.stdout + proc.stderr).strip().splitlines()[-1:]
-            self.fail(f"the credential key rotation procedure failed (exit "
-                      f"{proc.returncode}): {said}")
+    def _rotate(self) -> str:
+        return run_procedure(self, "credential_key_rotation_command",
+                             "credential key rotation")
 
     def _blob_at(self, site: str, credential_id: str) -> str | None:
         """The credential's blob as `site`'s Keystone decrypts it; None
