@@ -59,16 +59,18 @@ def _link_label(name: str, rtt_ms: float, mbit: float,
             f"(budget {budget_ms:g} ms)")
 
 
-def _site_label(model: Model, site, tier_title: str, services, deployed,
-                ports: bool = True) -> str:
+def _site_label(model: Model, site, deployed: set[str]) -> str:
+    """A site's box: name, tier, a row per service (a PORT per row, for
+    the flows); services not in `deployed` grey and starred."""
+    services = site.services
     rows = [f'<TR><TD ALIGN="LEFT"><B>{_e(site.name)}</B></TD></TR>',
             f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="{SMALL_PT}">'
-            f'<I>{_e(tier_title)}</I></FONT></TD></TR>']
+            f'<I>{_e(model.tiers[site.tier].title)}</I></FONT></TD></TR>']
     for s in sorted(services, key=lambda s: (
             ROLE_ORDER.get(model.services[s].role, 9),
             list(model.services).index(s))):
         title = _e(model.services[s].title)
-        port = f' PORT="{_e(s)}"' if ports else ""
+        port = f' PORT="{_e(s)}"'
         if s in deployed:
             rows.append(f'<TR><TD ALIGN="LEFT"{port}>{title}</TD></TR>')
         else:
@@ -94,9 +96,7 @@ def topology_graph(model: Model, deployment: str,
     for site in topo.sites.values():
         deployed = set(bed.sites[site.name].services)
         absent |= bool(set(site.services) - deployed)
-        g.node(site.name, _site_label(
-            model, site, model.tiers[site.tier].title, site.services,
-            deployed))
+        g.node(site.name, _site_label(model, site, deployed))
         by_tier.setdefault(site.tier, []).append(site.name)
     for names in by_tier.values():
         with g.subgraph() as same:
@@ -166,7 +166,7 @@ def overview_graph(model: Model) -> graphviz.Digraph:
         with g.subgraph(name=f"cluster_{name}") as c:
             c.attr(label=dm.title, fontsize="12", style="rounded",
                    color="#9a9a9a")
-            tiers = [t for t in model.tiers]
+            tiers = list(model.tiers)
             for tier in tiers:
                 services = dm.services_at(tier)
                 apis = [model.services[s].title.split(" (")[0]
