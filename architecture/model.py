@@ -224,7 +224,8 @@ SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "required": ["identity_staleness_s", "cross_site_timeout_s",
-                         "key_rotations_per_partition"],
+                         "key_rotations_per_partition",
+                         "binlog_retention_s"],
             "properties": {
                 "identity_staleness_s": {"type": "integer", "minimum": 1,
                                          "maximum": 3600},
@@ -233,6 +234,9 @@ SCHEMA: dict[str, Any] = {
                 "key_rotations_per_partition": {"type": "integer",
                                                 "minimum": 0,
                                                 "maximum": 10},
+                # MariaDB's binlog_expire_logs_seconds allows up to 8.5 y.
+                "binlog_retention_s": {"type": "integer", "minimum": 3600,
+                                       "maximum": 268435455},
             },
         },
         "testbed": {
@@ -392,6 +396,9 @@ class Bounds:
     cross_site_timeout_s: int
     # Fernet key rotations at the DC a cut-off edge tolerates.
     key_rotations_per_partition: int
+    # Replicated identity: the DC keeps its binary log this long, so a cut
+    # edge's replica resumes after any shorter cut.
+    binlog_retention_s: int
 
     @property
     def max_active_keys(self) -> int:
@@ -623,7 +630,8 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
         float(tb["probe_timeout_s"]), tb.get("epmd_port", 4369))
     bounds = Bounds(raw["bounds"]["identity_staleness_s"],
                     raw["bounds"]["cross_site_timeout_s"],
-                    raw["bounds"]["key_rotations_per_partition"])
+                    raw["bounds"]["key_rotations_per_partition"],
+                    raw["bounds"]["binlog_retention_s"])
     # Keystone's cache, then keystonemiddleware's: a change can wait out
     # one after the other, and replication needs a moment besides.
     if 2 * testbed.identity_cache_ttl_s >= bounds.identity_staleness_s:

@@ -11,7 +11,8 @@ import yaml
 from edge_refarch.architecture.model import Model, ModelError
 
 DEFAULT_CATALOG_PATH = Path(__file__).with_name("requirements.yaml")
-CAPABILITIES = ("fault_injector", "key_rotation", "credential_key_rotation")
+CAPABILITIES = ("fault_injector", "key_rotation", "credential_key_rotation",
+                "replica_procedures")
 _ID = re.compile(r"^EDGE-[A-Z0-9]+(-[A-Z0-9]+)+$")
 
 

@@ -144,6 +144,27 @@ opts = [
                     "the way the deployment does), as a shell command run "
                     "where the suite runs; run several times. Unset: the "
                     "credential key requirement is reported as not run."),
+    cfg.StrOpt("replica_status_command",
+               help="Day 2, replicated identity: a shell command, run where "
+                    "the suite runs, that prints the state of every edge's "
+                    "identity replica as a JSON object: site -> {\"state\": "
+                    "\"replicating\" | \"reconnecting\" | \"stale\", "
+                    "\"last_error\": text}. 'stale' means the replica "
+                    "stopped and will not resume by itself. Unset: the "
+                    "replica requirements are reported as not run."),
+    cfg.StrOpt("binlog_purge_command",
+               help="Day 2, replicated identity: a shell command that "
+                    "purges the DC's binary log now, as its expiry does "
+                    "during a cut longer than the retention. It breaks "
+                    "every replica that is behind: set it only with "
+                    "replica_reseed_command, and never against a cloud "
+                    "whose replicas you cannot rebuild. Unset: "
+                    "EDGE-DAY2-REPLICA-PURGED is reported as not run."),
+    cfg.StrOpt("replica_reseed_command",
+               help="Day 2, replicated identity: a shell command that "
+                    "rebuilds the identity replica of the edge named by "
+                    "{site} from the DC (the suite runs it to leave the "
+                    "edge as it found it after a purge)."),
     cfg.IntOpt("server_build_timeout", default=120, min=1,
                help="Seconds within which a server must become ACTIVE or "
                     "be gone after a delete."),

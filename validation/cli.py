@@ -82,6 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
     rot.add_argument("--credential", action="store_true",
                      help="rotate the credential keys instead "
                           "(credential_rotate, then credential_migrate)")
+    rp = tbc.add_parser("replicas", help="day 2: the edges' identity "
+                                         "replicas (replicated identity)")
+    rc = rp.add_subparsers(dest="replicas_command", required=True,
+                           parser_class=_Parser)
+    rc.add_parser("status", help="each replica's state as JSON: site -> "
+                                 "{state: replicating | reconnecting | "
+                                 "stale, last_error, ...}")
+    rc.add_parser("purge-binlogs", help="purge the DC's binary logs now, as "
+                                        "their expiry does during a cut "
+                                        "longer than the retention (a cut "
+                                        "edge's replica cannot resume)")
+    rs = rc.add_parser("reseed", help="rebuild an edge's replica from a "
+                                      "dump of the DC's identity database")
+    rs.add_argument("site", help="the edge site whose replica to rebuild")
     from edge_refarch.validation.conformance import cli as conf_cli
     from edge_refarch.validation.docs import cli as docs_cli
     from edge_refarch.validation.faults import cli as fault_cli
@@ -132,6 +146,19 @@ def _testbed(args, model, say):
         print(f"rotated at the DC: {kind} {', '.join(held)} (primary "
               f"{held[-1]}); distributed to "
               f"{', '.join(sent_to) or 'no edge (no replica)'}")
+    elif args.command == "replicas":
+        if args.replicas_command == "status":
+            if testbed.recorded() is None:
+                raise UserError("the testbed is not up", 2)
+            print(json.dumps(testbed.replicas(), indent=2))
+        elif args.replicas_command == "purge-binlogs":
+            before, after = testbed.purge_binary_logs()
+            print(f"binary logs at the DC: {', '.join(before)} -> "
+                  f"{', '.join(after)}")
+        else:
+            gtid = testbed.reseed_replica(args.site)
+            print(f"{args.site}: identity replica re-seeded from the DC, "
+                  f"replicating from GTID {gtid or '(empty)'}")
     elif args.command == "smoke":
         from edge_refarch.validation.testbed.smoke import smoke
         for line in smoke(testbed, say):

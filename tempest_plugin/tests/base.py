@@ -13,6 +13,8 @@ import hashlib
 import io
 import json
 import os
+import shlex
+import subprocess
 import time
 import uuid
 
@@ -46,6 +48,9 @@ CONF = config.CONF
 # Servers boot with no network (>= 2.37); an unreachable cell's servers are
 # listed with status UNKNOWN (>= 2.69).
 COMPUTE_MICROVERSION = "2.69"
+# How long a deployment's own day-2 procedure (key rotation, replica
+# status, binlog purge, replica re-seed) may take.
+PROCEDURE_TIMEOUT_S = 120
 
 
 def idempotent_id_of(fn) -> str:
@@ -681,3 +686,30 @@ def delete_image(site: SiteClients, image_id: str) -> None:
         site.images.delete_image(image_id)
     except lib_exc.NotFound:
         pass
+
+
+def run_procedure(tc: EdgeRefarchTest, option: str, what: str,
+                  **fields: str) -> str:
+    """Run the deployment's `what` procedure, the shell command of
+    ``[edge_refarch] <option>`` (each ``{name}`` of `fields` replaced by
+    its value, shell-quoted), once; its standard output. Not run when
+    unset; fails with its last line when it fails or outlasts
+    PROCEDURE_TIMEOUT_S seconds."""
+    cmd = getattr(CONF.edge_refarch, option)
+    if not cmd:
+        raise tc.skipException(f"not run: no {what} procedure configured "
+                               f"([edge_refarch] {option})")
+    for name, value in fields.items():
+        cmd = cmd.replace("{" + name + "}", shlex.quote(value))
+    try:
+        proc = subprocess.run(cmd, shell=True, capture_output=True,
+                              text=True, timeout=PROCEDURE_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        tc.fail(f"the {what} procedure did not finish within "
+                f"{PROCEDURE_TIMEOUT_S} s ([edge_refarch] {option})")
+    if proc.returncode:
+        said = (proc.stdout + proc.stderr).strip().splitlines()
+        tc.fail(f"the {what} procedure failed (exit {proc.returncode})"
+                f"{': ' + said[-1] if said else ''}")
+    return proc.stdout

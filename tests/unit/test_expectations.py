@@ -122,7 +122,7 @@ def test_real_report_build_round_trip():
                 modes[tid] = mode
             results[tid] = ok if verdict == "pass" else {
                 "status": "fail", "duration_s": 1,
-                "cause": "AssertionError: hung"}
+                "cause": f"AssertionError: {exp.match}"}
     results["m.C.t_edge-us4-one-endpoint"] = {
         "status": "fail", "duration_s": 1,
         "cause": "AssertionError: the compute endpoint of dc does not know "

@@ -97,3 +97,23 @@ def test_both_key_repositories_are_published_and_synced(tmp_path):
     assert argv[argv.index("--repository") + 1:] == [
         f"fernet_tokens={FakeKeystone.keys}", "--repository",
         f"credential={FakeKeystone.credential_keys}"]
+
+
+def test_the_dc_keeps_its_binlog_for_the_models_retention(tmp_path):
+    """The retention the model declares (bounds.binlog_retention_s) is the
+    DC's binlog_expire_logs_seconds; an edge's replica writes no binlog."""
+    from edge_refarch.validation.testbed.mariadb import MariaDB
+    from edge_refarch.validation.topology import Topology
+    model = load_model()
+    topo = Topology(model, "distributed", testbed=True)
+    retention = model.bounds.binlog_retention_s
+    dc = MariaDB(topo.root, tmp_path / "dc", primary=True, replica=False,
+                 binlog_retention_s=retention)
+    edge = MariaDB(topo.sites["edge1"], tmp_path / "edge1", primary=False,
+                   replica=True, binlog_retention_s=retention)
+    for db in (dc, edge):
+        db.write_config()
+    assert f"binlog_expire_logs_seconds = {retention}\n" in \
+        dc.cnf.read_text()
+    assert not [line for line in edge.cnf.read_text().splitlines()
+                if line.startswith(("log_bin", "binlog_"))]

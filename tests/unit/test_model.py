@@ -101,6 +101,8 @@ def test_every_model_declares_the_same_partition_expectations():
     (lambda r: r["testbed"].__setitem__("identity_cache_ttl_s", 15),
      "do not fit in bounds.identity_staleness_s"),
     (lambda r: r.pop("bounds"), "'bounds' is a required property"),
+    (lambda r: r["bounds"].__setitem__("binlog_retention_s", 60),
+     "bounds.binlog_retention_s"),
     (lambda r: r.__setitem__("surprise", 1), "surprise"),
     (lambda r: r["deployment_models"]["distributed"]["flows"][0]
      .__setitem__("to", "far_edge"), "does not run at tier 'far_edge'"),

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pymysql
@@ -44,7 +45,8 @@ EDGE_KEYSTONE_WRITE_GRANTS = [
 
 
 class MariaDB:
-    def __init__(self, site, root: Path, *, primary: bool, replica: bool):
+    def __init__(self, site, root: Path, *, primary: bool, replica: bool,
+                 binlog_retention_s: int | None = None):
         self.site = site
         self.dir = root / "mariadb"
         self.data = self.dir / "data"
@@ -53,6 +55,9 @@ class MariaDB:
         self.log = self.dir / "mariadb.log"
         self.primary = primary   # writes the binlog other sites replicate
         self.replica = replica   # replicates the DC's identity database
+        # How long the primary keeps its binary log (the model's
+        # bounds.binlog_retention_s); None: MariaDB's default (forever).
+        self.binlog_retention_s = binlog_retention_s
 
     @property
     def name(self) -> str:
@@ -89,6 +94,9 @@ class MariaDB:
                 "binlog_format = ROW",
                 "binlog_do_db = keystone",
             ]
+            if self.binlog_retention_s:
+                lines.append("binlog_expire_logs_seconds = "
+                             f"{int(self.binlog_retention_s)}")
         if self.replica:
             lines += [
                 f"relay_log = {self.dir / 'relay'}",
@@ -239,6 +247,61 @@ class MariaDB:
             f"MASTER_PASSWORD={_quote(password)}, MASTER_CONNECT_RETRY=1, "
             "MASTER_HEARTBEAT_PERIOD=1, MASTER_USE_GTID=slave_pos",
             "START SLAVE")
+
+    def binary_logs(self) -> list[str]:
+        """The binary log files this (primary) server holds, oldest first
+        (SHOW BINARY LOGS)."""
+        return [row[0] for row in self.execute("SHOW BINARY LOGS")]
+
+    def purge_binary_logs(self, timeout: float = 30.0
+                          ) -> tuple[list[str], list[str]]:
+        """What ``binlog_expire_logs_seconds`` does to a cut that outlasts
+        it, now: FLUSH BINARY LOGS, then PURGE BINARY LOGS TO the new file,
+        until SHOW BINARY LOGS lists that file only (MariaDB keeps a file a
+        connected replica is still reading; source: the MariaDB
+        documentation of PURGE BINARY LOGS). Returns (files before, files
+        after). Raises UserError when a file is still held after
+        `timeout` seconds."""
+        before = self.binary_logs()
+        self.execute("FLUSH BINARY LOGS")
+        newest = self.binary_logs()[-1]
+        deadline = time.monotonic() + timeout
+        while True:
+            self.execute(f"PURGE BINARY LOGS TO {_quote(newest)}")
+            after = self.binary_logs()
+            if after == [newest]:
+                return before, after
+            if time.monotonic() > deadline:
+                raise UserError(f"{self.name}: binary logs {after[:-1]} "
+                                f"still held after {timeout:.0f} s")
+            time.sleep(0.2)
+
+    def reseed_from(self, primary: MariaDB, timeout: float = 120.0) -> str:
+        """Re-seed this replica's identity database from `primary`, as an
+        operator rebuilds a replica that cannot resume: stop replication,
+        load a consistent dump of the primary's ``keystone`` database (its
+        site-local catalog tables left out and kept) that sets
+        ``gtid_slave_pos`` to the dump's position (mariadb-dump --gtid
+        --master-data), start replication again over the same link.
+        Returns the GTID position the replica resumed from. Raises
+        UserError when the dump or the load fails."""
+        dump = self.dir / "reseed.sql"
+        argv = [DUMP, f"--socket={primary.socket}", "--user=root",
+                "--single-transaction", "--gtid", "--master-data=1",
+                "--skip-comments",
+                *(f"--ignore-table=keystone.{t}" for t in CATALOG_TABLES),
+                "keystone"]
+        with open(dump, "wb") as out:
+            proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL, timeout=timeout)
+        if proc.returncode != 0:
+            raise UserError(f"{primary.name}: mariadb-dump keystone failed: "
+                            f"{proc.stderr.decode()[-200:].strip()}")
+        self.execute("STOP SLAVE")
+        self.load("keystone", dump)
+        dump.unlink()
+        self.execute("START SLAVE")
+        return self.execute("SELECT @@GLOBAL.gtid_slave_pos")[0][0]
 
     def wait_for_position(self, gtid: str, timeout: float) -> bool:
         """True once this replica has applied `gtid` (MASTER_GTID_WAIT)."""

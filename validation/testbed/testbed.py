@@ -152,7 +152,8 @@ class Testbed:
             if "mariadb" in site.services:
                 dbs[site.name] = MariaDB(
                     site, sdir, primary=site is root and replicated,
-                    replica=site is not root and replicated)
+                    replica=site is not root and replicated,
+                    binlog_retention_s=self.model.bounds.binlog_retention_s)
             db = f"{site.address}:3306"
             ks_db = (f"mysql+pymysql://keystone:{pw['db_keystone']}@{db}"
                      "/keystone?charset=utf8mb4")
@@ -765,6 +766,40 @@ class Testbed:
                 out[name] = {"state": "unreachable",
                              "last_error": str(exc).splitlines()[0][:200]}
         return out
+
+    def purge_binary_logs(self) -> tuple[list[str], list[str]]:
+        """Day 2: the DC purges the binary log its edges replicate, as
+        ``binlog_expire_logs_seconds`` (bounds.binlog_retention_s) does
+        during a cut that outlasts it (MariaDB.purge_binary_logs). Returns
+        (files before, files after). Raises UserError when the testbed is
+        down or its identity is not replicated."""
+        primary = self._primary()
+        return primary.purge_binary_logs()
+
+    def reseed_replica(self, site: str) -> str:
+        """Day 2: rebuild `site`'s identity replica from the DC
+        (MariaDB.reseed_from) when it cannot resume. Returns the GTID
+        position it resumed from. Raises BadInput for a site without a
+        replica, UserError when the testbed is down."""
+        primary = self._primary()
+        dbs = self.databases()
+        if site not in dbs or not dbs[site].replica:
+            known = ", ".join(n for n, d in dbs.items() if d.replica)
+            raise BadInput(f"{site}: no identity replica there (replicas: "
+                           f"{known or 'none'})")
+        gtid = dbs[site].reseed_from(primary)
+        dbs[site].grant(*EDGE_KEYSTONE_WRITE_GRANTS)
+        return gtid
+
+    def _primary(self) -> MariaDB:
+        dbs = self.databases()
+        if not dbs:
+            raise UserError("the testbed is not up", 2)
+        primary = next((db for db in dbs.values() if db.primary), None)
+        if primary is None:
+            raise BadInput("this testbed's identity is not replicated "
+                           "(no binary log, no replica)")
+        return primary
 
     def healthy(self, quick: bool = False) -> bool:
         procs = self.procs.all()

@@ -3,7 +3,6 @@ does it, and the tokens and stored credentials that must stay valid across
 sites through it."""
 
 import json
-import subprocess
 import uuid
 
 from tempest import config
@@ -14,24 +13,6 @@ from edge_refarch.tempest_plugin.requirement import requirement
 from edge_refarch.tempest_plugin.tests import base
 
 CONF = config.CONF
-ROTATE_TIMEOUT_S = 120
-
-
-def run_procedure(tc: base.EdgeRefarchTest, option: str, what: str) -> str:
-    """Run the deployment's `what` procedure, the shell command of
-    ``[edge_refarch] <option>``, once; its output. Not run when unset;
-    fails with its last line when it fails."""
-    cmd = getattr(CONF.edge_refarch, option)
-    if not cmd:
-        raise tc.skipException(f"not run: no {what} procedure configured "
-                               f"([edge_refarch] {option})")
-    proc = subprocess.run(cmd, shell=True, capture_output=True, text=True,
-                          timeout=ROTATE_TIMEOUT_S, stdin=subprocess.DEVNULL)
-    said = (proc.stdout + proc.stderr).strip()
-    if proc.returncode:
-        tc.fail(f"the {what} procedure failed (exit {proc.returncode}): "
-                f"{said.splitlines()[-1:]}")
-    return said
 
 
 class KeyRotationTest(base.EdgeRefarchTest):
@@ -39,7 +20,7 @@ class KeyRotationTest(base.EdgeRefarchTest):
     partition_mode = "refused"
 
     def _rotate(self) -> str:
-        return run_procedure(self, "key_rotation_command", "key rotation")
+        return base.run_procedure(self, "key_rotation_command", "key rotation")
 
     def _accepted_at(self, site: str, token: str) -> bool:
         try:
@@ -122,7 +103,7 @@ class CredentialKeyRotationTest(base.EdgeRefarchTest):
     ROTATIONS = 3
 
     def _rotate(self) -> str:
-        return run_procedure(self, "credential_key_rotation_command",
+        return base.run_procedure(self, "credential_key_rotation_command",
                              "credential key rotation")
 
     def _blob_at(self, site: str, credential_id: str) -> str | None:
