@@ -135,8 +135,12 @@ opts = [
                     "procedure, as a shell command run where the suite "
                     "runs (rotate at the DC and distribute the keys the way "
                     "the deployment does). The suite runs it several "
-                    "times, once while an edge is cut off. Unset: the key "
-                    "rotation requirement is reported as not run."),
+                    "times, while an edge is cut off as often as the model "
+                    "tolerates and once more: that one it must refuse, "
+                    "exiting non-zero with the edge's name in its output, "
+                    "unless the edge keeps accepting the DC's tokens. "
+                    "Unset: the key rotation requirement is reported as "
+                    "not run."),
     cfg.StrOpt("credential_key_rotation_command",
                help="Day 2: the deployment's own credential key rotation "
                     "procedure (keystone-manage credential_rotate, then "

@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     rot.add_argument("--credential", action="store_true",
                      help="rotate the credential keys instead "
                           "(credential_rotate, then credential_migrate)")
+    rot.add_argument("--force", action="store_true",
+                     help="rotate even though an edge has not received the "
+                          "staged key (cut off beyond the model's "
+                          "key_rotations_per_partition): it then refuses "
+                          "the DC's new tokens and reports stale keys")
     rp = tbc.add_parser("replicas", help="day 2: the edges' identity "
                                          "replicas (replicated identity)")
     rc = rp.add_subparsers(dest="replicas_command", required=True,
@@ -130,7 +135,9 @@ def _testbed(args, model, say):
             _print_status(st)
         return 0 if not st["up"] or (all(
             s["healthy"] for s in st["services"]) and all(
-            r["state"] != "stale" for r in st["replicas"].values())) else 1
+            r.get("state") != "stale" and "stale" not in
+            r.get("keys", {}).values()
+            for r in st["replicas"].values())) else 1
     elif args.command == "install":
         server, venv = deps.ensure_all(model.testbed.toxiproxy_version, say)
         print(f"toxiproxy-server: {server}")
@@ -141,7 +148,8 @@ def _testbed(args, model, say):
             print(f"Keystone venv for mod_wsgi: "
                   f"{deps.apache_keystone_venv(say)}")
     elif args.command == "keys":
-        held, sent_to = testbed.rotate_keys(credential=args.credential)
+        held, sent_to = testbed.rotate_keys(credential=args.credential,
+                                            force=args.force)
         kind = "credential keys" if args.credential else "keys"
         print(f"rotated at the DC: {kind} {', '.join(held)} (primary "
               f"{held[-1]}); distributed to "
@@ -182,7 +190,13 @@ def _print_status(st: dict) -> None:
             behind = f", {r['seconds_behind']} s behind" \
                 if r.get("seconds_behind") is not None else ""
             error = f": {r['last_error']}" if r.get("last_error") else ""
-            print(f"  {mark} {site:<12} {r['state']}{behind}{error}"[:200])
+            print(f"  {mark} {site:<12} {r.get('state')}{behind}{error}"
+                  [:200])
+            keys = r.get("keys") or {}
+            if keys:
+                mark = "STALE" if "stale" in keys.values() else "ok  "
+                print(f"  {mark} {site:<12} keys: " + ", ".join(
+                    f"{repo} {state}" for repo, state in keys.items()))
     print("links:")
     for link in st["links"]:
         print(f"  {link['name']}")

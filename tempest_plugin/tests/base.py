@@ -688,13 +688,13 @@ def delete_image(site: SiteClients, image_id: str) -> None:
         pass
 
 
-def run_procedure(tc: EdgeRefarchTest, option: str, what: str,
-                  **fields: str) -> str:
+def procedure(tc: EdgeRefarchTest, option: str, what: str,
+              **fields: str) -> subprocess.CompletedProcess:
     """Run the deployment's `what` procedure, the shell command of
     ``[edge_refarch] <option>`` (each ``{name}`` of `fields` replaced by
-    its value, shell-quoted), once; its standard output. Not run when
-    unset; fails with its last line when it fails or outlasts
-    PROCEDURE_TIMEOUT_S seconds."""
+    its value, shell-quoted), once; the finished process (text output).
+    Not run when unset; fails when it outlasts PROCEDURE_TIMEOUT_S
+    seconds."""
     cmd = getattr(CONF.edge_refarch, option)
     if not cmd:
         raise tc.skipException(f"not run: no {what} procedure configured "
@@ -702,14 +702,26 @@ def run_procedure(tc: EdgeRefarchTest, option: str, what: str,
     for name, value in fields.items():
         cmd = cmd.replace("{" + name + "}", shlex.quote(value))
     try:
-        proc = subprocess.run(cmd, shell=True, capture_output=True,
+        return subprocess.run(cmd, shell=True, capture_output=True,
                               text=True, timeout=PROCEDURE_TIMEOUT_S,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         tc.fail(f"the {what} procedure did not finish within "
                 f"{PROCEDURE_TIMEOUT_S} s ([edge_refarch] {option})")
+
+
+def last_line(proc: subprocess.CompletedProcess) -> str:
+    said = (proc.stdout + proc.stderr).strip().splitlines()
+    return said[-1] if said else ""
+
+
+def run_procedure(tc: EdgeRefarchTest, option: str, what: str,
+                  **fields: str) -> str:
+    """procedure(), which must succeed: its standard output. Fails with
+    its last line when it exits non-zero."""
+    proc = procedure(tc, option, what, **fields)
     if proc.returncode:
-        said = (proc.stdout + proc.stderr).strip().splitlines()
+        said = last_line(proc)
         tc.fail(f"the {what} procedure failed (exit {proc.returncode})"
-                f"{': ' + said[-1] if said else ''}")
+                f"{': ' + said if said else ''}")
     return proc.stdout

@@ -98,3 +98,50 @@ def test_replica_resumes_after_a_cut_is_stale_after_a_purge_and_reseeds(
         if not recovered:
             # edge1 may not recover: the next test gets a new testbed.
             manager.down()
+
+
+def _key_state(bed, site: str) -> str:
+    return _state(bed, site)["keys"]["fernet_tokens"]
+
+
+def _wait_keys(bed, site: str, want: str, timeout: float) -> float:
+    """Seconds until `site`'s fernet keys are in state `want` (its agent
+    acknowledges within a couple of its 1 s rounds)."""
+    start = time.monotonic()
+    while _key_state(bed, site) != want:
+        assert time.monotonic() - start < timeout, _state(bed, site)
+        time.sleep(0.25)
+    return time.monotonic() - start
+
+
+def test_a_rotation_beyond_the_bound_is_refused_or_reported_stale(manager):
+    """One rotation during a cut is tolerated (bounds.
+    key_rotations_per_partition = 1); the next is refused with one line
+    naming the edge, and, forced, leaves the edge's keys reported stale
+    until the heal."""
+    bed = manager.ensure(MODEL)
+    assert manager.model.bounds.key_rotations_per_partition == 1
+    _wait_keys(bed, "edge1", "current", CONVERGE_S)
+    try:
+        bed.cut("dc-edge1")
+        assert run_cli("testbed", "keys", "rotate").returncode == 0
+        _wait_keys(bed, "edge2", "current", CONVERGE_S)
+        assert _key_state(bed, "edge1") == "behind"
+        refused = run_cli("testbed", "keys", "rotate")
+        assert refused.returncode == 1, refused.stdout
+        assert refused.stderr.count("\n") == 1, refused.stderr
+        assert "rotation refused: edge1 has not received" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        forced = run_cli("testbed", "keys", "rotate", "--force")
+        assert forced.returncode == 0, forced.stderr
+        assert _key_state(bed, "edge1") == "stale"
+        status = run_cli("testbed", "status")
+        assert status.returncode == 1, status.stdout
+        assert "STALE edge1        keys: fernet_tokens stale" in \
+            status.stdout, status.stdout
+        bed.heal("dc-edge1")
+        took = _wait_keys(bed, "edge1", "current", CONVERGE_S)
+        print(f"edge1's keys current {took:.2f} s after the heal")
+        assert run_cli("testbed", "status").returncode == 0
+    finally:
+        bed.heal("dc-edge1")

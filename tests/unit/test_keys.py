@@ -93,10 +93,41 @@ def test_both_key_repositories_are_published_and_synced(tmp_path):
     site = type("Site", (), {"name": "edge1"})
     argv = keys.KeySync(site, FakeDb(), type(
         "K", (), {"dir": tmp_path, "keys": FakeKeystone.keys,
-                  "credential_keys": FakeKeystone.credential_keys})).argv()
+                  "credential_keys": FakeKeystone.credential_keys}),
+        "127.0.2.1:20101", "s3cret", 3).argv()
     assert argv[argv.index("--repository") + 1:] == [
         f"fernet_tokens={FakeKeystone.keys}", "--repository",
         f"credential={FakeKeystone.credential_keys}"]
+    # The acknowledgement goes to the DC over the link; its password is in
+    # a file of the agent's only, never on the command line.
+    assert argv[argv.index("--ack-host") + 1] == "127.0.2.1"
+    assert argv[argv.index("--ack-port") + 1] == "20101"
+    assert "s3cret" not in argv
+    secret = tmp_path / "key-sync" / "ack-password"
+    assert secret.read_text() == "s3cret"
+    assert secret.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_edges_keys_against_the_dcs():
+    """current: it holds the DC's primary and staged keys; behind: the
+    primary only (it missed a rotation, tolerated); stale: not the primary
+    (the DC's new tokens are refused there)."""
+    dc = {"0": "staged", "3": "primary", "2": "older"}
+    held = {keys.digest(k) for k in ("staged", "primary", "older")}
+    assert keys.key_state(dc, held) == "current"
+    assert keys.key_state(dc, held - {keys.digest("staged")}) == "behind"
+    assert keys.key_state(dc, {keys.digest("older")}) == "stale"
+    assert keys.key_state(dc, None) == "unknown"
+
+
+def test_an_acknowledgement_carries_digests_not_keys():
+    sql, params = keys.ack_statements("edge1", "fernet_tokens",
+                                      {"0": "k0", "1": "k1"})
+    assert sql.startswith(f"REPLACE INTO {keys.ACK_DATABASE}.ack")
+    assert params == ("edge1", "fernet_tokens",
+                      ",".join(sorted([keys.digest("k0"),
+                                       keys.digest("k1")])))
+    assert "k0" not in params[2].split(",")
 
 
 def test_the_dc_keeps_its_binlog_for_the_models_retention(tmp_path):

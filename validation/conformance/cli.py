@@ -194,6 +194,12 @@ def _run(args, model, catalog, say) -> int:
         site, r = next(iter(stale.items()))
         problems.append(f"the identity replica of {', '.join(stale)} is "
                         f"stale after the run ({site}: {r['last_error']})")
+    stale_keys = [site for site, r in rep.get("replicas", {}).items()
+                  if "stale" in (r.get("keys") or {}).values()]
+    if stale_keys:
+        problems.append(f"the keys of {', '.join(stale_keys)} are stale "
+                        "after the run (the DC promoted a key they never "
+                        "received)")
     unrun = [r for r in rep["requirements"] if r["verdict"] == "not_run"
              and not r.get("out_of_scope")]
     if on_testbed and (unrun or s["no_test"]):

@@ -252,9 +252,13 @@ def render_rst(report: dict) -> str:
         lines += [f"   * - ``{r['id']}``", f"     - {mark}",
                   f"     - {ev}", f"     - {r.get('duration_s', '')}"]
     for site, r in (report.get("replicas") or {}).items():
+        keys = "; keys: " + ", ".join(
+            f"{repo} {state}" for repo, state in r["keys"].items()) \
+            if r.get("keys") else ""
         lines += ["", f"Identity replica of {site} after the run: "
                   f"{r['state']}" + (f" ({r['last_error']})"
-                                     if r.get("last_error") else "") + "."]
+                                     if r.get("last_error") else "")
+                  + keys + "."]
     h = report["hygiene"]
     audit = h.get("secrets_audit")
     if audit:

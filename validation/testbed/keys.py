@@ -29,6 +29,7 @@ signed during a cut still validates at the DC after it).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -44,6 +45,64 @@ KEY_TABLE = "edge_refarch_key_repository"
 # with the new primary key: the replicas receive the re-encrypted rows, so
 # the edges need the keys by the same rule as the token keys).
 REPOSITORIES = ("fernet_tokens", "credential")
+# Where the edges acknowledge the keys they hold, at the DC: a database of
+# its own, outside the replicated one (binlog_do_db = keystone).
+ACK_DATABASE = "edge_refarch_keys"
+ACK_USER = "keysync"
+# How long a rotation waits for every edge to acknowledge the staged key
+# (seconds): an agent with its link up acknowledges within a couple of its
+# 1 s intervals; one that has not by then is cut off.
+ACK_WAIT_S = 10.0
+
+
+def digest(key: str) -> str:
+    """A key's acknowledgement: the first 16 hex digits of its SHA-256
+    (the key itself never leaves the site it was sent to)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def key_state(dc_keys: dict[str, str], acked: set[str] | None) -> str:
+    """An edge's keys against the DC's repository `dc_keys` (index -> key;
+    '0' is the staged key, the highest index the primary), from the
+    digests the edge acknowledged: 'current' (it holds the DC's primary and
+    staged keys), 'behind' (the primary but not the staged key: it missed
+    a rotation, which the rule tolerates), 'stale' (not the primary: the
+    DC's new tokens are refused there) or 'unknown' (no acknowledgement
+    yet)."""
+    if acked is None:
+        return "unknown"
+    primary = dc_keys[max(dc_keys, key=int)]
+    if digest(primary) not in acked:
+        return "stale"
+    return "current" if digest(dc_keys["0"]) in acked else "behind"
+
+
+def ack_statements(site: str, repository: str,
+                   keys: dict[str, str]) -> tuple[str, tuple]:
+    """The statement (and its parameters) with which `site`'s agent
+    acknowledges holding `keys` of `repository`."""
+    return (f"REPLACE INTO {ACK_DATABASE}.ack (site, repository, digests, "
+            "acked_at) VALUES (%s, %s, %s, UTC_TIMESTAMP())",
+            (site, repository, ",".join(sorted(digest(k)
+                                               for k in keys.values()))))
+
+
+def ack_table_statements() -> list[str]:
+    return [f"CREATE DATABASE IF NOT EXISTS {ACK_DATABASE}",
+            f"CREATE TABLE IF NOT EXISTS {ACK_DATABASE}.ack ("
+            "site VARCHAR(64) NOT NULL, repository VARCHAR(32) NOT NULL, "
+            "digests VARCHAR(1024) NOT NULL, acked_at DATETIME NOT NULL, "
+            "PRIMARY KEY (site, repository))"]
+
+
+def read_acks(db) -> dict[str, dict[str, set[str]]]:
+    """site -> repository -> the key digests it acknowledged, read at the
+    DC's MariaDB `db`."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for site, repo, digests in db.execute(
+            f"SELECT site, repository, digests FROM {ACK_DATABASE}.ack"):
+        out.setdefault(site, {})[repo] = set(digests.split(","))
+    return out
 
 
 def read_repository(path: Path) -> dict[str, str]:
@@ -124,44 +183,105 @@ def _fetch(socket: str, repository: str) -> dict[str, str] | None:
         conn.close()
 
 
+def _ack(args, password: str, repository: str, keys: dict[str, str]
+         ) -> bool:
+    """Acknowledge `keys` at the DC, over the link; False when the DC is
+    out of reach (retried on the next round)."""
+    sql, params = ack_statements(args.site, repository, keys)
+    try:
+        conn = pymysql.connect(host=args.ack_host, port=args.ack_port,
+                               user=ACK_USER, password=password,
+                               connect_timeout=args.timeout,
+                               read_timeout=args.timeout,
+                               write_timeout=args.timeout, autocommit=True)
+    except pymysql.MySQLError:
+        return False
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+        return True
+    except pymysql.MySQLError:
+        return False
+    finally:
+        conn.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """The key-sync agent of an edge: every `--interval` seconds, make each
-    repository match what the local replica of the DC's table holds."""
+    repository match what the local replica of the DC's table holds, and
+    acknowledge what it holds at the DC whenever that changed."""
     p = argparse.ArgumentParser(prog="edge-refarch key-sync")
     p.add_argument("--socket", required=True,
                    help="the edge replica's MariaDB unix socket")
     p.add_argument("--repository", action="append", required=True,
                    metavar="NAME=DIR", help="e.g. fernet_tokens=/path")
     p.add_argument("--interval", type=float, default=1.0)
+    p.add_argument("--site", required=True, help="this edge's name")
+    p.add_argument("--ack-host", required=True,
+                   help="the DC's MariaDB as this edge reaches it (its link "
+                        "proxy)")
+    p.add_argument("--ack-port", type=int, required=True)
+    p.add_argument("--ack-password-file", required=True, type=Path)
+    p.add_argument("--timeout", type=float, default=3.0,
+                   help="seconds an acknowledgement may take "
+                        "(bounds.cross_site_timeout_s)")
     args = p.parse_args(argv)
+    password = args.ack_password_file.read_text().strip()
     repos = dict(r.split("=", 1) for r in args.repository)
     print(f"key-sync: {', '.join(repos)} from {args.socket}", flush=True)
+    acked: dict[str, dict[str, str]] = {}
     while True:
         for name, directory in repos.items():
             keys = _fetch(args.socket, name)
             if keys and write_repository(Path(directory), keys):
                 print(f"key-sync: {name} now holds keys "
                       f"{', '.join(sorted(keys, key=int))}", flush=True)
+            held = read_repository(Path(directory))
+            if held and acked.get(name) != held and \
+                    _ack(args, password, name, held):
+                acked[name] = held
+                print(f"key-sync: acknowledged {name} keys "
+                      f"{', '.join(sorted(held, key=int))} at the DC",
+                      flush=True)
         time.sleep(args.interval)
 
 
 class KeySync:
     """The key-sync agent of one edge, as a testbed process."""
 
-    def __init__(self, site, db, keystone):
+    def __init__(self, site, db, keystone, ack_at: str, password: str,
+                 timeout: float):
+        """`ack_at`: the DC's MariaDB as host:port through this edge's
+        link proxy; `password`: the ACK_USER's; `timeout`: seconds
+        (bounds.cross_site_timeout_s)."""
         self.site = site
         self.db = db
         self.keystone = keystone
         self.dir = keystone.dir / "key-sync"
+        self.ack_at = ack_at
+        self.password = password
+        self.timeout = timeout
+
+    @staticmethod
+    def process_name(site: str) -> str:
+        return f"{site}.key-sync"
 
     @property
     def name(self) -> str:
-        return f"{self.site.name}.key-sync"
+        return self.process_name(self.site.name)
 
     def argv(self) -> list[str]:
         self.dir.mkdir(parents=True, exist_ok=True)
+        secret = self.dir / "ack-password"
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.password)
+        host, port = self.ack_at.rsplit(":", 1)
         argv = [sys.executable, "-m", "edge_refarch.validation.testbed.keys",
-                "--socket", str(self.db.socket)]
+                "--socket", str(self.db.socket), "--site", self.site.name,
+                "--ack-host", host, "--ack-port", port,
+                "--ack-password-file", str(secret),
+                "--timeout", f"{self.timeout:g}"]
         for name, directory in repositories(self.keystone).items():
             argv += ["--repository", f"{name}={directory}"]
         return argv

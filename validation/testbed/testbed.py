@@ -46,6 +46,7 @@ STATE_FILE = "testbed.json"
 # Service users the compute side adds to the DC's Keystone (beside glance).
 SERVICE_USERS = ("nova", "placement", "neutron", "heat")
 PASSWORDS = ("admin", "glance", "db_keystone", "db_glance", "replicator",
+             keys_mod.ACK_USER,
              *SERVICE_USERS, "db_nova", "db_placement", "db_neutron",
              "db_heat", "heat_domain_admin", "rabbit")
 
@@ -420,6 +421,12 @@ class Testbed:
                 dbs[name].create_database(db_name, user, password)
         if root in dbs and any(db.replica for db in dbs.values()):
             dbs[root].create_replication_user(pw["replicator"])
+            # Where the edges' key-sync agents acknowledge their keys.
+            dbs[root].execute(*keys_mod.ack_table_statements(),
+                              log_bin=False)
+            dbs[root].create_database(keys_mod.ACK_DATABASE,
+                                      keys_mod.ACK_USER,
+                                      pw[keys_mod.ACK_USER])
         for comp in (*keystones.values(), *glances.values()):
             comp.write_config()
         compute.configure()
@@ -456,11 +463,13 @@ class Testbed:
         replicas = {n: db for n, db in dbs.items() if db.replica}
         ddl = dbs[root].table_ddl("keystone", CATALOG_TABLES) \
             if replicas else []
+        dc_over_link = {}
         for name, db in replicas.items():
             db.create_local_tables("keystone", ddl)
             link_db = next(p for p in topo.proxies
                            if p.src == name and p.dst == root
                            and p.service == "mariadb")
+            dc_over_link[name] = link_db.listen
             host, port = link_db.listen.rsplit(":", 1)
             db.start_replication(host, int(port), pw["replicator"])
         for name, ks in keystones.items():
@@ -471,8 +480,10 @@ class Testbed:
             # publishes its repository, each edge's key-sync agent follows.
             keys_mod.publish(dbs[root], ks_root)
             for name in replicas:
-                agent = keys_mod.KeySync(topo.sites[name], dbs[name],
-                                         keystones[name])
+                agent = keys_mod.KeySync(
+                    topo.sites[name], dbs[name], keystones[name],
+                    dc_over_link[name], pw[keys_mod.ACK_USER],
+                    self.model.bounds.cross_site_timeout_s)
                 self.procs.spawn(agent.name, agent.argv(), cwd=agent.dir,
                                  log=agent.dir / "key-sync.log")
         for sp in sps.values():
@@ -704,9 +715,9 @@ class Testbed:
                 api.url + "/", probe)))
         for name, db in dbs.items():
             if db.replica and name in keystones:
-                agent = keys_mod.KeySync(db.site, db, keystones[name])
-                checks.append((agent.name, f"keys of {name}", lambda
-                               a=agent: bool((p := self.procs.get(a.name))
+                agent = keys_mod.KeySync.process_name(name)
+                checks.append((agent, f"keys of {name}", lambda
+                               a=agent: bool((p := self.procs.get(a))
                                              and p.alive)))
         for svc in (*compute.services, *compute.engines):
             # A worker has no listener: it is healthy while it runs (the
@@ -720,20 +731,46 @@ class Testbed:
         return [(name, target, bool(results[name]))
                 for name, target, _ in checks]
 
-    def rotate_keys(self, credential: bool = False
+    def rotate_keys(self, credential: bool = False, force: bool = False
                     ) -> tuple[list[str], list[str]]:
         """Day 2: ``keystone-manage fernet_rotate`` at the root site (with
         `credential`: ``credential_rotate`` then ``credential_migrate``,
         which re-encrypts every stored credential with the new primary
         key), then its key repositories published to the edges (over each
-        edge's link, with the replication; see keys.py). Returns (the
-        root's key indexes now, of the repository rotated; the sites they
-        were published to). Raises UserError when the testbed is down."""
+        edge's link, with the replication; see keys.py). Refused, unless
+        `force`, while an edge has not acknowledged the staged key the
+        rotation would promote (waited for up to keys.ACK_WAIT_S seconds):
+        that edge would refuse the DC's new tokens. Returns (the root's key
+        indexes now, of the repository rotated; the sites they were
+        published to). Raises UserError when the testbed is down or the
+        rotation is refused."""
         topo, components = self._running()
         if topo is None:
             raise UserError("the testbed is not up", 2)
         dbs, _, keystones, _ = components
         root = keystones[topo.root.name]
+        repository = "credential" if credential else "fernet_tokens"
+        rotated = root.credential_keys if credential else root.keys
+        replicas = [n for n, db in dbs.items() if db.replica]
+        if replicas and not force:
+            staged = keys_mod.digest(keys_mod.read_repository(rotated)["0"])
+            deadline = time.monotonic() + keys_mod.ACK_WAIT_S
+            while True:
+                acks = keys_mod.read_acks(dbs[topo.root.name])
+                lagging = [n for n in replicas if staged not in
+                           acks.get(n, {}).get(repository, set())]
+                if not lagging or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            if lagging:
+                raise UserError(
+                    f"rotation refused: {', '.join(lagging)} has not "
+                    f"received the staged {repository} key this rotation "
+                    "would promote (cut off, or behind by the rotations the "
+                    "model tolerates), so the DC's new "
+                    f"{'credentials' if credential else 'tokens'} would be "
+                    "refused there; heal its link and let it catch up, or "
+                    "rotate with --force (it then reports stale keys)")
         user, group = root.owner()
         owner = ("--keystone-user", user, "--keystone-group", group)
         if credential:
@@ -741,11 +778,26 @@ class Testbed:
             root.manage("credential_migrate", *owner)
         else:
             root.manage("fernet_rotate", *owner)
-        replicas = [n for n, db in dbs.items() if db.replica]
         if replicas:
             keys_mod.publish(dbs[topo.root.name], root)
-        rotated = root.credential_keys if credential else root.keys
         return sorted(keys_mod.read_repository(rotated), key=int), replicas
+
+    def key_states(self) -> dict[str, dict[str, str]]:
+        """site -> repository -> keys.key_state of every edge that
+        replicates the DC's identity: what its key-sync agent last
+        acknowledged against the DC's repositories now."""
+        topo, components = self._running()
+        if topo is None:
+            return {}
+        dbs, _, keystones, _ = components
+        replicas = [n for n, db in dbs.items() if db.replica]
+        if not replicas:
+            return {}
+        acks = keys_mod.read_acks(dbs[topo.root.name])
+        held = {repo: keys_mod.read_repository(path) for repo, path in
+                keys_mod.repositories(keystones[topo.root.name]).items()}
+        return {n: {repo: keys_mod.key_state(keys, acks.get(n, {}).get(repo))
+                    for repo, keys in held.items()} for n in replicas}
 
     def databases(self) -> dict[str, MariaDB]:
         """site -> its MariaDB, in the running testbed (empty when down)."""
@@ -754,8 +806,9 @@ class Testbed:
 
     def replicas(self) -> dict[str, dict]:
         """site -> its identity replica's state (MariaDB.replication_status,
-        or {'state': 'unreachable', 'last_error': ...}), for every site
-        that replicates the DC's identity database."""
+        or {'state': 'unreachable', 'last_error': ...}) and, as 'keys',
+        its key repositories' states (key_states), for every site that
+        replicates the DC's identity database."""
         out = {}
         for name, db in self.databases().items():
             if not db.replica:
@@ -765,6 +818,13 @@ class Testbed:
             except Exception as exc:  # noqa: BLE001 - reported, not raised
                 out[name] = {"state": "unreachable",
                              "last_error": str(exc).splitlines()[0][:200]}
+        try:
+            keys = self.key_states()
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            keys = {n: {"error": str(exc).splitlines()[0][:200]}
+                    for n in out}
+        for name, states in keys.items():
+            out.setdefault(name, {})["keys"] = states
         return out
 
     def purge_binary_logs(self) -> tuple[list[str], list[str]]:

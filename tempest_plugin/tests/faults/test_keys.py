@@ -65,7 +65,10 @@ class KeyRotationTest(base.EdgeRefarchTest):
         two ordinary rotations, while the edge is cut off for as many
         rotations as the model tolerates, or after the heal. Stock
         OpenStack distributes no keys: two rotations break cross-site
-        validation unless the deployment distributes them."""
+        validation unless the deployment distributes them. One rotation
+        more during the cut must be refused by the procedure, naming the
+        edge -- or leave the DC's tokens valid there -- never break the
+        edge in silence."""
         self.injector()     # not run, before any rotation, without one
         matrix = {}
         # The matrix so far goes into the report, also when a step fails.
@@ -80,14 +83,38 @@ class KeyRotationTest(base.EdgeRefarchTest):
             self._rotate()
         during = self._cross()
         matrix[f"{tolerated} rotation(s) during the cut"] = during
-        self.injector().heal(self.link_of(self.edge))
-        self._converged("the heal", matrix)
-        self.evidence(rotations=2 + tolerated)
         refused = [k for k, ok in during.items() if not ok]
         if refused:
             self.fail(f"with {self.edge} cut off for {tolerated} "
                       f"rotation(s), tokens are refused {', '.join(refused)}"
                       " (the model tolerates that many)")
+        beyond = self._beyond_the_bound(tolerated + 1)
+        matrix[f"rotation {tolerated + 1} during the cut"] = beyond
+        self.injector().heal(self.link_of(self.edge))
+        self._converged("the heal", matrix)
+        self.evidence(rotations=2 + tolerated + ("rotated" in beyond))
+
+    def _beyond_the_bound(self, n: int) -> dict:
+        """Rotation `n` during the cut, one more than the model tolerates.
+        The procedure refuses it, naming the edge that has not received
+        the key it would promote; or it rotates, and the DC's new tokens
+        must still be accepted at the edge. What happened, for the
+        evidence."""
+        proc = base.procedure(self, "key_rotation_command", "key rotation")
+        said = base.last_line(proc)
+        if proc.returncode:
+            if self.edge not in proc.stdout + proc.stderr:
+                self.fail(f"rotation {n} during the cut, beyond the bound, "
+                          f"failed without naming {self.edge}: {said}")
+            return {"refused": said}
+        after = self._cross()
+        if not after[f"{self.root}->{self.edge}"]:
+            self.fail(f"rotation {n} during the cut, beyond the bound the "
+                      f"model tolerates, was made without a word and the "
+                      f"DC's new tokens are refused at {self.edge}: silently "
+                      "broken (the procedure must refuse it, naming the "
+                      "edge, or the deployment tolerate it)")
+        return {"rotated": after}
 
 
 class KeyRotationBlackholeTest(KeyRotationTest):
