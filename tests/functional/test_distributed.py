@@ -172,3 +172,14 @@ def test_cut_off_edge_keeps_working_and_catches_up(bed, dc_image, unique):
         if new_user is not None:
             dc_admin.delete_user(new_user, ignore_missing=True)
         e1.conn.image.delete_image(local.id, ignore_missing=True)
+
+
+def test_glance_holds_the_metadata_definitions_it_ships(bed):
+    """Every Glance of the testbed has loaded the metadata definitions
+    Glance ships (glance-manage db load_metadefs), as a devstack Glance
+    has: the namespaces Horizon and Tempest's metadefs tests read."""
+    for site in ("dc", "edge1"):
+        image = bed.at(site).conn.image
+        names = {ns.namespace for ns in image.metadef_namespaces()}
+        assert "OS::Compute::Hypervisor" in names, (site, sorted(names))
+        assert len(names) >= 20, (site, len(names))

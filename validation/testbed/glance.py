@@ -132,9 +132,17 @@ task_pool_threads = 4
                       preload=False, tls=self.site.tls)
 
     def db_sync(self) -> None:
-        run_tool([str(self.venv / "bin" / "glance-manage"), "--config-file",
-                  str(self.conf), "db_sync"],
-                 f"{self.name}: glance-manage db_sync", timeout=None)
+        """glance-manage db_sync, then db load_metadefs: the metadata
+        definitions Glance ships (in the venv's etc/glance/metadefs, a
+        package data directory), which a deployment loads as devstack's
+        lib/glance does and Tempest's metadefs tests read."""
+        manage = [str(self.venv / "bin" / "glance-manage"), "--config-file",
+                  str(self.conf)]
+        run_tool([*manage, "db_sync"], f"{self.name}: glance-manage db_sync",
+                 timeout=None)
+        run_tool([*manage, "db", "load_metadefs", "--path",
+                  str(self.venv / "etc" / "glance" / "metadefs")],
+                 f"{self.name}: glance-manage db load_metadefs", timeout=None)
 
     def argv(self) -> list[str]:
         return [str(self.venv / "bin" / "gunicorn")]

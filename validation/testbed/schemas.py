@@ -5,7 +5,8 @@ second) instead of running the migrations again (tens of seconds for Nova).
 Safe to reuse: a dump is taken right after the sync tool ran on an empty
 database, before any service started, so it holds the schema and the
 migration bookkeeping only -- nothing site-specific (no cell mappings, no
-users, no endpoints). It is keyed by the same hash as the services venv
+users, no endpoints); Glance's also holds the metadata definitions it ships,
+the same at every site. It is keyed by the same hash as the services venv
 (pins, services list, Python), so other pins never see it.
 """
 
