@@ -2,7 +2,10 @@
 
 For each model and edge count: --runs times `testbed down` then `testbed
 up` through the CLI (dependencies already installed), the wall time of each
-`up`, and the RSS of every service summed per site once it is up. With
+`up`, and the memory of every service summed per site once it is up: RSS,
+and PSS, which divides each shared page among the processes mapping it, so
+that the sites' PSS add up to what the testbed really takes (Linux
+smaps_rollup, through psutil). With
 --install, the one-off install of the services venv into an empty cache is
 timed first (reported separately).
 
@@ -31,12 +34,14 @@ def cli(*args, env=None) -> subprocess.CompletedProcess:
         stdin=subprocess.DEVNULL)
 
 
-def rss_per_site(status: dict) -> dict[str, float]:
-    per_site: dict[str, float] = {}
+def per_site(status: dict, field: str) -> dict[str, float]:
+    """site -> the sum of `field` ('rss_mib' or 'pss_mib') over its
+    services (toxiproxy and the shared epmd count as sites of their own)."""
+    out: dict[str, float] = {}
     for svc in status["services"]:
         site = svc["name"].split(".")[0]
-        per_site[site] = per_site.get(site, 0) + svc["rss_mib"]
-    return per_site
+        out[site] = out.get(site, 0) + svc[field]
+    return out
 
 
 def main(argv=None) -> int:
@@ -64,7 +69,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
     for model in args.models:
         for edges in args.edges:
-            times, rss = [], []
+            times, rss, pss = [], [], []
             for i in range(args.runs):
                 cli("testbed", "down")
                 t = time.monotonic()
@@ -76,7 +81,8 @@ def main(argv=None) -> int:
                     return 1
                 st = json.loads(cli("testbed", "status", "--json").stdout)
                 times.append(took)
-                rss.append(rss_per_site(st))
+                rss.append(per_site(st, "rss_mib"))
+                pss.append(per_site(st, "pss_mib"))
                 print(f"{model} edges={edges} run {i + 1}: {took:.1f} s",
                       file=sys.stderr, flush=True)
             sites = rss[-1].keys()
@@ -87,16 +93,23 @@ def main(argv=None) -> int:
                                      for s in sites},
                 "rss_mib_total": common.summary([sum(r.values())
                                                  for r in rss]),
+                "pss_mib_per_site": {s: common.summary([r[s] for r in pss])
+                                     for s in sites},
+                "pss_mib_total": common.summary([sum(r.values())
+                                                 for r in pss]),
             }
     cli("testbed", "down")
     path = common.write(args.name, result)
     for key, v in result["bring_up"].items():
-        per_site = ", ".join(f"{s} {x['median']:.0f}"
-                             for s, x in v["rss_mib_per_site"].items())
+        rss = ", ".join(f"{s} {x['median']:.0f}"
+                        for s, x in v["rss_mib_per_site"].items())
+        pss = ", ".join(f"{s} {x['median']:.0f}"
+                        for s, x in v["pss_mib_per_site"].items())
         print(f"{key}: up in {v['seconds']['median']:.1f} s "
               f"[{v['seconds']['min']:.1f}..{v['seconds']['max']:.1f}]; "
-              f"RSS MiB per site: {per_site}; total "
-              f"{v['rss_mib_total']['median']:.0f}")
+              f"RSS MiB per site: {rss}; total "
+              f"{v['rss_mib_total']['median']:.0f}; PSS MiB per site: "
+              f"{pss}; total {v['pss_mib_total']['median']:.0f}")
     print(f"results: {path}")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 from edge_refarch.architecture import ModelError, load_model
@@ -30,8 +31,8 @@ def _edges(value: str) -> int:
             f"must be a whole number (got {value!r})") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1 (got {n})")
-    if n > 200:
-        raise argparse.ArgumentTypeError(f"at most 200 (got {n})")
+    # The upper bound is the topology's (MAX_SITES, with each edge's
+    # far-edge sites): it says so in one line when the model lays out more.
     return n
 
 
@@ -250,6 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edge-refarch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away ('... | head'): stop quietly, as a Unix
+        # tool does on SIGPIPE; stdout points at devnull so that flushing
+        # it at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # noqa: BLE001 - last resort, one line
         if debug:
             raise

@@ -13,6 +13,9 @@ from functools import cached_property
 
 from edge_refarch.architecture import DeploymentModel, Model, ModelError
 
+# Sites one machine lays out: each has a loopback address of its own
+# (testbed.site_address, 127.0.N.1) and its proxies' ports grow with N
+# (testbed.proxy_port_base + 100 * N), which must stay below 65536.
 MAX_SITES = 250
 
 
@@ -110,7 +113,9 @@ class Topology:
             for i, name in enumerate(names):
                 number += 1
                 if number > MAX_SITES:
-                    raise ModelError(f"too many sites (at most {MAX_SITES})")
+                    raise ModelError(
+                        f"too many sites: at most {MAX_SITES} on one "
+                        "machine, far-edge sites included (fewer --edges)")
                 # A templated child of a templated parent attaches to the
                 # parent with the same index, else to the single parent.
                 parent = parents[i % len(parents)]

@@ -11,7 +11,8 @@ from edge_refarch.validation import cli
     (["testbed", "up", "--edges", "0"], "at least 1"),
     (["testbed", "up", "--edges", "-3"], "at least 1"),
     (["testbed", "up", "--edges", "1e9"], "whole number"),
-    (["testbed", "up", "--edges", "5000"], "at most 200"),
+    # The topology's own bound (MAX_SITES), before anything is locked.
+    (["testbed", "up", "--edges", "5000"], "too many sites: at most 250"),
     (["testbed"], "required"),
     (["nothing"], "invalid choice"),
     (["--model-file", "/nonexistent/model.yaml", "testbed", "status"],

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from edge_refarch.validation.errors import BadInput
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
-from edge_refarch.validation.testbed.procs import _start_ticks
+from edge_refarch.validation.processes import start_time
 
 TOXIC_PREFIX = "edge-refarch."
 STREAMS = ("upstream", "downstream")
@@ -97,7 +97,7 @@ class Ledger:
     def record(self, fault_id: str, entry: dict) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         pid = os.getpid()
-        entry = {**entry, "pid": pid, "start": _start_ticks(pid)}
+        entry = {**entry, "pid": pid, "start": start_time(pid)}
         (self.dir / f"{fault_id}.json").write_text(json.dumps(entry))
 
     def forget(self, fault_id: str) -> None:
@@ -120,7 +120,7 @@ class Ledger:
         if entry.get("persistent"):
             return True
         pid = entry.get("pid")
-        return bool(pid) and _start_ticks(pid) == entry.get("start")
+        return bool(pid) and start_time(pid) == entry.get("start")
 
 
 class Fault:

@@ -1,8 +1,8 @@
 """Start detached service processes and stop exactly those, by PID.
 
 Each process is started in a session of its own (so its workers share its
-process group) and recorded in ``<state>/pids/<name>.json`` with its start
-time, so that a recycled PID is never mistaken for ours.
+session) and recorded in ``<state>/pids/<name>.json`` with its start time
+(psutil's create_time), so that a recycled PID is never mistaken for ours.
 """
 
 from __future__ import annotations
@@ -15,67 +15,61 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
+
 from edge_refarch.validation.errors import UserError
-
-
-def _start_ticks(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 22 (starttime); the command name (field 2) may contain spaces.
-    return int(stat.rsplit(")", 1)[1].split()[19])
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+from edge_refarch.validation.processes import running, start_time
 
 
 class Process:
     """A recorded service process."""
 
-    def __init__(self, name: str, pid: int, start: int | None,
+    def __init__(self, name: str, pid: int, start: float | None,
                  argv: list[str]):
         self.name, self.pid, self.start, self.argv = name, pid, start, argv
 
     @property
     def alive(self) -> bool:
         return (self.start is not None
-                and _start_ticks(self.pid) == self.start
-                and not _is_zombie(self.pid))
+                and start_time(self.pid) == self.start
+                and running(self.pid))
 
     def group(self) -> list[int]:
-        """PIDs of this process and every process in its session."""
+        """PIDs of this process and every process in its session (workers,
+        and what they started, even once reparented)."""
         if not self.alive:
             return []
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
+        pids = {self.pid}
+        for pid in psutil.pids():
             try:
-                stat = (entry / "stat").read_text()
+                if os.getsid(pid) == self.pid:
+                    pids.add(pid)
             except OSError:
                 continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[3]) == self.pid:  # session id == our leader
-                pids.append(int(entry.name))
-        return sorted(set(pids) | {self.pid})
+        return sorted(pids)
 
-    def rss_kib(self) -> int:
+    def _memory(self, field: str) -> int:
         total = 0
         for pid in self.group():
             try:
-                for line in Path(f"/proc/{pid}/status").read_text() \
-                        .splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-            except OSError:
+                proc = psutil.Process(pid)
+                info = proc.memory_full_info() if field == "pss" \
+                    else proc.memory_info()
+                total += getattr(info, field)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass
-        return total
+        return total // 1024
+
+    def rss_kib(self) -> int:
+        """Resident memory of the session, KiB (shared pages counted once
+        per process)."""
+        return self._memory("rss")
+
+    def pss_kib(self) -> int:
+        """Proportional set size of the session, KiB: each shared page
+        divided among the processes that map it, so the PSS of all
+        services adds up to what they really take (Linux smaps_rollup)."""
+        return self._memory("pss")
 
 
 class ProcessTable:
@@ -93,7 +87,7 @@ class ProcessTable:
                 argv, cwd=cwd, env=full_env, stdin=devnull, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True,
                 close_fds=True)
-        proc = Process(name, popen.pid, _start_ticks(popen.pid), argv)
+        proc = Process(name, popen.pid, start_time(popen.pid), argv)
         # The CLI exits while services run on; the child is reaped by init.
         popen.returncode = 0
         (self.dir / f"{name}.json").write_text(json.dumps(
@@ -126,21 +120,17 @@ class ProcessTable:
                 _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not any(_pid_alive(pid) for pids in targets.values()
+            if not any(running(pid) for pids in targets.values()
                        for pid in pids):
                 break
             time.sleep(0.1)
         for pids in targets.values():
             for pid in pids:
-                if _pid_alive(pid):
+                if running(pid):
                     _signal(pid, signal.SIGKILL)
         for f in self.dir.glob("*.json") if self.dir.exists() else []:
             f.unlink()
         return sorted(targets)
-
-
-def _pid_alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists() and not _is_zombie(pid)
 
 
 def _signal(pid: int, sig: int) -> None:

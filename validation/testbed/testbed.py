@@ -257,11 +257,7 @@ class Testbed:
         with a certificate of a private CA of the testbed's own (tls.py);
         not with federated identity (its Apache and Shibboleth serve plain
         HTTP). Raises BadInput when another 'up' or 'down' is running."""
-        with self._exclusive("up"):
-            return self._up(deployment, edges, keep_on_failure, tls)
-
-    def _up(self, deployment: str, edges: int | None,
-            keep_on_failure: bool, tls: bool) -> dict:
+        # Bad input is refused before anything is locked or touched.
         try:
             topo = Topology(self.model, deployment, edges, testbed=True)
         except ModelError as exc:
@@ -269,6 +265,11 @@ class Testbed:
         if tls and topo.deployment.federation:
             raise BadInput(f"--tls: not with model {deployment!r} (its "
                            "Apache and Shibboleth serve plain HTTP)")
+        with self._exclusive("up"):
+            return self._up(topo, deployment, edges, keep_on_failure, tls)
+
+    def _up(self, topo: Topology, deployment: str, edges: int | None,
+            keep_on_failure: bool, tls: bool) -> dict:
         rec = self.recorded()
         if rec is not None:
             if (rec["deployment"], rec["edges"], bool(rec.get("tls"))) == \
@@ -508,18 +509,18 @@ class Testbed:
                                         "did not catch up with the DC")
                     dbs[ks.site.name].grant(*EDGE_KEYSTONE_WRITE_GRANTS)
                 self._spawn(ks, deadline, lambda: probes.http_ok(
-                    ks.url + "/v3", probe) and (
+                    self._health_url(ks.url, "keystone"), probe) and (
                     not isinstance(ks, federation.SpKeystone)
                     or federation.ecp_ready(ks, probe)))
             return run
 
         def start_glance(g: Glance):
             return lambda: self._spawn(g, deadline, lambda: probes.http_ok(
-                g.url + "/versions", probe))
+                self._health_url(g.url, "glance"), probe))
 
-        def start_http(comp, path="/"):
+        def start_http(comp):
             return lambda: self._spawn(comp, deadline, lambda: probes.http_ok(
-                comp.url + path, probe))
+                self._health_url(comp.url, comp.project), probe))
 
         def configure_root():
             start_keystone(ks_root)()
@@ -667,6 +668,11 @@ class Testbed:
             yaml.safe_dump({"clouds": clouds}, fh, sort_keys=False)
 
     # -- status -----------------------------------------------------------
+    def _health_url(self, base: str, service: str) -> str:
+        """Where a service's API answers when it is up: its base URL (the
+        site's address and port) plus the model's health_path."""
+        return base + (self.model.services[service].health_path or "/")
+
     def _running(self):
         """(topology, (dbs, caches, keystones, glances)) of the running
         testbed, as its record says it was laid out; (None, None) when it
@@ -696,7 +702,7 @@ class Testbed:
                            lambda mc=mc: mc.healthy(probe)))
         for ks in keystones.values():
             checks.append((ks.name, ks.url, lambda ks=ks: probes.http_ok(
-                ks.url + "/v3", probe)))
+                self._health_url(ks.url, "keystone"), probe)))
             if isinstance(ks, federation.SpKeystone):
                 sh = federation.Shibd(ks)
                 host, port = ks.shibd_address
@@ -704,7 +710,7 @@ class Testbed:
                                lambda sh=sh: sh.healthy(probe)))
         for g in glances.values():
             checks.append((g.name, g.url, lambda g=g: probes.http_ok(
-                g.url + "/versions", probe)))
+                self._health_url(g.url, "glance"), probe)))
         compute = self._compute(topo, Path(self.recorded()["venv"]), pw)
         if compute.epmd is not None:
             ep = compute.epmd
@@ -715,7 +721,7 @@ class Testbed:
                            lambda mq=mq: mq.healthy(probe)))
         for api in compute.wsgi:
             checks.append((api.name, api.url, lambda api=api: probes.http_ok(
-                api.url + "/", probe)))
+                self._health_url(api.url, api.project), probe)))
         for name, db in dbs.items():
             if db.replica and name in keystones:
                 agent = keys_mod.KeySync.process_name(name)
@@ -884,6 +890,8 @@ class Testbed:
             services.append({"name": name, "url": target, "healthy": ok,
                              "pid": p.pid if p and p.alive else None,
                              "rss_mib": round(p.rss_kib() / 1024)
+                             if p and p.alive else 0,
+                             "pss_mib": round(p.pss_kib() / 1024)
                              if p and p.alive else 0})
         links = []
         try:

@@ -487,10 +487,15 @@ class Bench(_RstDirective):
                 ax.plot([r["edges"] for r in mine],
                         [r["seconds"]["median"] for r in mine],
                         marker="o", label=f"{model}: bring-up (s)")
+                # PSS counts shared pages once (results from before it
+                # was measured carry RSS only).
+                kind = "pss" if all("pss_mib_total" in r for r in mine) \
+                    else "rss"
                 ax.plot([r["edges"] for r in mine],
-                        [r["rss_mib_total"]["median"] / 1024 for r in mine],
+                        [r[f"{kind}_mib_total"]["median"] / 1024
+                         for r in mine],
                         marker="s", linestyle="--",
-                        label=f"{model}: RSS (GiB)")
+                        label=f"{model}: {kind.upper()} (GiB)")
             ax.set(xlabel="edge sites", title="testbed scale"
                    if name == "testbed_scale" else
                    "bring-up per model (median of runs)")
