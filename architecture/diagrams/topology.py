@@ -29,7 +29,7 @@ from pathlib import Path
 import graphviz
 
 from edge_refarch.architecture import Model, load_model
-from edge_refarch.validation.topology import Topology
+from edge_refarch.architecture.topology import Topology
 
 FONT = "Helvetica"
 # Point sizes (1 pt = 4/3 CSS px at natural size).

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from edge_refarch.architecture import load_model
+from edge_refarch.architecture.topology import Topology
 from edge_refarch.validation.testbed import federation
-from edge_refarch.validation.topology import Topology
 
 
 def test_domain_id_is_the_same_wherever_it_is_derived():

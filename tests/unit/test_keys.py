@@ -133,14 +133,15 @@ def test_an_acknowledgement_carries_digests_not_keys():
 def test_the_dc_keeps_its_binlog_for_the_models_retention(tmp_path):
     """The retention the model declares (bounds.binlog_retention_s) is the
     DC's binlog_expire_logs_seconds; an edge's replica writes no binlog."""
+    from edge_refarch.architecture.topology import Topology
     from edge_refarch.validation.testbed.mariadb import MariaDB
-    from edge_refarch.validation.topology import Topology
     model = load_model()
     topo = Topology(model, "distributed", testbed=True)
     retention = model.bounds.binlog_retention_s
-    dc = MariaDB(topo.root, tmp_path / "dc", primary=True, replica=False,
-                 binlog_retention_s=retention)
-    edge = MariaDB(topo.sites["edge1"], tmp_path / "edge1", primary=False,
+    dc = MariaDB(topo.root, tmp_path / "dc", port=3306, primary=True,
+                 replica=False, binlog_retention_s=retention)
+    edge = MariaDB(topo.sites["edge1"], tmp_path / "edge1", port=3306,
+                   primary=False,
                    replica=True, binlog_retention_s=retention)
     for db in (dc, edge):
         db.write_config()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge_refarch.architecture import ModelError, load_model
-from edge_refarch.validation.topology import Topology
+from edge_refarch.architecture.topology import Topology
 
 
 @pytest.fixture(scope="module")

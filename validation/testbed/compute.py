@@ -30,6 +30,7 @@ from edge_refarch.validation.testbed.keystone import (
     authtoken_section,
     gunicorn_conf,
 )
+from edge_refarch.validation.testbed.mariadb import db_url
 from edge_refarch.validation.testbed.procs import run_tool
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -389,18 +390,6 @@ class NovaManage:
             f"{self.name}: nova-manage {' '.join(args[:2])}", ok=ok)
 
 
-def _db(user: str, password: str, hostport: str, name: str,
-        timeout_s: int | None = None) -> str:
-    """A database URL; `timeout_s`: PyMySQL's connect, read and write
-    timeouts, for a database across a link (without them a black-holed
-    link holds a query until TCP gives up)."""
-    bounded = "".join(f"&{t}_timeout={timeout_s}"
-                      for t in ("connect", "read", "write")) \
-        if timeout_s else ""
-    return (f"mysql+pymysql://{user}:{password}@{hostport}/{name}"
-            f"?charset=utf8mb4{bounded}")
-
-
 def _mq(password: str, hostport: str) -> str:
     return f"rabbit://nova:{password}@{hostport}/"
 
@@ -471,14 +460,14 @@ class ComputePlan:
                 dbs.append(("placement", "placement", pw["db_placement"]))
                 self.placements[site.name] = Placement(
                     site, sdir, venv, port("placement"),
-                    db_url=_db("placement", pw["db_placement"], local_db,
+                    db_url=db_url("placement", pw["db_placement"], local_db,
                                "placement"),
                     authtoken=authtoken("placement"))
             if "neutron" in svcs:
                 dbs.append(("neutron", "neutron", pw["db_neutron"]))
                 self.neutrons[site.name] = Neutron(
                     site, sdir, venv, port("neutron"),
-                    db_url=_db("neutron", pw["db_neutron"], local_db,
+                    db_url=db_url("neutron", pw["db_neutron"], local_db,
                                "neutron"),
                     transport_url=local_mq, authtoken=authtoken("neutron"))
             if "heat" in svcs:
@@ -488,7 +477,7 @@ class ComputePlan:
                     site.name, root, "keystone")
                 self.heats[site.name] = Heat(
                     site, sdir, venv, port("heat"),
-                    db_url=_db("heat", pw["db_heat"], local_db, "heat"),
+                    db_url=db_url("heat", pw["db_heat"], local_db, "heat"),
                     transport_url=local_mq, authtoken=authtoken("heat"),
                     engine_authtoken=authtoken("heat", region=root.region),
                     keystone=ks + "/v3", identity_writes=writes,
@@ -506,9 +495,9 @@ class ComputePlan:
             if "nova" in svcs:
                 for db in ("nova_api", "nova_cell0", "nova_cell"):
                     dbs.append((db, "nova", pw["db_nova"]))
-                api_db = _db("nova", pw["db_nova"], local_db, "nova_api")
-                cell0 = _db("nova", pw["db_nova"], local_db, "nova_cell0")
-                own = _db("nova", pw["db_nova"], local_db, "nova_cell")
+                api_db = db_url("nova", pw["db_nova"], local_db, "nova_api")
+                cell0 = db_url("nova", pw["db_nova"], local_db, "nova_cell0")
+                own = db_url("nova", pw["db_nova"], local_db, "nova_cell")
                 main_db = cell0 if super_mode else own
                 common = dict(transport_url=local_mq, db_url=main_db,
                               api_db_url=api_db, clients=clients,
@@ -531,7 +520,7 @@ class ComputePlan:
                 cell_conf = conf("nova-cell-conductor",
                                  f"{site.name}-conductor",
                                  transport_url=local_mq,
-                                 db_url=_db("nova", pw["db_nova"], local_db,
+                                 db_url=db_url("nova", pw["db_nova"], local_db,
                                             "nova_cell"),
                                  api_db_url=None, clients=clients)
                 self.services.append(NovaService(
@@ -543,7 +532,7 @@ class ComputePlan:
                     site.name,
                     _mq(pw["rabbit"], topo.address_of(seen, site,
                                                       "rabbitmq")),
-                    _db("nova", pw["db_nova"],
+                    db_url("nova", pw["db_nova"],
                         topo.address_of(seen, site, "mariadb"),
                         "nova_cell", topo.model.bounds.cross_site_timeout_s),
                     cell_conf))
@@ -582,7 +571,8 @@ class ComputePlan:
         db = dbs[control]
         local = any(c is None for _, _, _, c in self.cells[control])
         cached = schemas.cached("nova_api", "nova_cell0", "nova_cell")
-        cell0 = _db("nova", self.pw["db_nova"], f"{site.address}:3306",
+        cell0 = db_url("nova", self.pw["db_nova"],
+                       f"{site.address}:{self.topo.service_port('mariadb')}",
                     "nova_cell0")
         if cached:
             for name in ("nova_api", "nova_cell0") + (

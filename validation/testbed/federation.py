@@ -201,9 +201,9 @@ class SpKeystone(Keystone):
     (Debian's Python, hence a venv of its own) and mod_shib."""
 
     def __init__(self, site, root: Path, venv: Path, wsgi_venv: Path,
-                 db_url: str, *, idp_url: str, idp_id: str,
+                 db_url: str, *, port: int, idp_url: str, idp_id: str,
                  cache_server: str, cache_ttl: int, threads: int = 1):
-        super().__init__(site, root, venv, db_url, primary=False,
+        super().__init__(site, root, venv, db_url, port=port, primary=False,
                          cache_server=cache_server, cache_ttl=cache_ttl,
                          threads=threads, extra_conf=f"""
 [auth]
@@ -254,8 +254,8 @@ ServerRoot "{self.dir}"
 PidFile {self.run / 'httpd.pid'}
 DefaultRuntimeDir {self.run}
 Mutex file:{self.run} default
-Listen {self.site.address}:5000
-ServerName {self.site.address}:5000
+Listen {self.site.address}:{self.port}
+ServerName {self.site.address}:{self.port}
 UseCanonicalName On
 {f'User {user}' if user else ''}
 {f'Group {user}' if user else ''}

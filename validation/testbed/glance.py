@@ -24,11 +24,13 @@ def _oslo_list(items) -> str:
 
 class Glance:
     def __init__(self, site, root: Path, venv: Path, db_url: str, *,
-                 auth_url: str, www_authenticate_uri: str, password: str,
+                 port: int, auth_url: str, www_authenticate_uri: str,
+                 password: str,
                  import_methods: list[str], image_cache: bool,
                  download_sources: list[str], cache_server: str,
                  token_cache_time: int, cross_site_timeout: int):
         self.site = site
+        self.port = port
         self.dir = root / "glance"
         self.etc = self.dir / "etc"
         self.logdir = self.dir / "log"
@@ -51,7 +53,7 @@ class Glance:
 
     @property
     def url(self) -> str:
-        return f"{self.site.scheme}://{self.site.address}:9292"
+        return f"{self.site.scheme}://{self.site.address}:{self.port}"
 
     @property
     def conf(self) -> Path:
@@ -125,7 +127,7 @@ task_pool_threads = 4
 """)
         gunicorn_conf(self.dir / "gunicorn.conf.py",
                       "glance.wsgi.api:application",
-                      f"{self.site.address}:9292", 2, self.logdir,
+                      f"{self.site.address}:{self.port}", 2, self.logdir,
                       # Glance starts its image-cache worker thread at
                       # import: with preload it would live in the master
                       # only, and queued images would never be cached.

@@ -59,10 +59,11 @@ def gunicorn_conf(path: Path, app: str, bind: str, workers: int,
 
 class Keystone:
     def __init__(self, site, root: Path, venv: Path, db_url: str,
-                 *, primary: bool, cache_server: str, cache_ttl: int,
-                 threads: int = 1, extra_conf: str = "",
+                 *, port: int, primary: bool, cache_server: str,
+                 cache_ttl: int, threads: int = 1, extra_conf: str = "",
                  max_active_keys: int = 3):
         self.site = site
+        self.port = port
         self.dir = root / "keystone"
         self.etc = self.dir / "etc"
         self.logdir = self.dir / "log"
@@ -83,7 +84,7 @@ class Keystone:
 
     @property
     def url(self) -> str:
-        return f"{self.site.scheme}://{self.site.address}:5000"
+        return f"{self.site.scheme}://{self.site.address}:{self.port}"
 
     @property
     def conf(self) -> Path:
@@ -134,7 +135,7 @@ expiration_time = {self.cache_ttl}
     def write_server_config(self) -> None:
         gunicorn_conf(self.dir / "gunicorn.conf.py",
                       "keystone.wsgi.api:application",
-                      f"{self.site.address}:5000", 2, self.logdir,
+                      f"{self.site.address}:{self.port}", 2, self.logdir,
                       preload=True, threads=self.threads,
                       tls=self.site.tls)
 

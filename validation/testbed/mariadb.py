@@ -45,9 +45,10 @@ EDGE_KEYSTONE_WRITE_GRANTS = [
 
 
 class MariaDB:
-    def __init__(self, site, root: Path, *, primary: bool, replica: bool,
-                 binlog_retention_s: int | None = None):
+    def __init__(self, site, root: Path, *, port: int, primary: bool,
+                 replica: bool, binlog_retention_s: int | None = None):
         self.site = site
+        self.port = port
         self.dir = root / "mariadb"
         self.data = self.dir / "data"
         self.socket = self.dir / "mysqld.sock"
@@ -74,7 +75,7 @@ class MariaDB:
             # Per site: concurrent bootstraps collide on /tmp temp tables.
             f"tmpdir = {self.dir / 'tmp'}",
             f"bind-address = {self.site.address}",
-            "port = 3306",
+            f"port = {int(self.port)}",
             "skip-name-resolve",
             "skip-external-locking",
             "performance_schema = OFF",
@@ -340,6 +341,19 @@ class MariaDB:
             "last_error": error,
             "gtid": row.get("Gtid_IO_Pos"),
         }
+
+
+def db_url(user: str, password: str, hostport: str, name: str,
+           timeout_s: int | None = None) -> str:
+    """The SQLAlchemy URL of database `name` at `hostport` (PyMySQL,
+    utf8mb4) -- the one place the testbed builds one. `timeout_s`: PyMySQL's
+    connect, read and write timeouts, for a database across a link
+    (without them a black-holed link holds a query until TCP gives up)."""
+    bounded = "".join(f"&{t}_timeout={timeout_s}"
+                      for t in ("connect", "read", "write")) \
+        if timeout_s else ""
+    return (f"mysql+pymysql://{user}:{password}@{hostport}/{name}"
+            f"?charset=utf8mb4{bounded}")
 
 
 def _quote(value: str) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from edge_refarch.architecture import Model, ModelError
+from edge_refarch.architecture.topology import Topology
 from edge_refarch.validation import paths
 from edge_refarch.validation.errors import BadInput, UserError
 from edge_refarch.validation.faults import probe as probe_mod
@@ -36,11 +37,11 @@ from edge_refarch.validation.testbed.mariadb import (
     CATALOG_TABLES,
     EDGE_KEYSTONE_WRITE_GRANTS,
     MariaDB,
+    db_url,
 )
 from edge_refarch.validation.testbed.memcached import Memcached
 from edge_refarch.validation.testbed.procs import ProcessTable
 from edge_refarch.validation.testbed.schemas import Schemas
-from edge_refarch.validation.topology import Topology
 
 STATE_FILE = "testbed.json"
 # Service users the compute side adds to the DC's Keystone (beside glance).
@@ -152,21 +153,23 @@ class Testbed:
             cache = caches[site.name].server if site.name in caches else ""
             if "mariadb" in site.services:
                 dbs[site.name] = MariaDB(
-                    site, sdir, primary=site is root and replicated,
+                    site, sdir, port=topo.service_port("mariadb"),
+                    primary=site is root and replicated,
                     replica=site is not root and replicated,
                     binlog_retention_s=self.model.bounds.binlog_retention_s)
-            db = f"{site.address}:3306"
-            ks_db = (f"mysql+pymysql://keystone:{pw['db_keystone']}@{db}"
-                     "/keystone?charset=utf8mb4")
+            db = f"{site.address}:{topo.service_port('mariadb')}"
+            ks_db = db_url("keystone", pw["db_keystone"], db, "keystone")
             threads = self.model.testbed.keystone_threads
             if "keystone" in site.services and fed and site is not root:
                 keystones[site.name] = federation.SpKeystone(
                     site, self.shared / site.name, venv, wsgi_venv, ks_db,
-                    idp_url=idp_url, idp_id=fed.idp_id, cache_server=cache,
-                    cache_ttl=ttl, threads=threads)
+                    port=topo.service_port("keystone"), idp_url=idp_url,
+                    idp_id=fed.idp_id, cache_server=cache, cache_ttl=ttl,
+                    threads=threads)
             elif "keystone" in site.services:
                 ks = keystones[site.name] = Keystone(
                     site, sdir, venv, ks_db, primary=site is root,
+                    port=topo.service_port("keystone"),
                     cache_server=cache, cache_ttl=ttl, threads=threads,
                     max_active_keys=self.model.bounds.max_active_keys)
                 if fed and site is root:
@@ -189,9 +192,8 @@ class Testbed:
                     site.name), "keystone")
                 glances[site.name] = Glance(
                     site, sdir, venv,
-                    f"mysql+pymysql://glance:{pw['db_glance']}@{db}"
-                    "/glance?charset=utf8mb4",
-                    auth_url=f"{topo.scheme}://{auth}",
+                    db_url("glance", pw["db_glance"], db, "glance"),
+                    port=topo.service_port("glance"), auth_url=f"{topo.scheme}://{auth}",
                     www_authenticate_uri=topo.auth_url(site.name),
                     password=pw["glance"], import_methods=methods,
                     image_cache=bool(features.get("glance_image_cache")),
@@ -695,7 +697,7 @@ class Testbed:
         dbs, caches, keystones, glances = components
         checks = []
         for db in dbs.values():
-            checks.append((db.name, f"{db.site.address}:3306",
+            checks.append((db.name, f"{db.site.address}:{db.port}",
                            lambda db=db: db.healthy(probe)))
         for mc in caches.values():
             checks.append((mc.name, mc.server,

@@ -151,7 +151,7 @@ class LinkFlows(_RstDirective):
     tests to cut it), from the model's flows and catalogs."""
 
     def run(self):
-        from edge_refarch.validation.topology import Topology
+        from edge_refarch.architecture.topology import Topology
         model = _model()
         lines = []
         for name, dm in model.deployment_models.items():
