@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "to look at it ('testbed down' stops it)")
     up.add_argument("--edges", type=_edges, default=None,
                     help="number of edge sites (default: the model's)")
+    up.add_argument("--config-overlay", metavar="FILE",
+                    help="YAML of options to set in the services' "
+                         "configuration: site (or '*') -> service -> file "
+                         "-> section -> option: value")
     up.add_argument("--tls", action="store_true",
                     help="every API over HTTPS with a certificate of a "
                          "private CA of the testbed's own (clouds.yaml "
@@ -118,7 +122,8 @@ def _testbed(args, model, say):
     testbed = Testbed(model, say=say)
     if args.command == "up":
         rec = testbed.up(args.model, args.edges,
-                         keep_on_failure=args.keep_on_failure, tls=args.tls)
+                         keep_on_failure=args.keep_on_failure, tls=args.tls,
+                         config_overlay=args.config_overlay)
         print(f"testbed up: model {rec['deployment']}, {rec['edges']} "
               f"edge(s), brought up in {rec['bring_up_s']} s")
         print(f"clouds.yaml: {rec['clouds_yaml']}")

@@ -29,6 +29,7 @@ from edge_refarch.validation.faults import probe as probe_mod
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
 from edge_refarch.validation.testbed import deps, federation, probes
 from edge_refarch.validation.testbed import keys as keys_mod
+from edge_refarch.validation.testbed import overlay as overlay_mod
 from edge_refarch.validation.testbed import tls as tls_mod
 from edge_refarch.validation.testbed.compute import ComputePlan, NovaAdmin
 from edge_refarch.validation.testbed.glance import Glance
@@ -254,11 +255,14 @@ class Testbed:
 
     # -- up -------------------------------------------------------------------
     def up(self, deployment: str, edges: int | None,
-           keep_on_failure: bool = False, tls: bool = False) -> dict:
+           keep_on_failure: bool = False, tls: bool = False,
+           config_overlay: Path | None = None) -> dict:
         """Bring the testbed up (idempotent). `tls`: every API serves HTTPS
         with a certificate of a private CA of the testbed's own (tls.py);
         not with federated identity (its Apache and Shibboleth serve plain
-        HTTP). Raises BadInput when another 'up' or 'down' is running."""
+        HTTP). `config_overlay`: an operator's option overlay (overlay.py),
+        applied once the configuration is written. Raises BadInput when
+        another 'up' or 'down' is running, or for a bad overlay."""
         # Bad input is refused before anything is locked or touched.
         try:
             topo = Topology(self.model, deployment, edges, testbed=True)
@@ -267,15 +271,23 @@ class Testbed:
         if tls and topo.deployment.federation:
             raise BadInput(f"--tls: not with model {deployment!r} (its "
                            "Apache and Shibboleth serve plain HTTP)")
+        overlay = overlay_mod.load(config_overlay) if config_overlay \
+            else None
+        overlay_name = str(Path(config_overlay).resolve()) \
+            if config_overlay else None
         with self._exclusive("up"):
-            return self._up(topo, deployment, edges, keep_on_failure, tls)
+            return self._up(topo, deployment, edges, keep_on_failure, tls,
+                            overlay, overlay_name)
 
     def _up(self, topo: Topology, deployment: str, edges: int | None,
-            keep_on_failure: bool, tls: bool) -> dict:
+            keep_on_failure: bool, tls: bool, overlay: dict | None = None,
+            overlay_name: str | None = None) -> dict:
         rec = self.recorded()
         if rec is not None:
-            if (rec["deployment"], rec["edges"], bool(rec.get("tls"))) == \
-                    (deployment, topo.edge_count, tls) and self.healthy():
+            if (rec["deployment"], rec["edges"], bool(rec.get("tls")),
+                    rec.get("config_overlay")) == (
+                    deployment, topo.edge_count, tls, overlay_name) \
+                    and self.healthy():
                 self.say(f"testbed already up ({deployment}, "
                          f"{rec['edges']} edges)")
                 return rec
@@ -304,7 +316,7 @@ class Testbed:
             wsgi_venv = deps.apache_keystone_venv(self.say)
         t0 = time.monotonic()
         try:
-            self._bring_up(topo, server, venv, wsgi_venv)
+            self._bring_up(topo, server, venv, wsgi_venv, overlay)
             # Once the machine has settled: what toxiproxy's latency toxic
             # adds beyond what it is asked for (see faults/probe.py).
             overshoot = probe_mod.latency_overshoot_ms(
@@ -326,9 +338,24 @@ class Testbed:
             str(self.clouds_yaml), "started": time.time(),
             "bring_up_s": round(time.monotonic() - t0, 1),
             "latency_overshoot_ms": overshoot, "tls": files,
+            "config_overlay": overlay_name,
         }
         (self.state / STATE_FILE).write_text(json.dumps(rec, indent=2))
         return rec
+
+    def _service_dirs(self, topo: Topology) -> dict[str, dict[str,
+                                                           list[Path]]]:
+        """site -> service -> the directories of its configuration there
+        (a site's own state, and the shared tree Apache reads)."""
+        out: dict[str, dict[str, list[Path]]] = {}
+        for name in topo.sites:
+            dirs: dict[str, list[Path]] = {}
+            for root in (self.state / "sites" / name, self.shared / name):
+                for d in sorted(root.iterdir()) if root.is_dir() else []:
+                    if d.is_dir():
+                        dirs.setdefault(d.name, []).append(d)
+            out[name] = dirs
+        return out
 
     def _check_ports(self, topo: Topology) -> None:
         for host, port, owner in topo.listeners():
@@ -350,7 +377,8 @@ class Testbed:
         return proc
 
     def _bring_up(self, topo: Topology, server: Path, venv: Path,
-                  wsgi_venv: Path | None) -> None:
+                  wsgi_venv: Path | None, overlay: dict | None = None
+                  ) -> None:
         tb = self.model.testbed
         probe = tb.probe_timeout_s
         deadline = time.monotonic() + tb.start_timeout_s
@@ -433,6 +461,10 @@ class Testbed:
         for comp in (*keystones.values(), *glances.values()):
             comp.write_config()
         compute.configure()
+        if overlay:
+            changed = overlay_mod.apply(overlay, self._service_dirs(topo))
+            self.say(f"config overlay: {len(set(changed))} file(s) "
+                     "changed")
 
         # 3. The source of identity truth, and every Glance schema.
         ks_root = keystones[root]
