@@ -1,6 +1,10 @@
 """Errors meant for people: one line, what is wrong and what to do."""
 
 import re
+from pathlib import Path
+
+import jsonschema
+import yaml
 
 
 class UserError(Exception):
@@ -63,3 +67,25 @@ def readable_cause(text: str, limit: int = 400) -> str:
     if len(joined) > limit:
         joined = joined[:limit - 3].rstrip() + "..."
     return joined
+
+
+def load_yaml(path, schema: dict, what: str, hint: str = ""):
+    """The YAML document in `path`, valid against the JSON schema `schema`.
+    Raises BadInput, one line: '<path>: <what> not found', '<path>: not
+    valid YAML: ...' or '<path>: <where in the document>: <why><hint>'."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise BadInput(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the {what}: "
+                       f"{exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path}: not valid YAML: "
+                       f"{str(exc).splitlines()[0]}") from None
+    try:
+        jsonschema.validate(data, schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
+        raise BadInput(f"{path}: {where}: {exc.message}{hint}") from None
+    return data

@@ -33,14 +33,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import jsonschema
-import yaml
-
 from edge_refarch.architecture.requirements import (
     DEFAULT_CATALOG_PATH,
     Catalog,
 )
-from edge_refarch.validation.errors import BadInput
+from edge_refarch.validation.errors import BadInput, load_yaml
 
 # The embedded testbed's declaration, next to the requirement catalog.
 DEFAULT_PATH = DEFAULT_CATALOG_PATH.resolve().with_name(
@@ -104,18 +101,7 @@ def load(path: Path, catalog: Catalog) -> dict[str, dict[str, Expected]]:
 
     Raises BadInput (one line) for a missing, malformed or incomplete file.
     """
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise BadInput(f"{path}: expected-verdicts file not found") from None
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: not valid YAML: "
-                       f"{str(exc).splitlines()[0]}") from None
-    try:
-        jsonschema.validate(raw, SCHEMA)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise BadInput(f"{path}: {where}: {exc.message}") from None
+    raw = load_yaml(path, SCHEMA, "expected-verdicts file")
     out: dict[str, dict[str, Expected]] = {}
     for model, entries in raw["models"].items():
         applies = {r.id for r in catalog.requirements.values()

@@ -30,10 +30,7 @@ from __future__ import annotations
 import configparser
 from pathlib import Path
 
-import jsonschema
-import yaml
-
-from edge_refarch.validation.errors import BadInput
+from edge_refarch.validation.errors import BadInput, load_yaml
 
 # Started (step 1 of the bring-up) before any overlay applies.
 NOT_OVERLAID = ("mariadb", "rabbitmq", "memcached")
@@ -60,18 +57,9 @@ def load(path: Path) -> dict:
     """The overlay in `path`. Raises BadInput (one line) when it cannot be
     read or does not have the shape site -> service -> file -> section ->
     option: scalar."""
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise BadInput(f"{path}: cannot read the config overlay: "
-                       f"{getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        jsonschema.validate(data, SCHEMA)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise BadInput(f"{path}: {where}: {exc.message} (expected site -> "
-                       "service -> file -> section -> option: value)"
-                       ) from None
+    data = load_yaml(path, SCHEMA, "config overlay",
+                     " (expected site -> service -> file -> section -> "
+                     "option: value)")
     for service in (s for services in data.values() for s in services):
         if service in NOT_OVERLAID:
             raise BadInput(f"{path}: {service}: started before the overlay "
