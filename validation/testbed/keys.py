@@ -87,12 +87,11 @@ def ack_statements(site: str, repository: str,
                                                for k in keys.values()))))
 
 
-def ack_table_statements() -> list[str]:
-    return [f"CREATE DATABASE IF NOT EXISTS {ACK_DATABASE}",
-            f"CREATE TABLE IF NOT EXISTS {ACK_DATABASE}.ack ("
-            "site VARCHAR(64) NOT NULL, repository VARCHAR(32) NOT NULL, "
-            "digests VARCHAR(1024) NOT NULL, acked_at DATETIME NOT NULL, "
-            "PRIMARY KEY (site, repository))"]
+# The acknowledgements, one row per edge and repository.
+ACK_TABLE = (f"CREATE TABLE IF NOT EXISTS {ACK_DATABASE}.ack ("
+             "site VARCHAR(64) NOT NULL, repository VARCHAR(32) NOT NULL, "
+             "digests VARCHAR(1024) NOT NULL, acked_at DATETIME NOT NULL, "
+             "PRIMARY KEY (site, repository))")
 
 
 def read_acks(db) -> dict[str, dict[str, set[str]]]:

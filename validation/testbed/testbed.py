@@ -194,7 +194,8 @@ class Testbed:
                 glances[site.name] = Glance(
                     site, sdir, venv,
                     db_url("glance", pw["db_glance"], db, "glance"),
-                    port=topo.service_port("glance"), auth_url=f"{topo.scheme}://{auth}",
+                    port=topo.service_port("glance"),
+                    auth_url=f"{topo.scheme}://{auth}",
                     www_authenticate_uri=topo.auth_url(site.name),
                     password=pw["glance"], import_methods=methods,
                     image_cache=bool(features.get("glance_image_cache")),
@@ -453,11 +454,10 @@ class Testbed:
         if root in dbs and any(db.replica for db in dbs.values()):
             dbs[root].create_replication_user(pw["replicator"])
             # Where the edges' key-sync agents acknowledge their keys.
-            dbs[root].execute(*keys_mod.ack_table_statements(),
-                              log_bin=False)
             dbs[root].create_database(keys_mod.ACK_DATABASE,
                                       keys_mod.ACK_USER,
                                       pw[keys_mod.ACK_USER])
+            dbs[root].execute(keys_mod.ACK_TABLE, log_bin=False)
         for comp in (*keystones.values(), *glances.values()):
             comp.write_config()
         compute.configure()
