@@ -70,7 +70,10 @@ class IdentityReplicaTest(base.EdgeRefarchTest):
         the edge's identity replica does not report 'replicating' again and
         apply what the DC changed during the cut (a user disabled there,
         refused at the edge) within the identity staleness bound."""
-        self._replica()     # not run, before any cut, without the procedure
+        # Not run, before anything is created, without a fault injector or
+        # the procedure.
+        self.injector()
+        self._replica()
         bound = self.model.bounds.identity_staleness_s
         user = self._member_at_edge()
         during = self._disable_during_cut(user, lambda: None)
@@ -101,7 +104,10 @@ class IdentityReplicaTest(base.EdgeRefarchTest):
         during the cut within the identity staleness bound -- with the
         cause 'stale' when its replica reports that it cannot resume, and
         'silently stale' when it reports itself healthy meanwhile."""
-        self._replica()     # not run without the procedures, before a cut
+        # Not run, before anything is created, without a fault injector or
+        # the procedures.
+        self.injector()
+        self._replica()
         for option in ("binlog_purge_command", "replica_reseed_command"):
             if not getattr(CONF.edge_refarch, option):
                 raise self.skipException(
@@ -109,8 +115,8 @@ class IdentityReplicaTest(base.EdgeRefarchTest):
                     f"configured ([edge_refarch] {option})")
         bound = self.model.bounds.identity_staleness_s
         user = self._member_at_edge()
-        # Runs before the heal's cleanup is undone and the user deleted:
-        # the edge is rebuilt whatever the outcome (cleanups run in reverse).
+        # Runs after the heal and before the user is deleted (cleanups run
+        # in reverse): the edge is rebuilt whatever the outcome.
         self.addCleanup(self._reseed_unless_replicating, user)
         purged = {}
 
@@ -151,11 +157,11 @@ class IdentityReplicaTest(base.EdgeRefarchTest):
                       f"heal while {frozen}")
 
     def _reseed_unless_replicating(self, user: dict) -> None:
-        """Leave the edge's replica as the test found it: rebuilt from the
-        DC when it stopped, then caught up (the disabled user refused at
-        the edge) within the staleness bound."""
-        if self._replica()["state"] == "replicating" and \
-                not self._logs_in_at_edge(user):
+        """Leave the edge's replica as the test found it: when it stopped,
+        rebuilt from the DC and caught up (the user, disabled at the DC,
+        refused at the edge) within the staleness bound. A replica that
+        replicates is left alone."""
+        if self._replica()["state"] == "replicating":
             return
         base.run_procedure(self, "replica_reseed_command", "replica re-seed",
                            site=self.edge)
