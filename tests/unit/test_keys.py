@@ -121,7 +121,7 @@ def test_an_edges_keys_against_the_dcs():
 
 
 def test_an_acknowledgement_carries_digests_not_keys():
-    sql, params = keys.ack_statements("edge1", "fernet_tokens",
+    sql, params = keys.ack_statement("edge1", "fernet_tokens",
                                       {"0": "k0", "1": "k1"})
     assert sql.startswith(f"REPLACE INTO {keys.ACK_DATABASE}.ack")
     assert params == ("edge1", "fernet_tokens",

@@ -125,13 +125,14 @@ def for_testbed(testbed, path: Path) -> Path:
         cp["identity"]["ca_certificates_file"] = rec["tls"]["ca"]
     # The testbed's own day-2 procedures: key rotation (keys.py), rotate
     # at the DC, distribute over the links ...
-    rotate = [sys.executable, "-m", "edge_refarch.validation.cli", "-q",
-              "testbed", "keys", "rotate"]
+    testbed_cli = [sys.executable, "-m", "edge_refarch.validation.cli",
+                   "-q", "testbed"]
+    rotate = [*testbed_cli, "keys", "rotate"]
     cp["edge_refarch"]["key_rotation_command"] = shlex.join(rotate)
     cp["edge_refarch"]["credential_key_rotation_command"] = shlex.join(
         [*rotate, "--credential"])
     # ... and its replica procedures (mariadb.py).
-    replicas = [*rotate[:-2], "replicas"]
+    replicas = [*testbed_cli, "replicas"]
     cp["edge_refarch"]["replica_status_command"] = shlex.join(
         [*replicas, "status"])
     cp["edge_refarch"]["binlog_purge_command"] = shlex.join(

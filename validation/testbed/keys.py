@@ -77,7 +77,7 @@ def key_state(dc_keys: dict[str, str], acked: set[str] | None) -> str:
     return "current" if digest(dc_keys["0"]) in acked else "behind"
 
 
-def ack_statements(site: str, repository: str,
+def ack_statement(site: str, repository: str,
                    keys: dict[str, str]) -> tuple[str, tuple]:
     """The statement (and its parameters) with which `site`'s agent
     acknowledges holding `keys` of `repository`."""
@@ -186,7 +186,7 @@ def _ack(args, password: str, repository: str, keys: dict[str, str]
          ) -> bool:
     """Acknowledge `keys` at the DC, over the link; False when the DC is
     out of reach (retried on the next round)."""
-    sql, params = ack_statements(args.site, repository, keys)
+    sql, params = ack_statement(args.site, repository, keys)
     try:
         conn = pymysql.connect(host=args.ack_host, port=args.ack_port,
                                user=ACK_USER, password=password,

@@ -876,16 +876,15 @@ class Testbed:
         during a cut that outlasts it (MariaDB.purge_binary_logs). Returns
         (files before, files after). Raises UserError when the testbed is
         down or its identity is not replicated."""
-        primary = self._primary()
-        return primary.purge_binary_logs()
+        return self._primary(self.databases()).purge_binary_logs()
 
     def reseed_replica(self, site: str) -> str:
         """Day 2: rebuild `site`'s identity replica from the DC
         (MariaDB.reseed_from) when it cannot resume. Returns the GTID
         position it resumed from. Raises BadInput for a site without a
         replica, UserError when the testbed is down."""
-        primary = self._primary()
         dbs = self.databases()
+        primary = self._primary(dbs)
         if site not in dbs or not dbs[site].replica:
             known = ", ".join(n for n, d in dbs.items() if d.replica)
             raise BadInput(f"{site}: no identity replica there (replicas: "
@@ -894,8 +893,9 @@ class Testbed:
         dbs[site].grant(*EDGE_KEYSTONE_WRITE_GRANTS)
         return gtid
 
-    def _primary(self) -> MariaDB:
-        dbs = self.databases()
+    @staticmethod
+    def _primary(dbs: dict[str, MariaDB]) -> MariaDB:
+        """The DC's MariaDB among the running testbed's `dbs`."""
         if not dbs:
             raise UserError("the testbed is not up", 2)
         primary = next((db for db in dbs.values() if db.primary), None)
