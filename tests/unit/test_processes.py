@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from edge_refarch.validation.processes import running, start_time
+from edge_refarch.validation.testbed import procs
 
 
 def test_a_live_process_has_one_stable_start_time():
@@ -25,3 +26,24 @@ def test_a_process_gone_has_none_and_a_zombie_is_not_running():
     child.wait()
     assert start_time(child.pid) is None
     assert not running(child.pid)
+
+
+def test_log_tails_gives_the_last_lines_of_each_log(tmp_path):
+    (tmp_path / "apache-error.log").write_text(
+        "one\n\ntwo\nthree\n[wsgi:error] mod_wsgi: Exception occurred\n")
+    (tmp_path / "access.log").write_text("GET /v3 503\n")
+    (tmp_path / "notes.txt").write_text("not a log\n")
+    assert procs.log_tails(tmp_path, 2) == [
+        "access.log: GET /v3 503",
+        "apache-error.log: three",
+        "apache-error.log: [wsgi:error] mod_wsgi: Exception occurred"]
+
+
+def test_log_tails_reads_only_the_end_of_a_big_log(tmp_path):
+    (tmp_path / "big.log").write_text("x" * 100 + "\nlast\n")
+    assert procs.log_tails(tmp_path, 5, max_bytes=10) == [
+        "big.log: xxxx", "big.log: last"]
+
+
+def test_log_tails_of_an_absent_directory_is_empty(tmp_path):
+    assert procs.log_tails(tmp_path / "missing", 5) == []

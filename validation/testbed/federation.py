@@ -23,6 +23,7 @@ from pathlib import Path
 import requests
 
 from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.testbed import probes
 from edge_refarch.validation.testbed.keystone import Keystone, KeystoneAdmin
 
 APACHE = os.environ.get("EDGE_REFARCH_APACHE", "/usr/sbin/apache2")
@@ -104,21 +105,22 @@ ECP_HEADERS = {
             '"urn:oasis:names:tc:SAML:2.0:profiles:SSO:ecp"'}
 
 
-def ecp_ready(sp: SpKeystone, timeout: float) -> bool:
+def ecp_ready(sp: SpKeystone, timeout: float) -> bool | probes.NotYet:
     """Whether the service provider serves federated logins end to end
     (Apache, mod_shib and shibd, not only shibd's listener): its federated
     auth URL answers an ECP client with a PAOS AuthnRequest (HTTP 200,
     application/vnd.paos+xml), which shibd builds from the identity
-    provider's metadata."""
+    provider's metadata. Otherwise a NotYet with what it answered."""
     _, auth_url = sp_urls(sp.url, sp.idp_id)
     try:
         r = requests.get(auth_url, headers=ECP_HEADERS, timeout=timeout,
                          allow_redirects=False)
-    except requests.RequestException:
-        return False
-    return r.status_code == 200 and \
-        r.headers.get("Content-Type", "").startswith(
-            "application/vnd.paos+xml")
+    except requests.RequestException as exc:
+        return probes.NotYet(f"ECP GET {auth_url}: {type(exc).__name__}")
+    kind = r.headers.get("Content-Type", "")
+    if r.status_code == 200 and kind.startswith("application/vnd.paos+xml"):
+        return True
+    return probes.NotYet(f"ECP GET {auth_url}: {r.status_code} {kind}")
 
 
 def credentials(directory: Path) -> tuple[Path, Path]:

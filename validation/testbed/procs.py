@@ -190,3 +190,22 @@ def run_tool(argv: list[str], what: str, ok: tuple[int, ...] = (0,),
         raise UserError(f"{what} failed: "
                         f"{cause_of(proc.stderr, proc.stdout)}{where}")
     return proc.stdout
+
+
+def log_tails(directory: Path, lines: int,
+              max_bytes: int = 64 * 1024) -> list[str]:
+    """The last `lines` non-empty lines of every ``*.log`` file in
+    `directory` (sorted by name), each as ``"<file>: <line>"`` cut at 300
+    characters; only each file's last `max_bytes` bytes are read. Files
+    that cannot be read are skipped; an absent directory gives []."""
+    out: list[str] = []
+    for log in sorted(directory.glob("*.log")):
+        try:
+            with log.open("rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - max_bytes))
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        tail = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        out.extend(f"{log.name}: {ln[:300]}" for ln in tail[-lines:])
+    return out

@@ -27,7 +27,7 @@ from edge_refarch.validation import paths
 from edge_refarch.validation.errors import BadInput, UserError
 from edge_refarch.validation.faults import probe as probe_mod
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
-from edge_refarch.validation.testbed import deps, federation, probes
+from edge_refarch.validation.testbed import deps, federation, probes, procs
 from edge_refarch.validation.testbed import keys as keys_mod
 from edge_refarch.validation.testbed import overlay as overlay_mod
 from edge_refarch.validation.testbed import tls as tls_mod
@@ -45,6 +45,9 @@ from edge_refarch.validation.testbed.procs import ProcessTable
 from edge_refarch.validation.testbed.schemas import Schemas
 
 STATE_FILE = "testbed.json"
+# Lines of each log of a service that did not start, shown in the progress
+# output before the error.
+LOG_TAIL_LINES = 5
 # Service users the compute side adds to the DC's Keystone (beside glance).
 SERVICE_USERS = ("nova", "placement", "neutron", "heat")
 PASSWORDS = ("admin", "glance", "db_keystone", "db_glance", "replicator",
@@ -371,9 +374,17 @@ class Testbed:
                                 env=comp.env() if hasattr(comp, "env")
                                 else None,
                                 log=comp.dir / "log" / "stdout.log")
-        waited = probes.wait_for(comp.name, check, deadline,
-                                 alive=lambda: proc.alive,
-                                 hint=str(comp.dir / "log"))
+        logs = comp.dir / "log"
+        try:
+            waited = probes.wait_for(comp.name, check, deadline,
+                                     alive=lambda: proc.alive,
+                                     hint=str(logs))
+        except UserError:
+            # The logs go away with the testbed (and with a CI machine's
+            # scratch space): their last lines go to the progress output.
+            for line in procs.log_tails(logs, LOG_TAIL_LINES):
+                self.say(f"{comp.name}: {line}")
+            raise
         self.say(f"{comp.name} healthy (+{waited:.1f}s)")
         return proc
 
