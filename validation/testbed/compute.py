@@ -24,8 +24,7 @@ import shutil
 import socket
 from pathlib import Path
 
-from edge_refarch.validation.errors import UserError
-from edge_refarch.validation.testbed import probes
+from edge_refarch.validation.testbed import ini, setup_api
 from edge_refarch.validation.testbed.keystone import (
     authtoken_section,
     gunicorn_conf,
@@ -40,19 +39,20 @@ DIST_PORT_BASE = 19000
 
 
 def auth_section(section: str, *, auth_url: str, username: str,
-                 password: str, region: str, extra: str = "") -> str:
-    return f"""
-[{section}]
-auth_type = password
-auth_url = {auth_url}
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = {username}
-password = {password}
-region_name = {region}
-valid_interfaces = public
-{extra}"""
+                 password: str, region: str) -> dict[str, dict]:
+    """A keystoneauth client section (Nova's [placement], [neutron]) as
+    ini sections: the service user, public endpoints of `region`."""
+    return {section: {
+        "auth_type": "password",
+        "auth_url": auth_url,
+        "project_domain_name": "Default",
+        "user_domain_name": "Default",
+        "project_name": "service",
+        "username": username,
+        "password": password,
+        "region_name": region,
+        "valid_interfaces": "public",
+    }}
 
 
 class Epmd:
@@ -188,22 +188,19 @@ class Placement(_Wsgi):
     project = "placement"
 
     def __init__(self, site, root, venv, port, *, db_url: str,
-                 authtoken: str):
+                 authtoken: ini.Sections):
         super().__init__(site, root, venv, port)
         self.db_url = db_url
         self.authtoken = authtoken
 
     def write_config(self) -> None:
         self.etc.mkdir(parents=True, exist_ok=True)
-        (self.etc / "placement.conf").write_text(f"""\
-[DEFAULT]
-log_file = {self.logdir / 'placement.log'}
-[api]
-auth_strategy = keystone
-[placement_database]
-connection = {self.db_url}
-max_retries = -1
-{self.authtoken}""")
+        ini.write(self.etc / "placement.conf", ini.merge({
+            "DEFAULT": {"log_file": self.logdir / "placement.log"},
+            "api": {"auth_strategy": "keystone"},
+            "placement_database": {"connection": self.db_url,
+                                   "max_retries": -1},
+        }, self.authtoken), ini.header(self.site.name, "placement"))
         self._gunicorn()
 
     def db_sync(self) -> None:
@@ -220,7 +217,7 @@ class Neutron(_Wsgi):
     project = "neutron"
 
     def __init__(self, site, root, venv, port, *, db_url: str,
-                 transport_url: str, authtoken: str):
+                 transport_url: str, authtoken: ini.Sections):
         super().__init__(site, root, venv, port)
         self.db_url = db_url
         self.transport_url = transport_url
@@ -230,37 +227,33 @@ class Neutron(_Wsgi):
         (self.dir / "state").mkdir(parents=True, exist_ok=True)
         self.etc.mkdir(parents=True, exist_ok=True)
         self.logdir.mkdir(parents=True, exist_ok=True)
-        (self.etc / "neutron.conf").write_text(f"""\
-[DEFAULT]
-core_plugin = ml2
-service_plugins =
-auth_strategy = keystone
-transport_url = {self.transport_url}
-api_paste_config = {self.venv / 'etc' / 'neutron' / 'api-paste.ini'}
-state_path = {self.dir / 'state'}
-host = {self.site.name}
-log_file = {self.logdir / 'neutron-api.log'}
-notify_nova_on_port_status_changes = false
-notify_nova_on_port_data_changes = false
-[database]
-connection = {self.db_url}
-max_retries = -1
-[oslo_concurrency]
-lock_path = {self.dir / 'state' / 'locks'}
-{self.authtoken}""")
-        (self.etc / "ml2_conf.ini").write_text("""\
-[ml2]
-type_drivers = flat,vxlan
-tenant_network_types = vxlan
-mechanism_drivers = openvswitch
-extension_drivers = port_security
-[ml2_type_flat]
-flat_networks = physnet1
-[ml2_type_vxlan]
-vni_ranges = 1:1000
-[securitygroup]
-firewall_driver = noop
-""")
+        state = self.dir / "state"
+        ini.write(self.etc / "neutron.conf", ini.merge({
+            "DEFAULT": {
+                "core_plugin": "ml2",
+                "service_plugins": "",
+                "auth_strategy": "keystone",
+                "transport_url": self.transport_url,
+                "api_paste_config":
+                    self.venv / "etc" / "neutron" / "api-paste.ini",
+                "state_path": state,
+                "host": self.site.name,
+                "log_file": self.logdir / "neutron-api.log",
+                "notify_nova_on_port_status_changes": False,
+                "notify_nova_on_port_data_changes": False,
+            },
+            "database": {"connection": self.db_url, "max_retries": -1},
+            "oslo_concurrency": {"lock_path": state / "locks"},
+        }, self.authtoken), ini.header(self.site.name, "neutron"))
+        ini.write(self.etc / "ml2_conf.ini", {
+            "ml2": {"type_drivers": ["flat", "vxlan"],
+                    "tenant_network_types": "vxlan",
+                    "mechanism_drivers": "openvswitch",
+                    "extension_drivers": "port_security"},
+            "ml2_type_flat": {"flat_networks": "physnet1"},
+            "ml2_type_vxlan": {"vni_ranges": "1:1000"},
+            "securitygroup": {"firewall_driver": "noop"},
+        }, ini.header(self.site.name, "neutron"))
         self._gunicorn()
 
     def env(self) -> dict[str, str]:
@@ -278,47 +271,50 @@ class NovaConf:
     """One nova.conf; every Nova process of a site has its own."""
 
     def __init__(self, path: Path, *, host: str, site, transport_url: str,
-                 db_url: str | None, api_db_url: str | None, clients: str,
-                 authtoken: str = "", compute: bool = False,
-                 state: Path, venv: Path, log: Path):
+                 db_url: str | None, api_db_url: str | None,
+                 clients: ini.Sections,
+                 authtoken: ini.Sections | None = None,
+                 compute: bool = False, state: Path, venv: Path,
+                 log: Path):
         self.path = path
+        self.site = site
         self.dirs = (state / "locks", state / "instances", log.parent)
-        self.text = f"""\
-[DEFAULT]
-host = {host}
-my_ip = {site.address}
-state_path = {state}
-instances_path = {state / 'instances'}
-transport_url = {transport_url}
-log_file = {log}
-{'compute_driver = fake.FakeDriverWithoutFakeNodes' if compute else ''}
-heal_instance_info_cache_interval = -1
-[api]
-auth_strategy = keystone
-{f'[database]{chr(10)}connection = {db_url}{chr(10)}max_retries = -1'
- if db_url else ''}
-{f'[api_database]{chr(10)}connection = {api_db_url}' if api_db_url
- else ''}
-[conductor]
-workers = 1
-[scheduler]
-workers = 1
-# Hosts are discovered once, by 'edge-refarch testbed up'.
-discover_hosts_in_cells_interval = -1
-[wsgi]
-api_paste_config = {venv / 'etc' / 'nova' / 'api-paste.ini'}
-[oslo_concurrency]
-lock_path = {state / 'locks'}
-[oslo_policy]
-enforce_new_defaults = true
-enforce_scope = true
-{clients}
-{authtoken}"""
+        own: dict[str, dict[str, ini.Value]] = {
+            "DEFAULT": {
+                "host": host,
+                "my_ip": site.address,
+                "state_path": state,
+                "instances_path": state / "instances",
+                "transport_url": transport_url,
+                "log_file": log,
+                "compute_driver":
+                    "fake.FakeDriverWithoutFakeNodes" if compute else None,
+                "heal_instance_info_cache_interval": -1,
+            },
+            "api": {"auth_strategy": "keystone"},
+        }
+        if db_url:
+            own["database"] = {"connection": db_url, "max_retries": -1}
+        if api_db_url:
+            own["api_database"] = {"connection": api_db_url}
+        own.update({
+            "conductor": {"workers": 1},
+            # Hosts are discovered once, by 'edge-refarch testbed up'.
+            "scheduler": {"workers": 1,
+                          "discover_hosts_in_cells_interval": -1},
+            "wsgi": {"api_paste_config":
+                     venv / "etc" / "nova" / "api-paste.ini"},
+            "oslo_concurrency": {"lock_path": state / "locks"},
+            "oslo_policy": {"enforce_new_defaults": True,
+                            "enforce_scope": True},
+        })
+        self.sections = ini.merge(own, clients, authtoken or {})
 
     def write(self) -> None:
-        for d in (self.path.parent, *self.dirs):
+        for d in self.dirs:
             d.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(self.text)
+        ini.write(self.path, self.sections,
+                  ini.header(self.site.name, "nova"))
 
 
 class NovaApi(_Wsgi):
@@ -441,13 +437,13 @@ class ComputePlan:
                     cache=cache, cache_time=token_cache_time,
                     connect_timeout=topo.model.bounds.cross_site_timeout_s)
 
-            clients = "".join(
-                auth_section(sec, auth_url=ks, username="nova",
-                             password=pw["nova"], region=site.region)
-                for sec in ("placement", "neutron")) + \
-                f"\n[glance]\nregion_name = {site.region}\n" \
-                "valid_interfaces = public\n" \
-                f"\n[cinder]\nos_region_name = {site.region}\n"
+            clients = ini.merge(
+                *(auth_section(sec, auth_url=ks, username="nova",
+                               password=pw["nova"], region=site.region)
+                  for sec in ("placement", "neutron")),
+                {"glance": {"region_name": site.region,
+                            "valid_interfaces": "public"},
+                 "cinder": {"os_region_name": site.region}})
             local_mq = _mq(pw["rabbit"], f"{site.address}:"
                                          f"{port('rabbitmq')}")
             dbs = self.databases.setdefault(site.name, [])
@@ -604,51 +600,6 @@ class ComputePlan:
         self.manage[control]("cell_v2", "discover_hosts")
 
 
-class NovaAdmin:
-    """Just enough of the compute API to finish a site's set-up."""
-
-    MICROVERSION = "2.53"
-
-    def __init__(self, url: str, token: str, timeout: float = 10.0):
-        self.url = url.rstrip("/")
-        self.token = token
-        self.timeout = timeout
-
-    def _call(self, method: str, path: str, expect=(200,), **kwargs):
-        return probes.api_call(
-            self.url, method, path, timeout=self.timeout, expect=expect,
-            headers={"X-Auth-Token": self.token, "OpenStack-API-Version":
-                     f"compute {self.MICROVERSION}"}, **kwargs)
-
-    def services_up(self) -> set[tuple[str, str]]:
-        """(binary, host) of every service reported up."""
-        try:
-            r = self._call("GET", "/os-services")
-        except UserError:
-            return set()
-        return {(s["binary"], s["host"]) for s in r.json()["services"]
-                if s["state"] == "up"}
-
-    def hypervisors(self) -> set[str]:
-        try:
-            r = self._call("GET", "/os-hypervisors")
-        except UserError:
-            return set()
-        return {h["hypervisor_hostname"] for h in r.json()["hypervisors"]}
-
-    def ensure_zone(self, host: str, zone: str) -> None:
-        """An aggregate named and zoned after the site, holding its host."""
-        aggs = self._call("GET", "/os-aggregates").json()["aggregates"]
-        agg = next((a for a in aggs if a["name"] == zone), None)
-        if agg is None:
-            agg = self._call("POST", "/os-aggregates", json={"aggregate": {
-                "name": zone, "availability_zone": zone}}).json()[
-                    "aggregate"]
-        if host not in (agg.get("hosts") or []):
-            self._call("POST", f"/os-aggregates/{agg['id']}/action",
-                       json={"add_host": {"host": host}})
-
-
 # Heat reads its configuration from sys.argv when its WSGI app is imported
 # (and gunicorn's argv is gunicorn's own), so a two-line shim sets it.
 HEAT_SHIM = """\
@@ -666,7 +617,8 @@ class Heat(_Wsgi):
     project = "heat"
 
     def __init__(self, site, root, venv, port, *, db_url: str,
-                 transport_url: str, authtoken: str, engine_authtoken: str,
+                 transport_url: str, authtoken: ini.Sections,
+                 engine_authtoken: ini.Sections,
                  keystone: str, identity_writes: str, password: str,
                  domain_admin_password: str):
         super().__init__(site, root, venv, port)
@@ -697,9 +649,12 @@ class Heat(_Wsgi):
         # identity is written (a distributed edge's Keystone is a
         # read-only replica); its tokens, trust-scoped ones for scaling
         # included, still come from the site's own Keystone ([trustee]).
-        self.conf.write_text(self._text(state, self.authtoken, "heat.log"))
-        self.engine_conf.write_text(self._text(
-            state, self.engine_authtoken, "heat-engine.log"))
+        ini.write(self.conf, self._sections(state, self.authtoken,
+                                            "heat.log"),
+                  ini.header(self.site.name, "heat"))
+        ini.write(self.engine_conf, self._sections(
+            state, self.engine_authtoken, "heat-engine.log"),
+            ini.header(self.site.name, "heat-engine"))
         (self.dir / "edge_refarch_heat_wsgi.py").write_text(
             HEAT_SHIM.format(conf=str(self.conf)))
         gunicorn_conf(self.dir / "gunicorn.conf.py", self.app,
@@ -707,56 +662,38 @@ class Heat(_Wsgi):
                       self.logdir, preload=False, pythonpath=str(self.dir),
                       tls=self.site.tls)
 
-    def _text(self, state: Path, authtoken: str, log: str) -> str:
+    def _sections(self, state: Path, authtoken: ini.Sections,
+                  log: str) -> dict[str, dict[str, ini.Value]]:
         heat_etc = self.venv / "etc" / "heat"
-        return f"""\
-[DEFAULT]
-host = {self.site.name}-heat
-transport_url = {self.transport_url}
-log_file = {self.logdir / log}
-num_engine_workers = 1
-region_name_for_services = {self.site.region}
-stack_user_domain_name = heat
-stack_domain_admin = heat_domain_admin
-stack_domain_admin_password = {self.domain_admin_password}
-heat_metadata_server_url = {self.url}
-heat_waitcondition_server_url = {self.url}/v1/waitcondition
-environment_dir = {heat_etc / 'environment.d'}
-template_dir = {heat_etc / 'templates'}
-[database]
-connection = {self.db_url}
-max_retries = -1
-[paste_deploy]
-api_paste_config = {heat_etc / 'api-paste.ini'}
-[oslo_concurrency]
-lock_path = {state / 'locks'}
-# Tokens (also trust-scoped ones, for scaling) come from the site's own
-# Keystone; trusts and stack-domain users are written where identity is
-# written: the DC's Keystone (a replica at a distributed edge is read-only).
-[trustee]
-auth_type = password
-auth_url = {self.keystone}
-username = heat
-password = {self.password}
-user_domain_name = Default
-[clients_keystone]
-auth_uri = {self.identity_writes}
-[clients]
-endpoint_type = publicURL
-{authtoken}"""
-
-    def engine_up(self, token: str, project_id: str,
-                  timeout: float) -> bool:
-        """GET /v1/{project}/services lists an engine reported up."""
-        import requests
-        try:
-            r = requests.get(f"{self.url}/v1/{project_id}/services",
-                             headers={"X-Auth-Token": token},
-                             timeout=timeout)
-        except requests.RequestException:
-            return False
-        return r.status_code == 200 and any(
-            s.get("status") == "up" for s in r.json().get("services", []))
+        return ini.merge({
+            "DEFAULT": {
+                "host": f"{self.site.name}-heat",
+                "transport_url": self.transport_url,
+                "log_file": self.logdir / log,
+                "num_engine_workers": 1,
+                "region_name_for_services": self.site.region,
+                "stack_user_domain_name": setup_api.HEAT_DOMAIN,
+                "stack_domain_admin": setup_api.HEAT_DOMAIN_ADMIN,
+                "stack_domain_admin_password": self.domain_admin_password,
+                "heat_metadata_server_url": self.url,
+                "heat_waitcondition_server_url":
+                    f"{self.url}/v1/waitcondition",
+                "environment_dir": heat_etc / "environment.d",
+                "template_dir": heat_etc / "templates",
+            },
+            "database": {"connection": self.db_url, "max_retries": -1},
+            "paste_deploy": {"api_paste_config": heat_etc / "api-paste.ini"},
+            "oslo_concurrency": {"lock_path": state / "locks"},
+            # Tokens (also trust-scoped ones, for scaling) come from the
+            # site's own Keystone; trusts and stack-domain users are written
+            # where identity is written: the DC's Keystone (a replica at a
+            # distributed edge is read-only).
+            "trustee": {"auth_type": "password", "auth_url": self.keystone,
+                        "username": "heat", "password": self.password,
+                        "user_domain_name": "Default"},
+            "clients_keystone": {"auth_uri": self.identity_writes},
+            "clients": {"endpoint_type": "publicURL"},
+        }, authtoken)
 
     def db_sync(self) -> None:
         run_tool([str(self.venv / "bin" / "heat-manage"), "--config-file",

@@ -23,8 +23,8 @@ from pathlib import Path
 import requests
 
 from edge_refarch.validation.errors import UserError
-from edge_refarch.validation.testbed import probes
-from edge_refarch.validation.testbed.keystone import Keystone, KeystoneAdmin
+from edge_refarch.validation.testbed import probes, setup_api
+from edge_refarch.validation.testbed.keystone import Keystone
 
 APACHE = os.environ.get("EDGE_REFARCH_APACHE", "/usr/sbin/apache2")
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
@@ -41,6 +41,9 @@ ATTRIBUTES = ("openstack_user", "openstack_user_domain", "openstack_roles",
               "openstack_project", "openstack_project_domain",
               "openstack_groups")
 PROTOCOL = "saml2"
+# The variable mod_shib sets to the asserting IdP's entity ID (Keystone
+# federation guide, "Configure Keystone as a Service Provider", Shibboleth).
+REMOTE_ID_ATTRIBUTE = "Shib-Identity-Provider"
 SHIBD_PORT = 1600
 
 
@@ -154,29 +157,28 @@ def idp_metadata_path(ks: Keystone) -> Path:
     return idp_dir(ks) / "idp_metadata.xml"
 
 
-def idp_conf(ks: Keystone, url: str) -> str:
+def idp_sections(ks: Keystone, url: str) -> dict[str, dict]:
     """The [saml] section that makes `ks` an identity provider (its key and
-    certificate: `self_signed(idp_dir(ks), ...)`)."""
+    certificate: `self_signed(idp_dir(ks), ...)`), as ini sections."""
     key, cert = credentials(idp_dir(ks))
     org = ks.site.name
-    return f"""
-[saml]
-certfile = {cert}
-keyfile = {key}
-idp_entity_id = {idp_entity_id(url)}
-idp_sso_endpoint = {url}/v3/OS-FEDERATION/saml2/sso
-idp_metadata_path = {idp_metadata_path(ks)}
-xmlsec1_binary = {XMLSEC1}
-idp_organization_name = {org}
-idp_organization_display_name = edge-refarch {org}
-idp_organization_url = {url}
-idp_contact_company = edge-refarch
-idp_contact_name = edge-refarch
-idp_contact_surname = testbed
-idp_contact_email = testbed@example.org
-idp_contact_telephone = 555-0100
-idp_contact_type = technical
-"""
+    return {"saml": {
+        "certfile": cert,
+        "keyfile": key,
+        "idp_entity_id": idp_entity_id(url),
+        "idp_sso_endpoint": f"{url}/v3/OS-FEDERATION/saml2/sso",
+        "idp_metadata_path": idp_metadata_path(ks),
+        "xmlsec1_binary": XMLSEC1,
+        "idp_organization_name": org,
+        "idp_organization_display_name": f"edge-refarch {org}",
+        "idp_organization_url": url,
+        "idp_contact_company": "edge-refarch",
+        "idp_contact_name": "edge-refarch",
+        "idp_contact_surname": "testbed",
+        "idp_contact_email": "testbed@example.org",
+        "idp_contact_telephone": "555-0100",
+        "idp_contact_type": "technical",
+    }}
 
 
 def write_idp_metadata(ks: Keystone) -> Path:
@@ -207,16 +209,14 @@ class SpKeystone(Keystone):
                  cache_server: str, cache_ttl: int, threads: int = 1):
         super().__init__(site, root, venv, db_url, port=port, primary=False,
                          cache_server=cache_server, cache_ttl=cache_ttl,
-                         threads=threads, extra_conf=f"""
-[auth]
-methods = password,token,{PROTOCOL},mapped,application_credential
-
-[federation]
-remote_id_attribute = Shib-Identity-Provider
-
-[{PROTOCOL}]
-remote_id_attribute = Shib-Identity-Provider
-""")
+                         threads=threads, extra_sections={
+                             "auth": {"methods": [
+                                 "password", "token", PROTOCOL, "mapped",
+                                 "application_credential"]},
+                             "federation": {"remote_id_attribute":
+                                            REMOTE_ID_ATTRIBUTE},
+                             PROTOCOL: {"remote_id_attribute":
+                                        REMOTE_ID_ATTRIBUTE}})
         self.wsgi_venv = wsgi_venv
         self.idp_url = idp_url
         self.idp_id = idp_id
@@ -403,40 +403,26 @@ class Shibd:
 
 
 # -- set-up through the identity API ----------------------------------------
-def register_service_provider(idp: KeystoneAdmin, sp_id: str,
-                              site_url: str, idp_id: str) -> None:
+def register_service_provider(idp, sp_id: str, site_url: str,
+                              idp_id: str) -> None:
+    """Register the Keystone at `site_url` as service provider `sp_id` at
+    the identity provider's Keystone (`idp`: an openstacksdk Connection)."""
     sp_url, auth_url = sp_urls(site_url, idp_id)
-    idp._call("PUT", f"/v3/OS-FEDERATION/service_providers/{sp_id}",
-              expect=(201, 409), json={"service_provider": {
-                  "sp_url": sp_url, "auth_url": auth_url, "enabled": True,
-                  "description": f"edge-refarch: the Keystone of {sp_id}"}})
+    setup_api.ensure_service_provider(
+        idp, sp_id, sp_url, auth_url,
+        f"edge-refarch: the Keystone of {sp_id}")
 
 
-def trust_identity_provider(sp: KeystoneAdmin, idp_id: str, entity_id: str,
+def trust_identity_provider(sp, idp_id: str, entity_id: str,
                             domain: str, roles: tuple[str, ...]) -> str:
-    """Register the identity provider at a service provider: its domain
-    (explicit, derived ID), a mapping and the protocol. Returns the
-    domain's ID."""
+    """Register the identity provider at a service provider (`sp`: an
+    openstacksdk Connection): its domain (explicit, derived ID), the
+    mapped roles, a mapping and the protocol. Returns the domain's ID."""
     did = domain_id(entity_id, domain)
-    r = sp._call("GET", f"/v3/domains/{did}", expect=(200, 404))
-    if r.status_code == 404:
-        sp._call("POST", "/v3/domains", expect=201, json={"domain": {
-            "name": domain, "explicit_domain_id": did,
-            "description": f"users of identity provider {idp_id}"}})
-    for role in roles:
-        sp.ensure("roles", "role", {"name": role}, name=role)
-    sp._call("PUT", f"/v3/OS-FEDERATION/identity_providers/{idp_id}",
-             expect=(201, 409), json={"identity_provider": {
-                 "remote_ids": [entity_id], "domain_id": did,
-                 "enabled": True}})
-    mapping = {"mapping": {"schema_version": "3.0",
-                           "rules": mapping_rules(did, roles)}}
-    r = sp._call("PUT", f"/v3/OS-FEDERATION/mappings/{idp_id}_mapping",
-                 expect=(201, 409), json=mapping)
-    if r.status_code == 409:
-        sp._call("PATCH", f"/v3/OS-FEDERATION/mappings/{idp_id}_mapping",
-                 json=mapping)
-    sp._call("PUT", f"/v3/OS-FEDERATION/identity_providers/{idp_id}/"
-                    f"protocols/{PROTOCOL}", expect=(201, 409),
-             json={"protocol": {"mapping_id": f"{idp_id}_mapping"}})
+    setup_api.ensure_domain(sp, did, domain,
+                            f"users of identity provider {idp_id}")
+    setup_api.ensure_roles(sp, roles)
+    setup_api.ensure_identity_provider(
+        sp, idp_id, [entity_id], did, f"{idp_id}_mapping",
+        mapping_rules(did, roles), PROTOCOL)
     return did

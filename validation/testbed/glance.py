@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edge_refarch.validation.testbed import ini
 from edge_refarch.validation.testbed.keystone import (
     authtoken_section,
     gunicorn_conf,
@@ -70,61 +71,50 @@ class Glance:
         flavor = "keystone+cachemanagement" if self.image_cache \
             else "keystone"
         paste = self.venv / "etc" / "glance" / "glance-api-paste.ini"
-        self.conf.write_text(f"""\
-[DEFAULT]
-debug = false
-log_file = {self.logdir / 'glance-api.log'}
-enabled_backends = fs:file
-worker_self_reference_url = {self.url}
-enabled_import_methods = {_oslo_list(self.import_methods)}
-image_cache_dir = {self.dir / 'cache'}
-image_cache_driver = centralized_db
-image_cache_max_size = 10737418240
-show_multiple_locations = false
-
-[database]
-connection = {self.db_url}
-max_retries = -1
-connection_recycle_time = 300
-
-[glance_store]
-default_backend = fs
-
-[fs]
-filesystem_store_datadir = {self.dir / 'images'}
-
-[os_glance_staging_store]
-filesystem_store_datadir = {self.dir / 'staging'}
-
-[os_glance_tasks_store]
-filesystem_store_datadir = {self.dir / 'tasks'}
-
-[paste_deploy]
-flavor = {flavor}
-config_file = {paste}
-
-{authtoken_section(
-    auth_url=self.auth_url, www_authenticate_uri=self.www_authenticate_uri,
-    username="glance", password=self.password, region=self.site.region,
-    cache=self.cache_server, cache_time=self.token_cache_time,
-    connect_timeout=self.cross_site_timeout)}
-[oslo_policy]
-enforce_new_defaults = true
-enforce_scope = true
-
-[import_filtering_opts]
-# glance-download goes through the import URL filter, which refuses
-# loopback hosts and ports other than 80/443 unless listed here: the
-# remote Glance APIs this site reaches through its link proxies.
-allowed_hosts = {_oslo_list(hosts)}
-allowed_ports = {_oslo_list(ports)}
-
-[glance_download_properties]
-extra_properties = {_oslo_list(DOWNLOAD_PROPERTIES)}
-
-[wsgi]
-task_pool_threads = 4
-""")
+        ini.write(self.conf, ini.merge(
+            {
+                "DEFAULT": {
+                    "debug": False,
+                    "log_file": self.logdir / "glance-api.log",
+                    "enabled_backends": "fs:file",
+                    "worker_self_reference_url": self.url,
+                    "enabled_import_methods":
+                        _oslo_list(self.import_methods),
+                    "image_cache_dir": self.dir / "cache",
+                    "image_cache_driver": "centralized_db",
+                    "image_cache_max_size": 10737418240,
+                    "show_multiple_locations": False,
+                },
+                "database": {"connection": self.db_url, "max_retries": -1,
+                             "connection_recycle_time": 300},
+                "glance_store": {"default_backend": "fs"},
+                "fs": {"filesystem_store_datadir": self.dir / "images"},
+                "os_glance_staging_store": {
+                    "filesystem_store_datadir": self.dir / "staging"},
+                "os_glance_tasks_store": {
+                    "filesystem_store_datadir": self.dir / "tasks"},
+                "paste_deploy": {"flavor": flavor, "config_file": paste},
+                "oslo_policy": {"enforce_new_defaults": True,
+                                "enforce_scope": True},
+                # glance-download goes through the import URL filter, which
+                # refuses loopback hosts and ports other than 80/443 unless
+                # listed here: the remote Glance APIs this site reaches
+                # through its link proxies.
+                "import_filtering_opts": {
+                    "allowed_hosts": _oslo_list(hosts),
+                    "allowed_ports": _oslo_list(ports)},
+                "glance_download_properties": {
+                    "extra_properties": _oslo_list(DOWNLOAD_PROPERTIES)},
+                "wsgi": {"task_pool_threads": 4},
+            },
+            authtoken_section(
+                auth_url=self.auth_url,
+                www_authenticate_uri=self.www_authenticate_uri,
+                username="glance", password=self.password,
+                region=self.site.region, cache=self.cache_server,
+                cache_time=self.token_cache_time,
+                connect_timeout=self.cross_site_timeout)),
+            ini.header(self.site.name, "glance"))
         gunicorn_conf(self.dir / "gunicorn.conf.py",
                       "glance.wsgi.api:application",
                       f"{self.site.address}:{self.port}", 2, self.logdir,

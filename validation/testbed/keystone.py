@@ -9,10 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import requests
-
 from edge_refarch.validation.errors import UserError
-from edge_refarch.validation.testbed import probes
+from edge_refarch.validation.testbed import ini
 
 # Keystone 30 reads sys.argv through oslo.config, so gunicorn must get no
 # command-line arguments: it reads ./gunicorn.conf.py from its working dir.
@@ -60,7 +58,8 @@ def gunicorn_conf(path: Path, app: str, bind: str, workers: int,
 class Keystone:
     def __init__(self, site, root: Path, venv: Path, db_url: str,
                  *, port: int, primary: bool, cache_server: str,
-                 cache_ttl: int, threads: int = 1, extra_conf: str = "",
+                 cache_ttl: int, threads: int = 1,
+                 extra_sections: ini.Sections | None = None,
                  max_active_keys: int = 3):
         self.site = site
         self.port = port
@@ -73,7 +72,8 @@ class Keystone:
         self.cache_server = cache_server
         self.cache_ttl = cache_ttl
         self.threads = threads
-        self.extra_conf = extra_conf   # more sections (federation)
+        # More sections (federation: [saml], [auth], [federation]).
+        self.extra_sections = dict(extra_sections or {})
         self.max_active_keys = max_active_keys
         self.keys = self.dir / "fernet-keys"
         self.credential_keys = self.dir / "credential-keys"
@@ -90,46 +90,35 @@ class Keystone:
     def conf(self) -> Path:
         return self.etc / "keystone.conf"
 
+    def sections(self) -> dict[str, dict[str, ini.Value]]:
+        """keystone.conf (Keystone configuration reference)."""
+        return {
+            "DEFAULT": {"debug": False,
+                        "log_file": self.logdir / "keystone.log"},
+            "database": {"connection": self.db_url, "max_retries": -1,
+                         "connection_recycle_time": 300},
+            "token": {"provider": "fernet", "expiration": 3600,
+                      "cache_time": self.cache_ttl},
+            "revoke": {"cache_time": self.cache_ttl},
+            "fernet_tokens": {"key_repository": self.keys,
+                              "max_active_keys": self.max_active_keys},
+            "fernet_receipts": {"key_repository": self.keys},
+            "credential": {"key_repository": self.credential_keys},
+            # The site's own memcached. Without a cache Keystone runs ~200
+            # queries per authenticated request. The TTL bounds how long
+            # replicated identity changes may go unseen at an edge
+            # (nothing invalidates this cache across sites).
+            "cache": {"enabled": True,
+                      "backend": "oslo_cache.memcache_pool",
+                      "memcache_servers": self.cache_server,
+                      "expiration_time": self.cache_ttl},
+        }
+
     def write_config(self) -> None:
         self.etc.mkdir(parents=True, exist_ok=True)
         self.logdir.mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(f"""\
-[DEFAULT]
-debug = false
-log_file = {self.logdir / 'keystone.log'}
-
-[database]
-connection = {self.db_url}
-max_retries = -1
-connection_recycle_time = 300
-
-[token]
-provider = fernet
-expiration = 3600
-cache_time = {self.cache_ttl}
-
-[revoke]
-cache_time = {self.cache_ttl}
-
-[fernet_tokens]
-key_repository = {self.keys}
-max_active_keys = {self.max_active_keys}
-
-[fernet_receipts]
-key_repository = {self.keys}
-
-[credential]
-key_repository = {self.credential_keys}
-
-[cache]
-# The site's own memcached. Without a cache Keystone runs ~200 queries per
-# authenticated request. The TTL bounds how long replicated identity changes
-# may go unseen at an edge (nothing invalidates this cache across sites).
-enabled = true
-backend = oslo_cache.memcache_pool
-memcache_servers = {self.cache_server}
-expiration_time = {self.cache_ttl}
-{self.extra_conf}""")
+        ini.write(self.conf, ini.merge(self.sections(), self.extra_sections),
+                  ini.header(self.site.name, "keystone"))
         self.write_server_config()
 
     def write_server_config(self) -> None:
@@ -187,130 +176,35 @@ expiration_time = {self.cache_ttl}
                 "PYTHONWARNINGS": "ignore"}
 
 
-class KeystoneAdmin:
-    """Just enough of the identity API to set a site up (admin token)."""
-
-    def __init__(self, url: str, password: str, timeout: float = 10.0):
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-        body = {"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": "admin", "domain": {"id": "default"},
-                "password": password}}},
-            "scope": {"project": {"name": "admin",
-                                  "domain": {"id": "default"}}}}}
-        r = self._call("POST", "/v3/auth/tokens", json=body, expect=201)
-        self.token = r.headers["X-Subject-Token"]
-
-    def _call(self, method: str, path: str, expect: int | tuple = 200,
-              **kwargs) -> requests.Response:
-        token = getattr(self, "token", None)
-        return probes.api_call(
-            self.url, method, path, timeout=self.timeout, expect=expect,
-            headers={"X-Auth-Token": token} if token else {}, **kwargs)
-
-    def find(self, collection: str, **filters) -> dict | None:
-        r = self._call("GET", f"/v3/{collection}", params=filters)
-        items = r.json()[collection]
-        return items[0] if items else None
-
-    def ensure(self, collection: str, singular: str, body: dict,
-               **filters) -> dict:
-        found = self.find(collection, **filters)
-        if found:
-            return found
-        r = self._call("POST", f"/v3/{collection}", json={singular: body},
-                       expect=201)
-        return r.json()[singular]
-
-    def ensure_region(self, region_id: str) -> None:
-        r = self._call("GET", f"/v3/regions/{region_id}", expect=(200, 404))
-        if r.status_code == 404:
-            self._call("POST", "/v3/regions", expect=201,
-                       json={"region": {"id": region_id}})
-
-    def ensure_role_assignment(self, project_id: str, user_id: str,
-                               role_id: str) -> None:
-        self._call("PUT", f"/v3/projects/{project_id}/users/{user_id}/roles/"
-                          f"{role_id}", expect=(200, 204))
-
-    def ensure_service_user(self, name: str, password: str) -> None:
-        project = self.ensure("projects", "project",
-                              {"name": "service", "domain_id": "default"},
-                              name="service")
-        user = self.ensure("users", "user",
-                           {"name": name, "domain_id": "default",
-                            "password": password}, name=name)
-        for role_name in ("service", "admin"):
-            role = self.ensure("roles", "role", {"name": role_name},
-                               name=role_name)
-            self.ensure_role_assignment(project["id"], user["id"],
-                                        role["id"])
-
-    def ensure_heat_domain(self, admin_password: str) -> None:
-        """Heat's stack-user domain, its admin, and the stack-user role."""
-        domain = self.ensure("domains", "domain",
-                             {"name": "heat", "description":
-                              "Heat stack users (edge-refarch testbed)"},
-                             name="heat")
-        user = self.ensure("users", "user",
-                           {"name": "heat_domain_admin",
-                            "domain_id": domain["id"],
-                            "password": admin_password},
-                           name="heat_domain_admin", domain_id=domain["id"])
-        admin = self.ensure("roles", "role", {"name": "admin"}, name="admin")
-        self._call("PUT", f"/v3/domains/{domain['id']}/users/{user['id']}/"
-                          f"roles/{admin['id']}", expect=(200, 204))
-        self.ensure("roles", "role", {"name": "heat_stack_user"},
-                    name="heat_stack_user")
-
-    def set_catalog(self, endpoints) -> None:
-        """Make this site's catalog exactly `endpoints` (Topology.Endpoint)."""
-        existing = self._call("GET", "/v3/endpoints").json()["endpoints"]
-        for ep in existing:
-            self._call("DELETE", f"/v3/endpoints/{ep['id']}", expect=204)
-        services = {}
-        for ep in endpoints:
-            self.ensure_region(ep.region)
-            if ep.service not in services:
-                services[ep.service] = self.ensure(
-                    "services", "service",
-                    {"type": ep.catalog_type, "name": ep.service},
-                    type=ep.catalog_type)
-            self._call("POST", "/v3/endpoints", expect=201, json={
-                "endpoint": {"service_id": services[ep.service]["id"],
-                             "interface": "public", "region_id": ep.region,
-                             "url": ep.url}})
-
-
 def authtoken_section(*, auth_url: str, www_authenticate_uri: str,
                       username: str, password: str, region: str,
                       cache: str, cache_time: int,
-                      connect_timeout: int) -> str:
+                      connect_timeout: int) -> dict[str, dict]:
     """keystonemiddleware's [keystone_authtoken] section of a service's
-    config (Glance, Nova, Placement, Neutron, Heat). `cache_time`: seconds
-    a validated token is accepted without asking Keystone again (its
-    default, 300 s, would keep a revoked token valid at the service that
-    long; the model's bounds.identity_staleness_s caps it);
-    `connect_timeout`: seconds to reach Keystone (the model's
+    config (Glance, Nova, Placement, Neutron, Heat), as ini sections.
+    `cache_time`: seconds a validated token is accepted without asking
+    Keystone again (its default, 300 s, would keep a revoked token valid at
+    the service that long; the model's bounds.identity_staleness_s caps
+    it); `connect_timeout`: seconds to reach Keystone (the model's
     bounds.cross_site_timeout_s)."""
-    return f"""
-[keystone_authtoken]
-www_authenticate_uri = {www_authenticate_uri}
-auth_url = {auth_url}
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = {username}
-password = {password}
-region_name = {region}
-# The catalog holds public endpoints only (the default here is internal).
-interface = public
-service_token_roles_required = true
-memcached_servers = {cache}
-token_cache_time = {cache_time}
-# A cut-off identity service must fail fast, not hang (default: ~90 s).
-http_connect_timeout = {connect_timeout}
-http_request_max_retries = 1
-"""
+    return {"keystone_authtoken": {
+        "www_authenticate_uri": www_authenticate_uri,
+        "auth_url": auth_url,
+        "auth_type": "password",
+        "project_domain_name": "Default",
+        "user_domain_name": "Default",
+        "project_name": "service",
+        "username": username,
+        "password": password,
+        "region_name": region,
+        # The catalog holds public endpoints only (the default here is
+        # internal).
+        "interface": "public",
+        "service_token_roles_required": True,
+        "memcached_servers": cache,
+        "token_cache_time": cache_time,
+        # A cut-off identity service must fail fast, not hang (default:
+        # ~90 s).
+        "http_connect_timeout": connect_timeout,
+        "http_request_max_retries": 1,
+    }}

@@ -31,6 +31,7 @@ import configparser
 from pathlib import Path
 
 from edge_refarch.validation.errors import BadInput, load_yaml
+from edge_refarch.validation.testbed import ini
 
 # Started (step 1 of the bring-up) before any overlay applies.
 NOT_OVERLAID = ("mariadb", "rabbitmq", "memcached")
@@ -72,14 +73,11 @@ def load(path: Path) -> dict:
     return data
 
 
-def _value(value) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
 def set_options(conf: Path, sections: dict[str, dict]) -> None:
     """Set `sections` (section -> option -> value) in the INI file `conf`,
-    keeping everything else. Raises BadInput for a file configparser
-    cannot read faithfully (a repeated option or section)."""
+    keeping everything else but comments below the file's header. Raises
+    BadInput for a file configparser cannot read faithfully (a repeated
+    option or section)."""
     cp = configparser.ConfigParser(interpolation=None, strict=True,
                                    allow_no_value=True,
                                    default_section="\0none")
@@ -93,8 +91,15 @@ def set_options(conf: Path, sections: dict[str, dict]) -> None:
         if not cp.has_section(section):
             cp.add_section(section)
         for option, value in options.items():
-            cp.set(section, option, _value(value))
+            cp.set(section, option, ini.value(value))
+    # configparser drops comments: keep the file's header (ini.header).
+    header = []
+    for line in conf.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line)
     with open(conf, "w") as fh:
+        fh.writelines(f"{line}\n" for line in header)
         cp.write(fh)
 
 

@@ -22,25 +22,6 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def api_call(base: str, method: str, path: str, *, timeout: float,
-             expect: int | tuple[int, ...] = 200,
-             headers: dict[str, str] | None = None,
-             **kwargs) -> requests.Response:
-    """One request to a service's API during set-up; a transport error or
-    an unexpected status is a one-line UserError naming the call."""
-    try:
-        r = requests.request(method, base + path, headers=headers or {},
-                             timeout=timeout, **kwargs)
-    except requests.RequestException as exc:
-        raise UserError(f"{base}: {method} {path} failed: "
-                        f"{type(exc).__name__}") from None
-    expected = expect if isinstance(expect, tuple) else (expect,)
-    if r.status_code not in expected:
-        raise UserError(f"{base}: {method} {path} returned "
-                        f"{r.status_code}: {r.text[:200]}")
-    return r
-
-
 class NotYet:
     """A failed probe that says why: false in a boolean context, and the
     reason a wait that times out reports (for example ``GET

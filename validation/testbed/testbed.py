@@ -27,13 +27,19 @@ from edge_refarch.validation import paths
 from edge_refarch.validation.errors import BadInput, UserError
 from edge_refarch.validation.faults import probe as probe_mod
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
-from edge_refarch.validation.testbed import deps, federation, probes, procs
+from edge_refarch.validation.testbed import (
+    deps,
+    federation,
+    probes,
+    procs,
+    setup_api,
+)
 from edge_refarch.validation.testbed import keys as keys_mod
 from edge_refarch.validation.testbed import overlay as overlay_mod
 from edge_refarch.validation.testbed import tls as tls_mod
-from edge_refarch.validation.testbed.compute import ComputePlan, NovaAdmin
+from edge_refarch.validation.testbed.compute import ComputePlan
 from edge_refarch.validation.testbed.glance import Glance
-from edge_refarch.validation.testbed.keystone import Keystone, KeystoneAdmin
+from edge_refarch.validation.testbed.keystone import Keystone
 from edge_refarch.validation.testbed.mariadb import (
     CATALOG_TABLES,
     EDGE_KEYSTONE_WRITE_GRANTS,
@@ -45,6 +51,8 @@ from edge_refarch.validation.testbed.procs import ProcessTable
 from edge_refarch.validation.testbed.schemas import Schemas
 
 STATE_FILE = "testbed.json"
+# Seconds for one set-up call to a Keystone (creating users, the catalog).
+SETUP_CALL_TIMEOUT_S = 10.0
 # Lines of each log of a service that did not start, shown in the progress
 # output before the error.
 LOG_TAIL_LINES = 5
@@ -177,7 +185,8 @@ class Testbed:
                     cache_server=cache, cache_ttl=ttl, threads=threads,
                     max_active_keys=self.model.bounds.max_active_keys)
                 if fed and site is root:
-                    ks.extra_conf = federation.idp_conf(ks, idp_url)
+                    ks.extra_sections.update(
+                        federation.idp_sections(ks, idp_url))
             if "glance" in site.services:
                 features = dm.features.get(site.tier, {})
                 methods = features.get(
@@ -569,13 +578,14 @@ class Testbed:
 
         def configure_root():
             start_keystone(ks_root)()
-            admin = KeystoneAdmin(ks_root.url, pw["admin"])
+            admin = setup_api.connect(ks_root.url, pw["admin"],
+                                      timeout=SETUP_CALL_TIMEOUT_S)
             for user in ("glance", *SERVICE_USERS):
                 if any(user in s.services for s in topo.sites.values()):
-                    admin.ensure_service_user(user, pw[user])
+                    setup_api.ensure_service_user(admin, user, pw[user])
             if compute.heats:
-                admin.ensure_heat_domain(pw["heat_domain_admin"])
-            admin.set_catalog(topo.catalog_for(root))
+                setup_api.ensure_heat_domain(admin, pw["heat_domain_admin"])
+            setup_api.set_catalog(admin, topo.catalog_for(root))
             for name, sp in sps.items():
                 federation.register_service_provider(
                     admin, name, sp.url, fed.idp_id)
@@ -596,8 +606,9 @@ class Testbed:
                     gtid, max(1.0, deadline - time.monotonic())):
                 raise UserError(f"{ks.name}: the identity replica did not "
                                 "catch up with the DC")
-            admin = KeystoneAdmin(ks.url, pw["admin"])
-            admin.set_catalog(topo.catalog_for(name))
+            admin = setup_api.connect(ks.url, pw["admin"],
+                                      timeout=SETUP_CALL_TIMEOUT_S)
+            setup_api.set_catalog(admin, topo.catalog_for(name))
             if name in sps:
                 federation.trust_identity_provider(
                     admin, fed.idp_id,
@@ -613,22 +624,24 @@ class Testbed:
             log=s.dir / "log" / "stdout.log")
             for s in (*compute.services, *compute.engines)}
 
-        def admin_at(site: str) -> KeystoneAdmin:
-            """An admin token from `site`'s Keystone, retried until the
-            deadline: with every worker starting at once on a small
-            machine, one request may time out (seen once, in CI)."""
-            got: list[KeystoneAdmin] = []
+        def admin_at(site: str, **apis: str):
+            """An admin Connection at `site`'s Keystone (`apis`: the
+            compute_url/orchestration_url of setup_api.connect) once it
+            holds a token, retried until the deadline: with every worker
+            starting at once on a small machine, one request may time out
+            (seen once, in CI)."""
+            conn = setup_api.connect(keystones[site].url, pw["admin"],
+                                     timeout=probe * 5, **apis)
 
             def once() -> bool:
                 try:
-                    got.append(KeystoneAdmin(keystones[site].url,
-                                             pw["admin"]))
+                    setup_api.token(conn)
                 except UserError:
                     return False
                 return True
             probes.wait_for(f"{site}: admin token", once, deadline,
                             interval=1)
-            return got[-1]
+            return conn
 
         def workers_alive() -> bool:
             return all(p.alive for p in workers.values())
@@ -636,9 +649,8 @@ class Testbed:
         def finish_nova(control: str):
             def run():
                 ident = topo.identity_site(control).name
-                token = admin_at(ident).token
-                nova = NovaAdmin(compute.apis[control].url + "/v2.1", token,
-                                 timeout=probe * 5)
+                nova = admin_at(ident, compute_url=topo.url_of(
+                    control, topo.sites[control], "nova"))
                 hosts = set(compute.hosts[control])
                 wanted = {(s.binary, s.host) for s in compute.services
                           if topo.provider(s.site.name, "nova").name
@@ -646,7 +658,8 @@ class Testbed:
                 try:
                     waited = probes.wait_for(
                         f"{control}: Nova services up",
-                        lambda: wanted <= nova.services_up(), deadline,
+                        lambda: wanted <= setup_api.nova_services_up(nova),
+                        deadline,
                         interval=0.5, alive=workers_alive,
                         hint=str(self.state / "sites") + " (nova logs)")
                 except UserError as exc:
@@ -658,11 +671,11 @@ class Testbed:
                     # can be mapped once its compute node record exists.
                     def mapped() -> bool:
                         compute.discover_hosts(control)
-                        return hosts <= nova.hypervisors()
+                        return hosts <= setup_api.hypervisors(nova)
                     probes.wait_for(f"{control}: compute hosts mapped",
                                     mapped, deadline, interval=1)
                     for host in sorted(hosts):
-                        nova.ensure_zone(host, host)
+                        setup_api.ensure_zone(nova, host, host)
                 self.say(f"{control}: Nova ready ({len(wanted)} services, "
                          f"{len(hosts)} compute hosts; +{waited:.1f}s)")
             return run
@@ -671,11 +684,11 @@ class Testbed:
             def run():
                 heat = compute.heats[name]
                 ident = topo.identity_site(name).name
-                ks = admin_at(ident)
-                project = ks.find("projects", name="admin")["id"]
+                conn = admin_at(ident, orchestration_url=topo.url_of(
+                    name, topo.sites[name], "heat"))
                 waited = probes.wait_for(
                     f"{name}: Heat engine up",
-                    lambda: heat.engine_up(ks.token, project, probe),
+                    lambda: setup_api.heat_engine_up(conn),
                     deadline, interval=0.5, alive=workers_alive,
                     hint=str(heat.logdir))
                 self.say(f"{name}: Heat ready (+{waited:.1f}s)")
