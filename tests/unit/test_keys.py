@@ -91,10 +91,12 @@ def test_both_key_repositories_are_published_and_synced(tmp_path):
     assert [s.split("'")[1] for s in deleted] == ["fernet_tokens",
                                                    "credential"]
     site = type("Site", (), {"name": "edge1"})
-    argv = keys.KeySync(site, FakeDb(), type(
+    agent = keys.KeySync(site, FakeDb(), type(
         "K", (), {"dir": tmp_path, "keys": FakeKeystone.keys,
                   "credential_keys": FakeKeystone.credential_keys}),
-        "127.0.2.1:20101", "s3cret", 3).argv()
+        "127.0.2.1:20101", "s3cret", 3)
+    agent.write_config()
+    argv = agent.argv()
     assert argv[argv.index("--repository") + 1:] == [
         f"fernet_tokens={FakeKeystone.keys}", "--repository",
         f"credential={FakeKeystone.credential_keys}"]

@@ -237,12 +237,12 @@ def _require(files, executable: bool = True) -> None:
 
 def check_programs() -> None:
     """The Debian programs the testbed runs are where it expects them."""
-    from edge_refarch.validation.testbed import compute, mariadb, memcached
+    from edge_refarch.validation.testbed import mariadb, memcached, rabbitmq
     _require(((mariadb.MARIADBD, "mariadb-server"),
               (mariadb.INSTALL_DB, "mariadb-server"),
               (memcached.MEMCACHED, "memcached"),
-              (compute.RABBITMQ_SERVER, "rabbitmq-server"),
-              (compute.EPMD, "erlang-base")))
+              (rabbitmq.RABBITMQ_SERVER, "rabbitmq-server"),
+              (rabbitmq.EPMD, "erlang-base")))
 
 
 def check_federation_programs() -> None:

@@ -15,7 +15,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -25,6 +24,7 @@ import requests
 from edge_refarch.validation.errors import UserError
 from edge_refarch.validation.testbed import probes, setup_api
 from edge_refarch.validation.testbed.keystone import Keystone
+from edge_refarch.validation.testbed.service import Server, tcp_health
 
 APACHE = os.environ.get("EDGE_REFARCH_APACHE", "/usr/sbin/apache2")
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
@@ -205,9 +205,11 @@ class SpKeystone(Keystone):
     (Debian's Python, hence a venv of its own) and mod_shib."""
 
     def __init__(self, site, root: Path, venv: Path, wsgi_venv: Path,
-                 db_url: str, *, port: int, idp_url: str, idp_id: str,
-                 cache_server: str, cache_ttl: int, threads: int = 1):
-        super().__init__(site, root, venv, db_url, port=port, primary=False,
+                 db_url: str, *, port: int, health_path: str, idp_url: str,
+                 idp_id: str, cache_server: str, cache_ttl: int,
+                 threads: int = 1):
+        super().__init__(site, root, venv, db_url, port=port,
+                         health_path=health_path, primary=False,
                          cache_server=cache_server, cache_ttl=cache_ttl,
                          threads=threads, extra_sections={
                              "auth": {"methods": [
@@ -373,8 +375,13 @@ WSGIScriptAlias / {wsgi}
     def env(self) -> dict[str, str]:
         return {"LANG": "C"}
 
+    def health(self, timeout: float) -> bool | probes.NotYet:
+        """Keystone answers, and federated logins work end to end
+        (ecp_ready)."""
+        return super().health(timeout) and ecp_ready(self, timeout)
 
-class Shibd:
+
+class Shibd(Server):
     """The Shibboleth daemon of one service provider."""
 
     def __init__(self, sp: SpKeystone):
@@ -386,20 +393,17 @@ class Shibd:
     def name(self) -> str:
         return f"{self.site.name}.shibd"
 
+    @property
+    def target(self) -> str:
+        host, port = self.sp.shibd_address
+        return f"{host}:{port}"
+
     def argv(self) -> list[str]:
         return [SHIBD, "-F", "-f", "-c", str(self.dir / "shibboleth2.xml"),
                 "-p", str(self.sp.run / "shibd.pid")]
 
-    def env(self) -> dict[str, str]:
-        return {}
-
-    def healthy(self, timeout: float) -> bool:
-        try:
-            with socket.create_connection(self.sp.shibd_address,
-                                          timeout=timeout):
-                return True
-        except OSError:
-            return False
+    def health(self, timeout: float) -> bool | probes.NotYet:
+        return tcp_health(*self.sp.shibd_address, timeout)
 
 
 # -- set-up through the identity API ----------------------------------------

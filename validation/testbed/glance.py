@@ -11,6 +11,7 @@ from edge_refarch.validation.testbed.keystone import (
     gunicorn_conf,
 )
 from edge_refarch.validation.testbed.procs import run_tool
+from edge_refarch.validation.testbed.service import HttpServer
 
 # Property prefixes glance-download copies from the source image (name and
 # visibility are never copied by Glance).
@@ -23,18 +24,20 @@ def _oslo_list(items) -> str:
     return "[" + ",".join(str(i) for i in items) + "]"
 
 
-class Glance:
+class Glance(HttpServer):
+    """A site's Glance API (and its image cache) under gunicorn."""
+
     def __init__(self, site, root: Path, venv: Path, db_url: str, *,
-                 port: int, auth_url: str, www_authenticate_uri: str,
-                 password: str,
+                 port: int, health_path: str, auth_url: str,
+                 www_authenticate_uri: str, password: str,
                  import_methods: list[str], image_cache: bool,
                  download_sources: list[str], cache_server: str,
                  token_cache_time: int, cross_site_timeout: int):
         self.site = site
         self.port = port
+        self.health_path = health_path
         self.dir = root / "glance"
         self.etc = self.dir / "etc"
-        self.logdir = self.dir / "log"
         self.venv = venv
         self.db_url = db_url
         self.auth_url = auth_url

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pymysql
 
+from edge_refarch.validation.testbed.service import Service
+
 KEY_TABLE = "edge_refarch_key_repository"
 # The repositories distributed: the fernet token keys, and the credential
 # keys Keystone encrypts stored credentials with ([credential]
@@ -245,8 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(args.interval)
 
 
-class KeySync:
-    """The key-sync agent of one edge, as a testbed process."""
+class KeySync(Service):
+    """The key-sync agent of one edge, as a testbed process (no listener:
+    healthy while it runs; its acknowledgements at the DC say more)."""
 
     def __init__(self, site, db, keystone, ack_at: str, password: str,
                  timeout: float):
@@ -269,12 +272,21 @@ class KeySync:
     def name(self) -> str:
         return self.process_name(self.site.name)
 
-    def argv(self) -> list[str]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        secret = self.dir / "ack-password"
-        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    @property
+    def secret(self) -> Path:
+        """The ACK_USER's password, in a file of the agent's only (0600),
+        never on its command line."""
+        return self.dir / "ack-password"
+
+    def write_config(self) -> None:
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                     0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(self.password)
+
+    def argv(self) -> list[str]:
+        secret = self.secret
         host, port = self.ack_at.rsplit(":", 1)
         argv = [sys.executable, "-m", "edge_refarch.validation.testbed.keys",
                 "--socket", str(self.db.socket), "--site", self.site.name,

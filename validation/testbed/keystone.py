@@ -11,61 +11,25 @@ from pathlib import Path
 
 from edge_refarch.validation.errors import UserError
 from edge_refarch.validation.testbed import ini
-
-# Keystone 30 reads sys.argv through oslo.config, so gunicorn must get no
-# command-line arguments: it reads ./gunicorn.conf.py from its working dir.
-# Keystone runs one thread per worker (model: testbed.keystone_threads):
-# it has been seen mixing concurrent callers' token context with threads
-# > 1; scale with worker processes instead.
-GUNICORN_CONF = """\
-wsgi_app = {app!r}
-bind = {bind!r}
-workers = {workers}
-threads = {threads}
-worker_class = {worker_class!r}
-timeout = 120
-graceful_timeout = 5
-pidfile = {pidfile!r}
-errorlog = {errorlog!r}
-accesslog = {accesslog!r}
-control_socket_disable = True
-preload_app = {preload}
-pythonpath = {pythonpath!r}
-certfile = {certfile!r}
-keyfile = {keyfile!r}
-"""
+from edge_refarch.validation.testbed.gunicorn import gunicorn_conf
+from edge_refarch.validation.testbed.service import HttpServer
 
 
-def gunicorn_conf(path: Path, app: str, bind: str, workers: int,
-                  logdir: Path, preload: bool, threads: int = 1,
-                  pythonpath: str = "",
-                  tls: tuple[str, str] | None = None) -> None:
-    """`preload`: import the app once in the master, then fork. Only for
-    apps that start no thread at import (threads do not survive fork).
-    `tls`: (certificate, key) files to serve HTTPS with (gunicorn's own
-    TLS)."""
-    logdir.mkdir(parents=True, exist_ok=True)
-    path.write_text(GUNICORN_CONF.format(
-        app=app, bind=bind, workers=workers, preload=preload,
-        threads=threads, worker_class="gthread" if threads > 1 else "sync",
-        pythonpath=pythonpath or None,
-        certfile=tls[0] if tls else None, keyfile=tls[1] if tls else None,
-        pidfile=str(path.parent / "gunicorn.pid"),
-        errorlog=str(logdir / "gunicorn.log"),
-        accesslog=str(logdir / "access.log")))
+class Keystone(HttpServer):
+    """A site's Keystone under gunicorn (the DC's, and every replicated
+    edge's)."""
 
-
-class Keystone:
     def __init__(self, site, root: Path, venv: Path, db_url: str,
-                 *, port: int, primary: bool, cache_server: str,
+                 *, port: int, health_path: str, primary: bool,
+                 cache_server: str,
                  cache_ttl: int, threads: int = 1,
                  extra_sections: ini.Sections | None = None,
                  max_active_keys: int = 3):
         self.site = site
         self.port = port
+        self.health_path = health_path
         self.dir = root / "keystone"
         self.etc = self.dir / "etc"
-        self.logdir = self.dir / "log"
         self.venv = venv
         self.db_url = db_url
         self.primary = primary   # holds the source of identity truth

@@ -20,6 +20,8 @@ from pathlib import Path
 import pymysql
 
 from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.testbed import probes
+from edge_refarch.validation.testbed.service import Server
 
 MARIADBD = os.environ.get("EDGE_REFARCH_MARIADBD", "/usr/sbin/mariadbd")
 INSTALL_DB = "/usr/bin/mariadb-install-db"
@@ -44,7 +46,7 @@ EDGE_KEYSTONE_WRITE_GRANTS = [
 ]
 
 
-class MariaDB:
+class MariaDB(Server):
     def __init__(self, site, root: Path, *, port: int, primary: bool,
                  replica: bool, binlog_retention_s: int | None = None):
         self.site = site
@@ -142,13 +144,18 @@ class MariaDB:
                                write_timeout=max(timeout, 30),
                                autocommit=True)
 
-    def healthy(self, timeout: float) -> bool:
+    @property
+    def target(self) -> str:
+        return f"{self.site.address}:{self.port}"
+
+    def health(self, timeout: float) -> bool | probes.NotYet:
+        """``SELECT 1`` over the server's socket."""
         try:
             with self.connect(timeout) as conn, conn.cursor() as cur:
                 cur.execute("SELECT 1")
                 return True
-        except pymysql.MySQLError:
-            return False
+        except pymysql.MySQLError as exc:
+            return probes.NotYet(f"{self.socket}: {exc.args[:1]}")
 
     def execute(self, *statements: str, log_bin: bool = True,
                 timeout: float = 5.0) -> list:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
+
+from edge_refarch.validation.testbed.service import Server, tcp_health
 
 MEMCACHED = os.environ.get("EDGE_REFARCH_MEMCACHED", "/usr/bin/memcached")
 
 
-class Memcached:
+class Memcached(Server):
     def __init__(self, site, root: Path, port: int):
         self.site = site
         self.dir = root / "memcached"
@@ -31,11 +32,12 @@ class Memcached:
             argv += ["-u", "root"]
         return argv
 
-    def healthy(self, timeout: float) -> bool:
-        try:
-            with socket.create_connection((self.site.address, self.port),
-                                          timeout=timeout) as s:
-                s.sendall(b"version\r\n")
-                return s.recv(64).startswith(b"VERSION")
-        except OSError:
-            return False
+    @property
+    def target(self) -> str:
+        return self.server
+
+    def health(self, timeout: float):
+        """``version`` gets ``VERSION ...`` back (memcached protocol.txt,
+        "General-purpose statistics")."""
+        return tcp_health(self.site.address, self.port, timeout,
+                          send=b"version\r\n", expect=b"VERSION")

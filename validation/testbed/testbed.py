@@ -49,6 +49,7 @@ from edge_refarch.validation.testbed.mariadb import (
 from edge_refarch.validation.testbed.memcached import Memcached
 from edge_refarch.validation.testbed.procs import ProcessTable
 from edge_refarch.validation.testbed.schemas import Schemas
+from edge_refarch.validation.testbed.service import Server, Service
 
 STATE_FILE = "testbed.json"
 # Seconds for one set-up call to a Keystone (creating users, the catalog).
@@ -157,6 +158,9 @@ class Testbed:
         root = topo.root
         dbs, caches, keystones, glances = {}, {}, {}, {}
         ttl = self.model.testbed.identity_cache_ttl_s
+
+        def health(service: str) -> str:
+            return self.model.services[service].health_path
         for site in topo.sites.values():
             sdir = self.state / "sites" / site.name
             if "memcached" in site.services:
@@ -175,13 +179,15 @@ class Testbed:
             if "keystone" in site.services and fed and site is not root:
                 keystones[site.name] = federation.SpKeystone(
                     site, self.shared / site.name, venv, wsgi_venv, ks_db,
-                    port=topo.service_port("keystone"), idp_url=idp_url,
+                    port=topo.service_port("keystone"),
+                    health_path=health("keystone"), idp_url=idp_url,
                     idp_id=fed.idp_id, cache_server=cache, cache_ttl=ttl,
                     threads=threads)
             elif "keystone" in site.services:
                 ks = keystones[site.name] = Keystone(
                     site, sdir, venv, ks_db, primary=site is root,
                     port=topo.service_port("keystone"),
+                    health_path=health("keystone"),
                     cache_server=cache, cache_ttl=ttl, threads=threads,
                     max_active_keys=self.model.bounds.max_active_keys)
                 if fed and site is root:
@@ -207,6 +213,7 @@ class Testbed:
                     site, sdir, venv,
                     db_url("glance", pw["db_glance"], db, "glance"),
                     port=topo.service_port("glance"),
+                    health_path=health("glance"),
                     auth_url=f"{topo.scheme}://{auth}",
                     www_authenticate_uri=topo.auth_url(site.name),
                     password=pw["glance"], import_methods=methods,
@@ -378,24 +385,35 @@ class Testbed:
                     "stop whatever holds it, or 'edge-refarch testbed down' "
                     "if it is an earlier testbed")
 
-    def _spawn(self, comp, deadline: float, check: Callable[[], bool]):
+    def _spawn(self, comp: Server, deadline: float, probe: float,
+               check: Callable[[], bool | probes.NotYet] | None = None):
+        """Start `comp` and wait until its health check (or `check`, when a
+        caller needs more than the server's own) passes, at most until
+        `deadline` (monotonic); `probe`: seconds per health probe."""
+        comp.logdir.mkdir(parents=True, exist_ok=True)
         proc = self.procs.spawn(comp.name, comp.argv(), cwd=comp.dir,
-                                env=comp.env() if hasattr(comp, "env")
-                                else None,
-                                log=comp.dir / "log" / "stdout.log")
-        logs = comp.dir / "log"
+                                env=comp.env(),
+                                log=comp.logdir / "stdout.log")
         try:
-            waited = probes.wait_for(comp.name, check, deadline,
-                                     alive=lambda: proc.alive,
-                                     hint=str(logs))
+            waited = probes.wait_for(
+                comp.name, check or (lambda: comp.health(probe)), deadline,
+                alive=lambda: proc.alive, hint=str(comp.logdir))
         except UserError:
             # The logs go away with the testbed (and with a CI machine's
             # scratch space): their last lines go to the progress output.
-            for line in procs.log_tails(logs, LOG_TAIL_LINES):
+            for line in procs.log_tails(comp.logdir, LOG_TAIL_LINES):
                 self.say(f"{comp.name}: {line}")
             raise
         self.say(f"{comp.name} healthy (+{waited:.1f}s)")
         return proc
+
+    def _spawn_worker(self, comp: Service):
+        """Start a service without a listener (its health is its
+        process's, and what the API it reports to says)."""
+        comp.logdir.mkdir(parents=True, exist_ok=True)
+        return self.procs.spawn(comp.name, comp.argv(), cwd=comp.dir,
+                                env=comp.env(),
+                                log=comp.logdir / "stdout.log")
 
     def _bring_up(self, topo: Topology, server: Path, venv: Path,
                   wsgi_venv: Path | None, overlay: dict | None = None
@@ -438,23 +456,20 @@ class Testbed:
             def run():
                 db.write_config()
                 db.initialise()
-                self._spawn(db, deadline, lambda: db.healthy(probe))
+                self._spawn(db, deadline, probe)
             return run
 
         def start_cache(mc: Memcached):
-            return lambda: self._spawn(mc, deadline,
-                                       lambda: mc.healthy(probe))
+            return lambda: self._spawn(mc, deadline, probe)
 
         def start_queues():
             if compute.epmd is None:
                 return
-            self._spawn(compute.epmd, deadline,
-                        lambda: compute.epmd.healthy(probe))
+            self._spawn(compute.epmd, deadline, probe)
             for mq in compute.rabbits.values():
                 mq.write_config()
             _parallel({mq.name: (lambda mq=mq: self._spawn(
-                mq, deadline, lambda: mq.healthy(probe)))
-                for mq in compute.rabbits.values()})
+                mq, deadline, probe)) for mq in compute.rabbits.values()})
 
         _parallel({"toxiproxy": start_toxiproxy,
                    "queues": start_queues,
@@ -542,8 +557,8 @@ class Testbed:
                     topo.sites[name], dbs[name], keystones[name],
                     dc_over_link[name], pw[keys_mod.ACK_USER],
                     self.model.bounds.cross_site_timeout_s)
-                self.procs.spawn(agent.name, agent.argv(), cwd=agent.dir,
-                                 log=agent.dir / "key-sync.log")
+                agent.write_config()
+                self._spawn_worker(agent)
         for sp in sps.values():
             sp.trust(federation.idp_metadata_path(ks_root))
             sp.hand_over()
@@ -553,8 +568,7 @@ class Testbed:
             def run():
                 if isinstance(ks, federation.SpKeystone):
                     shibd = federation.Shibd(ks)
-                    self._spawn(shibd, deadline,
-                                lambda: shibd.healthy(probe))
+                    self._spawn(shibd, deadline, probe)
                 if ks.site.name in replicas:
                     gtid = dbs[root].gtid_position()
                     left = max(1.0, deadline - time.monotonic())
@@ -562,19 +576,14 @@ class Testbed:
                         raise UserError(f"{ks.name}: the identity replica "
                                         "did not catch up with the DC")
                     dbs[ks.site.name].grant(*EDGE_KEYSTONE_WRITE_GRANTS)
-                self._spawn(ks, deadline, lambda: probes.http_ok(
-                    self._health_url(ks.url, "keystone"), probe) and (
-                    not isinstance(ks, federation.SpKeystone)
-                    or federation.ecp_ready(ks, probe)))
+                self._spawn(ks, deadline, probe)
             return run
 
         def start_glance(g: Glance):
-            return lambda: self._spawn(g, deadline, lambda: probes.http_ok(
-                self._health_url(g.url, "glance"), probe))
+            return lambda: self._spawn(g, deadline, probe)
 
         def start_http(comp):
-            return lambda: self._spawn(comp, deadline, lambda: probes.http_ok(
-                self._health_url(comp.url, comp.project), probe))
+            return lambda: self._spawn(comp, deadline, probe)
 
         def configure_root():
             start_keystone(ks_root)()
@@ -619,10 +628,8 @@ class Testbed:
 
         # 7. Nova's workers, now that their users and catalogs exist: every
         # service reported up, compute hosts mapped, one zone per site.
-        workers = {s.name: self.procs.spawn(
-            s.name, s.argv(), cwd=s.dir, env=s.env(),
-            log=s.dir / "log" / "stdout.log")
-            for s in (*compute.services, *compute.engines)}
+        workers = {s.name: self._spawn_worker(s)
+                   for s in (*compute.services, *compute.engines)}
 
         def admin_at(site: str, **apis: str):
             """An admin Connection at `site`'s Keystone (`apis`: the
@@ -726,11 +733,6 @@ class Testbed:
             yaml.safe_dump({"clouds": clouds}, fh, sort_keys=False)
 
     # -- status -----------------------------------------------------------
-    def _health_url(self, base: str, service: str) -> str:
-        """Where a service's API answers when it is up: its base URL (the
-        site's address and port) plus the model's health_path."""
-        return base + (self.model.services[service].health_path or "/")
-
     def _running(self):
         """(topology, (dbs, caches, keystones, glances)) of the running
         testbed, as its record says it was laid out; (None, None) when it
@@ -751,35 +753,16 @@ class Testbed:
         probe = self.model.testbed.probe_timeout_s
         pw = self.passwords()
         dbs, caches, keystones, glances = components
-        checks = []
-        for db in dbs.values():
-            checks.append((db.name, f"{db.site.address}:{db.port}",
-                           lambda db=db: db.healthy(probe)))
-        for mc in caches.values():
-            checks.append((mc.name, mc.server,
-                           lambda mc=mc: mc.healthy(probe)))
-        for ks in keystones.values():
-            checks.append((ks.name, ks.url, lambda ks=ks: probes.http_ok(
-                self._health_url(ks.url, "keystone"), probe)))
-            if isinstance(ks, federation.SpKeystone):
-                sh = federation.Shibd(ks)
-                host, port = ks.shibd_address
-                checks.append((sh.name, f"{host}:{port}",
-                               lambda sh=sh: sh.healthy(probe)))
-        for g in glances.values():
-            checks.append((g.name, g.url, lambda g=g: probes.http_ok(
-                self._health_url(g.url, "glance"), probe)))
         compute = self._compute(topo, Path(self.recorded()["venv"]), pw)
-        if compute.epmd is not None:
-            ep = compute.epmd
-            checks.append((ep.name, f"{ep.address}:{ep.port}",
-                           lambda: ep.healthy(probe)))
-        for mq in compute.rabbits.values():
-            checks.append((mq.name, f"{mq.site.address}:{mq.port}",
-                           lambda mq=mq: mq.healthy(probe)))
-        for api in compute.wsgi:
-            checks.append((api.name, api.url, lambda api=api: probes.http_ok(
-                self._health_url(api.url, api.project), probe)))
+        servers: list[Server] = [
+            *dbs.values(), *caches.values(), *keystones.values(),
+            *(federation.Shibd(ks) for ks in keystones.values()
+              if isinstance(ks, federation.SpKeystone)),
+            *glances.values(),
+            *([compute.epmd] if compute.epmd is not None else []),
+            *compute.rabbits.values(), *compute.wsgi]
+        checks = [(s.name, s.target, lambda s=s: s.health(probe))
+                  for s in servers]
         for name, db in dbs.items():
             if db.replica and name in keystones:
                 agent = keys_mod.KeySync.process_name(name)
