@@ -263,6 +263,11 @@ SCHEMA: dict[str, Any] = {
                                     "maximum": 60000},
                 "epmd_port": {"type": "integer", "minimum": 1,
                               "maximum": 65535},
+                "rabbitmq_dist_port_base": {"type": "integer",
+                                            "minimum": 1024,
+                                            "maximum": 60000},
+                "shibd_port": {"type": "integer", "minimum": 1,
+                               "maximum": 65535},
                 "identity_cache_ttl_s": {"type": "integer", "minimum": 1,
                                          "maximum": 3600},
                 "keystone_threads": {"type": "integer", "minimum": 1,
@@ -382,6 +387,10 @@ class TestbedSettings:
     start_timeout_s: float
     probe_timeout_s: float
     epmd_port: int = 4369
+    # RabbitMQ's Erlang distribution port at site N: base + N.
+    rabbitmq_dist_port_base: int = 19000
+    # shibd's listener at each federated service provider site.
+    shibd_port: int = 1600
 
 
 @dataclasses.dataclass(frozen=True)
@@ -627,7 +636,8 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
         tb["toxiproxy"]["port"], tb["toxiproxy"]["version"],
         tb["proxy_port_base"], tb["identity_cache_ttl_s"],
         tb["keystone_threads"], float(tb["start_timeout_s"]),
-        float(tb["probe_timeout_s"]), tb.get("epmd_port", 4369))
+        float(tb["probe_timeout_s"]), tb.get("epmd_port", 4369),
+        tb.get("rabbitmq_dist_port_base", 19000), tb.get("shibd_port", 1600))
     bounds = Bounds(raw["bounds"]["identity_staleness_s"],
                     raw["bounds"]["cross_site_timeout_s"],
                     raw["bounds"]["key_rotations_per_partition"],

@@ -348,4 +348,17 @@ class Topology:
                     "toxiproxy API"))
         if any("rabbitmq" in s.services for s in self.sites.values()):
             out.append((tb.toxiproxy_address, tb.epmd_port, "epmd"))
+        for site in self.sites.values():
+            if "rabbitmq" in site.services:
+                out.append((site.address,
+                            self.rabbitmq_dist_port(site),
+                            f"{site.name}.rabbitmq (Erlang distribution)"))
+            if self.deployment.federation and site is not self.root \
+                    and "keystone" in site.services:
+                out.append((site.address, tb.shibd_port,
+                            f"{site.name}.shibd"))
         return out
+
+    def rabbitmq_dist_port(self, site: Site) -> int:
+        """The Erlang distribution port of `site`'s RabbitMQ node."""
+        return self.model.testbed.rabbitmq_dist_port_base + site.number

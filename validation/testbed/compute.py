@@ -123,7 +123,8 @@ class ComputePlan:
                 if self.epmd is None:
                     self.epmd = Epmd(state, epmd_address, epmd_port)
                 self.rabbits[site.name] = RabbitMQ(
-                    site, sdir, port("rabbitmq"), pw["rabbit"], self.epmd)
+                    site, sdir, port("rabbitmq"), pw["rabbit"], self.epmd,
+                    topo.rabbitmq_dist_port(site))
             if "placement" in svcs:
                 dbs.append(("placement", "placement", pw["db_placement"]))
                 self.placements[site.name] = Placement(

@@ -44,7 +44,6 @@ PROTOCOL = "saml2"
 # The variable mod_shib sets to the asserting IdP's entity ID (Keystone
 # federation guide, "Configure Keystone as a Service Provider", Shibboleth).
 REMOTE_ID_ATTRIBUTE = "Shib-Identity-Provider"
-SHIBD_PORT = 1600
 
 
 def idp_entity_id(idp_url: str) -> str:
@@ -207,7 +206,7 @@ class SpKeystone(Keystone):
     def __init__(self, site, root: Path, venv: Path, wsgi_venv: Path,
                  db_url: str, *, port: int, health_path: str, idp_url: str,
                  idp_id: str, cache_server: str, cache_ttl: int,
-                 threads: int = 1):
+                 shibd_port: int, threads: int = 1):
         super().__init__(site, root, venv, db_url, port=port,
                          health_path=health_path, primary=False,
                          cache_server=cache_server, cache_ttl=cache_ttl,
@@ -220,6 +219,7 @@ class SpKeystone(Keystone):
                              PROTOCOL: {"remote_id_attribute":
                                         REMOTE_ID_ATTRIBUTE}})
         self.wsgi_venv = wsgi_venv
+        self.shibd_port = shibd_port
         self.idp_url = idp_url
         self.idp_id = idp_id
         self.shib = self.dir / "shibboleth"
@@ -235,7 +235,7 @@ class SpKeystone(Keystone):
 
     @property
     def shibd_address(self) -> tuple[str, int]:
-        return (self.site.address, SHIBD_PORT)
+        return (self.site.address, self.shibd_port)
 
     def write_server_config(self) -> None:
         for d in (self.shib, self.run):

@@ -9,7 +9,6 @@ from edge_refarch.validation.testbed.service import Server, tcp_health
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 EPMD = "/usr/bin/epmd"
 AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
-DIST_PORT_BASE = 19000
 
 
 class Epmd(Server):
@@ -37,10 +36,11 @@ class Epmd(Server):
 
 class RabbitMQ(Server):
     def __init__(self, site, root: Path, port: int, password: str,
-                 epmd: Epmd):
+                 epmd: Epmd, dist_port: int):
         self.site = site
         self.dir = root / "rabbitmq"
         self.port = port
+        self.dist_port = dist_port
         self.password = password
         self.epmd = epmd
 
@@ -74,11 +74,9 @@ log.file.level = warning
             "RABBITMQ_NODE_PORT": str(self.port),
             "ERL_EPMD_ADDRESS": self.epmd.address,
             "ERL_EPMD_PORT": str(self.epmd.port),
-            # One per node: each registers its port with the shared epmd.
-            # Below the proxy ports and the kernel's ephemeral range (32768
-            # and up), where another socket may already hold the port:
-            # seen once as dist_port_already_used at 46002.
-            "RABBITMQ_DIST_PORT": str(DIST_PORT_BASE + self.site.number),
+            # One per node: each registers its port with the shared epmd
+            # (model.yaml testbed.rabbitmq_dist_port_base).
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self.dir / "log"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir /

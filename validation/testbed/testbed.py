@@ -182,6 +182,7 @@ class Testbed:
                     port=topo.service_port("keystone"),
                     health_path=health("keystone"), idp_url=idp_url,
                     idp_id=fed.idp_id, cache_server=cache, cache_ttl=ttl,
+                    shibd_port=self.model.testbed.shibd_port,
                     threads=threads)
             elif "keystone" in site.services:
                 ks = keystones[site.name] = Keystone(
