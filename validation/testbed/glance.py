@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_refarch.validation.testbed import ini
+from edge_refarch.validation.testbed.gunicorn import GunicornApi
 from edge_refarch.validation.testbed.keystone import (
     authtoken_section,
-    gunicorn_conf,
 )
 from edge_refarch.validation.testbed.procs import run_tool
-from edge_refarch.validation.testbed.service import HttpServer
 
 # Property prefixes glance-download copies from the source image (name and
 # visibility are never copied by Glance).
@@ -24,8 +23,17 @@ def _oslo_list(items) -> str:
     return "[" + ",".join(str(i) for i in items) + "]"
 
 
-class Glance(HttpServer):
+class Glance(GunicornApi):
     """A site's Glance API (and its image cache) under gunicorn."""
+
+    app = "glance.wsgi.api:application"
+    env_prefix = "GLANCE"
+    project = "glance"
+    workers = 2
+    # Glance starts its image-cache worker thread at import: with preload
+    # it would live in the master only, and queued images would never be
+    # cached.
+    preload = False
 
     def __init__(self, site, root: Path, venv: Path, db_url: str, *,
                  port: int, health_path: str, auth_url: str,
@@ -33,12 +41,7 @@ class Glance(HttpServer):
                  import_methods: list[str], image_cache: bool,
                  download_sources: list[str], cache_server: str,
                  token_cache_time: int, cross_site_timeout: int):
-        self.site = site
-        self.port = port
-        self.health_path = health_path
-        self.dir = root / "glance"
-        self.etc = self.dir / "etc"
-        self.venv = venv
+        super().__init__(site, root, venv, port, health_path)
         self.db_url = db_url
         self.auth_url = auth_url
         self.www_authenticate_uri = www_authenticate_uri
@@ -50,14 +53,6 @@ class Glance(HttpServer):
         self.cache_server = cache_server
         self.token_cache_time = token_cache_time
         self.cross_site_timeout = cross_site_timeout
-
-    @property
-    def name(self) -> str:
-        return f"{self.site.name}.glance"
-
-    @property
-    def url(self) -> str:
-        return f"{self.site.scheme}://{self.site.address}:{self.port}"
 
     @property
     def conf(self) -> Path:
@@ -118,13 +113,7 @@ class Glance(HttpServer):
                 cache_time=self.token_cache_time,
                 connect_timeout=self.cross_site_timeout)),
             ini.header(self.site.name, "glance"))
-        gunicorn_conf(self.dir / "gunicorn.conf.py",
-                      "glance.wsgi.api:application",
-                      f"{self.site.address}:{self.port}", 2, self.logdir,
-                      # Glance starts its image-cache worker thread at
-                      # import: with preload it would live in the master
-                      # only, and queued images would never be cached.
-                      preload=False, tls=self.site.tls)
+        self._gunicorn()
 
     def db_sync(self) -> None:
         """glance-manage db_sync, then db load_metadefs: the metadata
@@ -139,9 +128,3 @@ class Glance(HttpServer):
                   str(self.venv / "etc" / "glance" / "metadefs")],
                  f"{self.name}: glance-manage db load_metadefs", timeout=None)
 
-    def argv(self) -> list[str]:
-        return [str(self.venv / "bin" / "gunicorn")]
-
-    def env(self) -> dict[str, str]:
-        return {"OS_GLANCE_CONFIG_DIR": str(self.etc),
-                "PYTHONWARNINGS": "ignore"}

@@ -61,6 +61,10 @@ class GunicornApi(HttpServer):
     env_prefix = ""     # OS_<prefix>_CONFIG_DIR tells it where etc/ is
     project = ""        # the service's name in model.yaml
     workers = 1
+    threads = 1         # per worker
+    # Import the app once in the master, then fork: only for apps that
+    # start no thread at import (threads do not survive fork).
+    preload = False
 
     def __init__(self, site, root: Path, venv: Path, port: int,
                  health_path: str):
@@ -79,10 +83,12 @@ class GunicornApi(HttpServer):
     def url(self) -> str:
         return f"{self.site.scheme}://{self.site.address}:{self.port}"
 
-    def _gunicorn(self) -> None:
+    def _gunicorn(self, pythonpath: str = "") -> None:
         gunicorn_conf(self.dir / "gunicorn.conf.py", self.app,
                       f"{self.site.address}:{self.port}", self.workers,
-                      self.logdir, preload=False, tls=self.site.tls)
+                      self.logdir, preload=self.preload,
+                      threads=self.threads, pythonpath=pythonpath,
+                      tls=self.site.tls)
 
     def argv(self) -> list[str]:
         return [str(self.venv / "bin" / "gunicorn")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_refarch.validation.testbed import ini, setup_api
-from edge_refarch.validation.testbed.gunicorn import GunicornApi, gunicorn_conf
+from edge_refarch.validation.testbed.gunicorn import GunicornApi
 from edge_refarch.validation.testbed.procs import run_tool
 from edge_refarch.validation.testbed.service import Service
 
@@ -67,10 +67,7 @@ class Heat(GunicornApi):
             ini.header(self.site.name, "heat-engine"))
         (self.dir / "edge_refarch_heat_wsgi.py").write_text(
             HEAT_SHIM.format(conf=str(self.conf)))
-        gunicorn_conf(self.dir / "gunicorn.conf.py", self.app,
-                      f"{self.site.address}:{self.port}", self.workers,
-                      self.logdir, preload=False, pythonpath=str(self.dir),
-                      tls=self.site.tls)
+        self._gunicorn(pythonpath=str(self.dir))   # the shim's directory
 
     def _sections(self, state: Path, authtoken: ini.Sections,
                   log: str) -> dict[str, dict[str, ini.Value]]:

@@ -11,13 +11,20 @@ from pathlib import Path
 
 from edge_refarch.validation.errors import UserError
 from edge_refarch.validation.testbed import ini
-from edge_refarch.validation.testbed.gunicorn import gunicorn_conf
-from edge_refarch.validation.testbed.service import HttpServer
+from edge_refarch.validation.testbed.gunicorn import GunicornApi
 
 
-class Keystone(HttpServer):
+class Keystone(GunicornApi):
     """A site's Keystone under gunicorn (the DC's, and every replicated
     edge's)."""
+
+    # Keystone reads sys.argv through oslo.config: gunicorn gets no
+    # arguments and reads ./gunicorn.conf.py (gunicorn.GUNICORN_CONF).
+    app = "keystone.wsgi.api:application"
+    env_prefix = "KEYSTONE"
+    project = "keystone"
+    workers = 2
+    preload = True
 
     def __init__(self, site, root: Path, venv: Path, db_url: str,
                  *, port: int, health_path: str, primary: bool,
@@ -25,12 +32,7 @@ class Keystone(HttpServer):
                  cache_ttl: int, threads: int = 1,
                  extra_sections: ini.Sections | None = None,
                  max_active_keys: int = 3):
-        self.site = site
-        self.port = port
-        self.health_path = health_path
-        self.dir = root / "keystone"
-        self.etc = self.dir / "etc"
-        self.venv = venv
+        super().__init__(site, root, venv, port, health_path)
         self.db_url = db_url
         self.primary = primary   # holds the source of identity truth
         self.cache_server = cache_server
@@ -41,14 +43,6 @@ class Keystone(HttpServer):
         self.max_active_keys = max_active_keys
         self.keys = self.dir / "fernet-keys"
         self.credential_keys = self.dir / "credential-keys"
-
-    @property
-    def name(self) -> str:
-        return f"{self.site.name}.keystone"
-
-    @property
-    def url(self) -> str:
-        return f"{self.site.scheme}://{self.site.address}:{self.port}"
 
     @property
     def conf(self) -> Path:
@@ -86,11 +80,9 @@ class Keystone(HttpServer):
         self.write_server_config()
 
     def write_server_config(self) -> None:
-        gunicorn_conf(self.dir / "gunicorn.conf.py",
-                      "keystone.wsgi.api:application",
-                      f"{self.site.address}:{self.port}", 2, self.logdir,
-                      preload=True, threads=self.threads,
-                      tls=self.site.tls)
+        """The web server's configuration (gunicorn here; Apache for a
+        federated service provider)."""
+        self._gunicorn()
 
     def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
         argv = [str(self.venv / "bin" / "keystone-manage"),
@@ -132,12 +124,6 @@ class Keystone(HttpServer):
             shutil.copytree(src, dst)
             dst.chmod(0o700)
 
-    def argv(self) -> list[str]:
-        return [str(self.venv / "bin" / "gunicorn")]
-
-    def env(self) -> dict[str, str]:
-        return {"OS_KEYSTONE_CONFIG_DIR": str(self.etc),
-                "PYTHONWARNINGS": "ignore"}
 
 
 def authtoken_section(*, auth_url: str, www_authenticate_uri: str,
