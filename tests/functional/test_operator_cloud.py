@@ -127,9 +127,21 @@ def test_toxiproxy_and_links_checked_at_config_time(manager, tmp_path):
     line = _one_line(_config(bed, tmp_path, typo, "--toxiproxy-url",
                              bed.toxiproxy.url)[0], 2)
     assert "'dc-edge-2'" in line and "dc-edge2" in line
+    # Two links swapped: both names exist, but the APIs each edge reaches
+    # over its WAN go through the other edge's proxies, so cutting
+    # store-17's link would leave its path to the DC open.
+    swapped = _site_map(tmp_path, bed, "swapped.yaml",
+                        **{"store-17": {"link": "dc-edge2"},
+                           "store-42": {"link": "dc-edge1"}})
+    line = _one_line(_config(bed, tmp_path, swapped, "--toxiproxy-url",
+                             bed.toxiproxy.url)[0], 2)
+    assert "no proxy of link 'dc-edge2' listens on" in line, line
     result, _ = _config(bed, tmp_path, smap, "--toxiproxy-url",
                         bed.toxiproxy.url)
     assert result.returncode == 0, result.stderr
+    # What no catalog can show is said, not silently passed.
+    assert "not checked from a catalog" in result.stderr
+    assert "mariadb" in result.stderr
 
 
 def test_missing_clouds_file(manager, tmp_path):

@@ -80,3 +80,42 @@ def test_requirements_of_missing_services_are_out_of_scope():
     offered["heat_plugin"] = False
     out = unavailable(catalog, model, lambda opt: offered.get(opt, True))
     assert "no orchestration service" in out["EDGE-US3-AUTOSCALE-CUT"]
+
+
+# -- which APIs each link must carry (conformance config --toxiproxy-url) --
+def test_the_distributed_edge_reaches_the_dcs_apis_over_its_link():
+    from edge_refarch.architecture import load_model
+    from edge_refarch.validation.conformance.tempest_conf import (
+        link_services,
+    )
+    flows = link_services(load_model(), "distributed")
+    # Replication and the key-sync agents' acknowledgements (mariadb), the
+    # DC's Keystone and Glance (glance-download pulls from it).
+    assert {"mariadb", "keystone", "glance"} <= flows[("edge", "regional_dc")]
+
+
+def test_site_map_sites_get_the_models_tiers():
+    from edge_refarch.architecture import load_model
+    from edge_refarch.validation.conformance.tempest_conf import _tiers
+    tiers = _tiers(load_model(), "distributed", "region-a", {
+        "region-a": {}, "site-x": {"link": "wan-x"},
+        "site-y": {"parent": "region-a"},
+        "cloudlet": {"parent": "site-x"}})
+    assert tiers == {"region-a": "regional_dc", "site-x": "edge",
+                     "site-y": "edge",
+                     "cloudlet": "far_edge"}
+
+
+def test_a_catalog_endpoint_as_host_and_port():
+    from edge_refarch.validation.conformance.tempest_conf import _endpoint
+    catalog = [{"type": "image", "endpoints": [
+        {"interface": "internal", "region_id": "RegionOne",
+         "url": "http://10.0.0.9:9292"},
+        {"interface": "public", "region_id": "RegionOne",
+         "url": "https://cloud.example.org/image"},
+        {"interface": "public", "region_id": "RegionTwo",
+         "url": "http://10.0.1.5:9292/"}]}]
+    assert _endpoint(catalog, "image", "RegionOne") == \
+        "cloud.example.org:443"
+    assert _endpoint(catalog, "image", "RegionTwo") == "10.0.1.5:9292"
+    assert _endpoint(catalog, "compute", "RegionOne") is None

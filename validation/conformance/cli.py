@@ -93,7 +93,7 @@ def run(args, model, say) -> int:
     if args.command == "config":
         out = tempest_conf.for_cloud(model, args.clouds, args.site_map,
                                      args.model, args.toxiproxy_url,
-                                     Path(args.output))
+                                     Path(args.output), say=say)
         print(f"tempest.conf written: {out}")
         return 0
     if args.command == "cleanup":

@@ -229,13 +229,148 @@ def _check_links(toxiproxy_url: str, links: list[str],
                 "link's proxies are named '<link>.<anything>')")
 
 
+def link_services(model, deployment: str
+                  ) -> dict[tuple[str, str], set[str]]:
+    """(from tier, to tier) -> the services (model.yaml names) whose
+    traffic crosses a link between sites of those tiers in `deployment`:
+    the model's flows and each site's catalog, as the how-to's link-flow
+    tables list them."""
+    from edge_refarch.architecture.topology import Topology
+    topo = Topology(model, deployment)
+    out: dict[tuple[str, str], set[str]] = {}
+    for p in topo.proxies:
+        out.setdefault((topo.sites[p.src].tier, topo.sites[p.dst].tier),
+                       set()).add(p.service)
+    return out
+
+
+def _endpoint(catalog: list[dict], kind: str, region: str) -> str | None:
+    """host:port of the public `kind` endpoint of `region` in a token's
+    catalog (Keystone API v3 token format), None when it has none."""
+    from urllib.parse import urlsplit
+    for svc in catalog:
+        if svc.get("type") != kind:
+            continue
+        for ep in svc.get("endpoints", []):
+            if ep.get("interface") == "public" and region in (
+                    ep.get("region_id"), ep.get("region")):
+                url = urlsplit(ep["url"])
+                port = url.port or (443 if url.scheme == "https" else 80)
+                return f"{url.hostname}:{port}"
+    return None
+
+
+def _same_hostport(a: str, b: str) -> bool:
+    """Whether two host:port strings name the same socket (names
+    resolved)."""
+    import socket
+    (ha, pa), (hb, pb) = (x.rsplit(":", 1) for x in (a, b))
+    if pa != pb:
+        return False
+    if ha == hb:
+        return True
+    try:
+        ips = [{i[4][0] for i in socket.getaddrinfo(h, int(pa))}
+               for h in (ha, hb)]
+    except (OSError, ValueError):
+        return False
+    return bool(ips[0] & ips[1])
+
+
+def _tiers(model, deployment: str, root: str,
+           specs: dict[str, dict]) -> dict[str, str]:
+    """The model's tier of each site of a site map: the root's, an edge's
+    (parent: the root, or none given) or a far edge's (parent: an edge)."""
+    from edge_refarch.architecture.topology import Topology
+    topo = Topology(model, deployment)
+    by_parent = {}
+    for site in topo.sites.values():
+        if site.parent:
+            parent_tier = topo.sites[site.parent].tier
+            by_parent.setdefault(parent_tier, site.tier)
+    edge = by_parent.get(topo.root.tier)
+    out = {}
+    for name, spec in specs.items():
+        parent = spec.get("parent")
+        if name == root:
+            out[name] = topo.root.tier
+        elif parent in (None, root):
+            out[name] = edge
+        else:
+            out[name] = by_parent.get(edge, edge)
+    return out
+
+
+def check_link_services(model, deployment: str, site_map: str,
+                        toxiproxy_url: str, tiers: dict[str, str],
+                        parents: dict[str, str], links: dict[str, str],
+                        regions: dict[str, str],
+                        catalogs: dict[str, list[dict]],
+                        offered: set[str]) -> list[str]:
+    """Every API whose traffic the model sends over a site's link goes
+    through one of that link's proxies: where the sending site's catalog
+    lists the API of the other site (in the other site's region when the
+    sender runs that service too, else in the sender's own region), that
+    host:port is the listen address of a proxy ``<link>.*``. Without this,
+    cutting the link would leave that path open and a partition
+    requirement could pass without being tried.
+
+    `tiers`, `parents`, `links`, `regions`: per site of the site map;
+    `catalogs`: each site's token catalog. Returns the flows no catalog
+    can check (databases and queues; an API the sending site's catalog
+    does not list), as "site -> site service". Raises BadInput naming the
+    first API that bypasses the link's proxies."""
+    from edge_refarch.architecture.topology import Topology
+    from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
+    proxies = Toxiproxy(toxiproxy_url).proxies()
+    flows = link_services(model, deployment)
+    runs: dict[str, set[str]] = {}
+    for s in Topology(model, deployment).sites.values():
+        runs.setdefault(s.tier, set()).update(s.services)
+    unchecked = []
+    for site, link in links.items():
+        parent = parents.get(site)
+        if not link or not parent:
+            continue
+        listens = [v.get("listen", "") for name, v in proxies.items()
+                   if name.startswith(f"{link}.")]
+        for src, dst in ((site, parent), (parent, site)):
+            for svc in sorted(flows.get((tiers[src], tiers[dst]), ())):
+                kind = model.services[svc].catalog_type
+                if kind and svc not in offered:
+                    continue
+                # A site that runs the service itself finds the other
+                # site's in that site's region (glance-download's region);
+                # one that does not uses its own region, whose endpoint
+                # is the other site's service (one control plane).
+                region = regions[dst] if svc in runs.get(tiers[src], ()) \
+                    else regions[src]
+                view = _endpoint(catalogs.get(src, []), kind,
+                                 region) if kind else None
+                if view is None:
+                    unchecked.append(f"{src} -> {dst} {svc}")
+                elif not any(_same_hostport(view, x) for x in listens):
+                    raise BadInput(
+                        f"{site_map}: {src} reaches {dst}'s {kind} API at "
+                        f"{view} (its catalog, region {region}), which "
+                        f"no proxy of link {link!r} listens on: a cut of "
+                        "the link would leave that path open (the link's "
+                        "proxies listen on: "
+                        f"{', '.join(sorted(set(listens))) or 'none'})")
+    return unchecked
+
+
 def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
-              toxiproxy_url: str | None, path: Path) -> Path:
+              toxiproxy_url: str | None, path: Path,
+              say=lambda message: None) -> Path:
     """tempest.conf for any deployment, discovered from its catalogs.
 
     `clouds_yaml` is the only clouds file read (OS_CLIENT_CONFIG_FILE is
-    ignored). Raises BadInput (exit 2) for a bad site map, cloud entry or
-    link, UserError (exit 1) for a cloud that cannot be reached."""
+    ignored). With `toxiproxy_url`, every link must be there and carry the
+    model's API flows (check_link_services); the flows no catalog can
+    check are said through `say`. Raises BadInput (exit 2) for a bad site
+    map, cloud entry or link, UserError (exit 1) for a cloud that cannot
+    be reached."""
     from edge_refarch.validation.testbed.smoke import connect
     try:
         smap = yaml.safe_load(Path(site_map).read_text())
@@ -276,6 +411,7 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
     if toxiproxy_url:
         _check_links(toxiproxy_url, links, site_map)
     sites, admin, tls, types = {}, None, {}, set()
+    catalogs: dict[str, list[dict]] = {}
     for name, spec in specs.items():
         cloud = spec.get("cloud", name)
         conn = connect(clouds_yaml, cloud)
@@ -293,6 +429,7 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
             raise UserError(f"cloud {cloud!r} (site {name}): cannot "
                             f"authenticate or read its catalog: "
                             f"{_first_line(exc)}") from None
+        catalogs[name] = access.service_catalog.catalog or []
         if name == root:
             admin = _admin(cloud, config, access, bool(dm.federation))
             types = {svc.get("type") for svc in
@@ -315,6 +452,18 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
     offered = {svc for svc, spec in model.services.items()
                if spec.catalog_type in types}
     compute_sites = [n for n, spec in specs.items() if spec.get("compute")]
+    if toxiproxy_url:
+        unchecked = check_link_services(
+            model, deployment, site_map, toxiproxy_url,
+            _tiers(model, deployment, root, specs),
+            {n: spec.get("parent") or (None if n == root else root)
+             for n, spec in specs.items()},
+            {n: spec.get("link") for n, spec in specs.items()},
+            {n: site["region"] for n, site in sites.items()},
+            catalogs, offered)
+        if unchecked:
+            say("not checked from a catalog (check your proxies by hand): "
+                + "; ".join(dict.fromkeys(unchecked)))
     if "nova" in offered and not compute_sites:
         raise BadInput(f"{site_map}: the cloud has a compute service; mark "
                        "the sites with compute hosts 'compute: true'")
