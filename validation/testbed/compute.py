@@ -228,8 +228,9 @@ class ComputePlan:
                 *self.apis.values(), *self.heats.values()]
 
     def configure(self) -> None:
-        for comp in (*self.rabbits.values(), *self.wsgi, *self.services,
-                     *self.engines):
+        """Every OpenStack service's files (RabbitMQ writes its own when it
+        starts, before any of these)."""
+        for comp in (*self.wsgi, *self.services, *self.engines):
             comp.write_config()
         for cells in self.cells.values():
             for _, _, _, cell_conf in cells:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_refarch.validation.testbed import ini, setup_api
+from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.testbed import ini, probes, setup_api
 from edge_refarch.validation.testbed.gunicorn import GunicornApi
 from edge_refarch.validation.testbed.procs import run_tool
 from edge_refarch.validation.testbed.service import Service
@@ -74,7 +75,7 @@ class Heat(GunicornApi):
         heat_etc = self.venv / "etc" / "heat"
         return ini.merge({
             "DEFAULT": {
-                "host": f"{self.site.name}-heat",
+                "host": self.engine_host,
                 "transport_url": self.transport_url,
                 "log_file": self.logdir / log,
                 "num_engine_workers": 1,
@@ -102,6 +103,31 @@ class Heat(GunicornApi):
             "clients": {"endpoint_type": "publicURL"},
         }, authtoken)
 
+    def engine_registered(self, db) -> bool | probes.NotYet:
+        """Whether an engine of this site wrote its row in Heat's service
+        table: heat-engine does so right after its RPC server started
+        (heat/engine/service.py EngineService.start), so from then on the
+        API's RPC calls are answered. Asked before the API's GET /services,
+        whose RPC would otherwise be lost when sent before the engine
+        listens, and answer 503 only after rpc_response_timeout (60 s;
+        seen once the APIs started earlier in the bring-up). `db`: the
+        site's MariaDB."""
+        try:
+            rows = db.execute("SELECT COUNT(*) FROM heat.service "
+                              f"WHERE host = '{self.engine_host}' "
+                              "AND deleted_at IS NULL")
+        except UserError as exc:
+            return probes.NotYet(str(exc))
+        if rows and rows[0][0]:
+            return True
+        return probes.NotYet(f"no engine of host {self.engine_host} in "
+                             "Heat's service table yet")
+
+    @property
+    def engine_host(self) -> str:
+        """The host name heat-engine registers under ([DEFAULT] host)."""
+        return f"{self.site.name}-heat"
+
     def db_sync(self) -> None:
         run_tool([str(self.venv / "bin" / "heat-manage"), "--config-file",
               str(self.conf), "db_sync"], f"{self.name}: heat-manage db_sync")
@@ -113,7 +139,7 @@ class HeatEngine(Service):
         self.site = api.site
         self.dir = api.dir / "heat-engine"
         self.binary = "heat-engine"
-        self.host = f"{api.site.name}-heat"
+        self.host = api.engine_host
 
     @property
     def name(self) -> str:

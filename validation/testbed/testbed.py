@@ -36,6 +36,7 @@ from edge_refarch.validation.testbed import (
 )
 from edge_refarch.validation.testbed import keys as keys_mod
 from edge_refarch.validation.testbed import overlay as overlay_mod
+from edge_refarch.validation.testbed import steps as steps_mod
 from edge_refarch.validation.testbed import tls as tls_mod
 from edge_refarch.validation.testbed.compute import ComputePlan
 from edge_refarch.validation.testbed.glance import Glance
@@ -50,6 +51,7 @@ from edge_refarch.validation.testbed.memcached import Memcached
 from edge_refarch.validation.testbed.procs import ProcessTable
 from edge_refarch.validation.testbed.schemas import Schemas
 from edge_refarch.validation.testbed.service import Server, Service
+from edge_refarch.validation.testbed.steps import Step
 
 STATE_FILE = "testbed.json"
 # Seconds for one set-up call to a Keystone (creating users, the catalog).
@@ -438,7 +440,6 @@ class Testbed:
         self.say(f"bringing up {topo.deployment.name}: "
                  f"{', '.join(topo.sites)} ({len(topo.proxies)} proxies)")
 
-        # 1. toxiproxy and every site's MariaDB, in parallel.
         def start_toxiproxy():
             tdir = self.state / "toxiproxy"
             tdir.mkdir(parents=True, exist_ok=True)
@@ -460,134 +461,103 @@ class Testbed:
                 self._spawn(db, deadline, probe)
             return run
 
-        def start_cache(mc: Memcached):
-            return lambda: self._spawn(mc, deadline, probe)
-
-        def start_queues():
-            if compute.epmd is None:
-                return
-            self._spawn(compute.epmd, deadline, probe)
-            for mq in compute.rabbits.values():
+        def start_queue(mq):
+            def run():
                 mq.write_config()
-            _parallel({mq.name: (lambda mq=mq: self._spawn(
-                mq, deadline, probe)) for mq in compute.rabbits.values()})
+                self._spawn(mq, deadline, probe)
+            return run
 
-        _parallel({"toxiproxy": start_toxiproxy,
-                   "queues": start_queues,
-                   **{db.name: start_db(db) for db in dbs.values()},
-                   **{mc.name: start_cache(mc) for mc in caches.values()}})
+        def create_databases():
+            for name, db in dbs.items():
+                if name in keystones:
+                    db.create_database("keystone", "keystone",
+                                       pw["db_keystone"],
+                                       read_only=db.replica)
+                if name in glances:
+                    db.create_database("glance", "glance", pw["db_glance"])
+            for name, wanted in compute.databases.items():
+                for db_name, user, password in dict.fromkeys(wanted):
+                    dbs[name].create_database(db_name, user, password)
+            if root in dbs and replicas:
+                dbs[root].create_replication_user(pw["replicator"])
+                # Where the edges' key-sync agents acknowledge their keys.
+                dbs[root].create_database(keys_mod.ACK_DATABASE,
+                                          keys_mod.ACK_USER,
+                                          pw[keys_mod.ACK_USER])
+                dbs[root].execute(keys_mod.ACK_TABLE, log_bin=False)
 
-        # 2. Databases and users; configs.
-        for name, db in dbs.items():
-            if name in keystones:
-                db.create_database("keystone", "keystone",
-                                   pw["db_keystone"], read_only=db.replica)
-            if name in glances:
-                db.create_database("glance", "glance", pw["db_glance"])
-        for name, wanted in compute.databases.items():
-            for db_name, user, password in dict.fromkeys(wanted):
-                dbs[name].create_database(db_name, user, password)
-        if root in dbs and any(db.replica for db in dbs.values()):
-            dbs[root].create_replication_user(pw["replicator"])
-            # Where the edges' key-sync agents acknowledge their keys.
-            dbs[root].create_database(keys_mod.ACK_DATABASE,
-                                      keys_mod.ACK_USER,
-                                      pw[keys_mod.ACK_USER])
-            dbs[root].execute(keys_mod.ACK_TABLE, log_bin=False)
-        for comp in (*keystones.values(), *glances.values()):
-            comp.write_config()
-        compute.configure()
-        if overlay:
-            changed = overlay_mod.apply(overlay, self._service_dirs(topo))
-            self.say(f"config overlay: {len(set(changed))} file(s) "
-                     "changed")
-
-        # 3. The source of identity truth, and every Glance schema.
-        ks_root = keystones[root]
+        def write_configs():
+            for comp in (*keystones.values(), *glances.values()):
+                comp.write_config()
+            compute.configure()
+            if overlay:
+                changed = overlay_mod.apply(overlay,
+                                            self._service_dirs(topo))
+                self.say(f"config overlay: {len(set(changed))} file(s) "
+                         "changed")
 
         def bootstrap_root():
             ks_root.bootstrap(pw["admin"])
             if fed:
                 federation.write_idp_metadata(ks_root)
-        jobs = {"keystone": bootstrap_root}
-        # A service provider holds identity of its own: bootstrapped like
-        # the root, with its own keys and local admin (the site operator).
-        jobs.update({ks.name: (lambda ks=ks: ks.bootstrap(pw["admin"]))
-                     for ks in sps.values()})
-        schemas = Schemas(deps.venv_key())
-        for comp, name in (*((g, "glance") for g in glances.values()),
-                           *((c, c.project) for c in (
-                               *compute.placements.values(),
-                               *compute.neutrons.values(),
-                               *compute.heats.values()))):
+
+        def prepare_schema(comp, name: str):
             # Glance's dump holds its metadata definitions too (a new
             # name, so no dump cached before them is loaded).
-            jobs[comp.name] = (lambda comp=comp, name=name: schemas.prepare(
+            return lambda: schemas.prepare(
                 dbs[comp.site.name], name, comp.db_sync,
-                kind="glance-metadefs" if name == "glance" else None))
-        jobs.update({f"{n}.nova-manage": (lambda n=n: compute.nova_schemas(
-            n, dbs, schemas)) for n in compute.manage})
-        self.say("keystone bootstrap and database schemas"
-                 + (" (Nova: API, cell0 and cells)" if compute.manage
-                    else ""))
-        _parallel(jobs)
-        self.say("schemas ready")
+                kind="glance-metadefs" if name == "glance" else None)
 
-        # 4. Replicas: local catalog tables, replication over the link, keys.
-        replicas = {n: db for n, db in dbs.items() if db.replica}
-        ddl = dbs[root].table_ddl("keystone", CATALOG_TABLES) \
-            if replicas else []
-        dc_over_link = {}
-        for name, db in replicas.items():
-            db.create_local_tables("keystone", ddl)
-            link_db = next(p for p in topo.proxies
-                           if p.src == name and p.dst == root
-                           and p.service == "mariadb")
-            dc_over_link[name] = link_db.listen
-            host, port = link_db.listen.rsplit(":", 1)
-            db.start_replication(host, int(port), pw["replicator"])
-        for name, ks in keystones.items():
-            if name != root and name in replicas:
-                ks.copy_keys_from(ks_root)
-        if replicas:
+        def start_replication():
+            """Local catalog tables, replication over the link, keys."""
+            ddl = dbs[root].table_ddl("keystone", CATALOG_TABLES)
+            for name, db in replicas.items():
+                db.create_local_tables("keystone", ddl)
+                link_db = next(p for p in topo.proxies
+                               if p.src == name and p.dst == root
+                               and p.service == "mariadb")
+                host, port = link_db.listen.rsplit(":", 1)
+                db.start_replication(host, int(port), pw["replicator"])
+                keystones[name].copy_keys_from(ks_root)
             # From now on keys reach the edges over their links: the DC
             # publishes its repository, each edge's key-sync agent follows.
             keys_mod.publish(dbs[root], ks_root)
             for name in replicas:
+                link_db = next(p for p in topo.proxies
+                               if p.src == name and p.dst == root
+                               and p.service == "mariadb")
                 agent = keys_mod.KeySync(
                     topo.sites[name], dbs[name], keystones[name],
-                    dc_over_link[name], pw[keys_mod.ACK_USER],
+                    link_db.listen, pw[keys_mod.ACK_USER],
                     self.model.bounds.cross_site_timeout_s)
                 agent.write_config()
                 self._spawn_worker(agent)
-        for sp in sps.values():
-            sp.trust(federation.idp_metadata_path(ks_root))
-            sp.hand_over()
 
-        # 5. Start the services; Keystones as soon as their data is there.
+        def trust_idp():
+            for sp in sps.values():
+                sp.trust(federation.idp_metadata_path(ks_root))
+                sp.hand_over()
+
         def start_keystone(ks: Keystone):
             def run():
                 if isinstance(ks, federation.SpKeystone):
-                    shibd = federation.Shibd(ks)
-                    self._spawn(shibd, deadline, probe)
+                    self._spawn(federation.Shibd(ks), deadline, probe)
                 if ks.site.name in replicas:
-                    gtid = dbs[root].gtid_position()
-                    left = max(1.0, deadline - time.monotonic())
-                    if not dbs[ks.site.name].wait_for_position(gtid, left):
-                        raise UserError(f"{ks.name}: the identity replica "
-                                        "did not catch up with the DC")
+                    wait_for_replica(ks)
                     dbs[ks.site.name].grant(*EDGE_KEYSTONE_WRITE_GRANTS)
                 self._spawn(ks, deadline, probe)
             return run
 
-        def start_glance(g: Glance):
-            return lambda: self._spawn(g, deadline, probe)
-
-        def start_http(comp):
-            return lambda: self._spawn(comp, deadline, probe)
+        def wait_for_replica(ks: Keystone):
+            """The edge's replica holds everything the DC's database holds
+            now."""
+            gtid = dbs[root].gtid_position()
+            left = max(1.0, deadline - time.monotonic())
+            if not dbs[ks.site.name].wait_for_position(gtid, left):
+                raise UserError(f"{ks.name}: the identity replica did not "
+                                "catch up with the DC")
 
         def configure_root():
-            start_keystone(ks_root)()
             admin = setup_api.connect(ks_root.url, pw["admin"],
                                       timeout=SETUP_CALL_TIMEOUT_S)
             for user in ("glance", *SERVICE_USERS):
@@ -600,37 +570,35 @@ class Testbed:
                 federation.register_service_provider(
                     admin, name, sp.url, fed.idp_id)
 
-        jobs = {"root": configure_root}
-        jobs.update({ks.name: start_keystone(ks)
-                     for n, ks in keystones.items() if n != root})
-        jobs.update({g.name: start_glance(g) for g in glances.values()})
-        jobs.update({c.name: start_http(c) for c in compute.wsgi})
-        _parallel(jobs)
+        def configure_site(ks: Keystone):
+            """The site's own catalog (and, at a service provider, its
+            trust in the IdP), once the DC's users reached it."""
+            def run():
+                name = ks.site.name
+                if name in replicas:
+                    wait_for_replica(ks)
+                admin = setup_api.connect(ks.url, pw["admin"],
+                                          timeout=SETUP_CALL_TIMEOUT_S)
+                setup_api.set_catalog(admin, topo.catalog_for(name))
+                if name in sps:
+                    federation.trust_identity_provider(
+                        admin, fed.idp_id,
+                        federation.idp_entity_id(ks.idp_url), fed.domain,
+                        fed.mapped_roles)
+                    self.say(f"{name}: trusts identity provider "
+                             f"{fed.idp_id} (domain {fed.domain})")
+            return run
 
-        # 6. Each other site's own catalog, once the DC's users reached it.
-        gtid = dbs[root].gtid_position() if root in dbs else ""
-        for name, ks in keystones.items():
-            if name == root:
-                continue
-            if name in replicas and not dbs[name].wait_for_position(
-                    gtid, max(1.0, deadline - time.monotonic())):
-                raise UserError(f"{ks.name}: the identity replica did not "
-                                "catch up with the DC")
-            admin = setup_api.connect(ks.url, pw["admin"],
-                                      timeout=SETUP_CALL_TIMEOUT_S)
-            setup_api.set_catalog(admin, topo.catalog_for(name))
-            if name in sps:
-                federation.trust_identity_provider(
-                    admin, fed.idp_id,
-                    federation.idp_entity_id(ks.idp_url), fed.domain,
-                    fed.mapped_roles)
-                self.say(f"{name}: trusts identity provider {fed.idp_id} "
-                         f"(domain {fed.domain})")
+        workers: dict[str, object] = {}
+        finish_by: list[float] = []
 
-        # 7. Nova's workers, now that their users and catalogs exist: every
-        # service reported up, compute hosts mapped, one zone per site.
-        workers = {s.name: self._spawn_worker(s)
-                   for s in (*compute.services, *compute.engines)}
+        def start_workers():
+            workers.update({s.name: self._spawn_worker(s)
+                            for s in (*compute.services, *compute.engines)})
+            # Nova and Heat register their workers only once those run:
+            # the remaining set-up gets a start-up bound of its own.
+            finish_by.append(max(deadline,
+                                 time.monotonic() + tb.start_timeout_s))
 
         def admin_at(site: str, **apis: str):
             """An admin Connection at `site`'s Keystone (`apis`: the
@@ -647,7 +615,7 @@ class Testbed:
                 except UserError:
                     return False
                 return True
-            probes.wait_for(f"{site}: admin token", once, deadline,
+            probes.wait_for(f"{site}: admin token", once, finish_by[0],
                             interval=1)
             return conn
 
@@ -667,7 +635,7 @@ class Testbed:
                     waited = probes.wait_for(
                         f"{control}: Nova services up",
                         lambda: wanted <= setup_api.nova_services_up(nova),
-                        deadline,
+                        finish_by[0],
                         interval=0.5, alive=workers_alive,
                         hint=str(self.state / "sites") + " (nova logs)")
                 except UserError as exc:
@@ -681,7 +649,7 @@ class Testbed:
                         compute.discover_hosts(control)
                         return hosts <= setup_api.hypervisors(nova)
                     probes.wait_for(f"{control}: compute hosts mapped",
-                                    mapped, deadline, interval=1)
+                                    mapped, finish_by[0], interval=1)
                     for host in sorted(hosts):
                         setup_api.ensure_zone(nova, host, host)
                 self.say(f"{control}: Nova ready ({len(wanted)} services, "
@@ -694,19 +662,106 @@ class Testbed:
                 ident = topo.identity_site(name).name
                 conn = admin_at(ident, orchestration_url=topo.url_of(
                     name, topo.sites[name], "heat"))
+                db = dbs[name]     # Heat's database is its site's
                 waited = probes.wait_for(
+                    f"{name}: Heat engine registered",
+                    lambda: heat.engine_registered(db), finish_by[0],
+                    interval=0.5, alive=workers_alive,
+                    hint=str(heat.logdir))
+                waited += probes.wait_for(
                     f"{name}: Heat engine up",
                     lambda: setup_api.heat_engine_up(conn),
-                    deadline, interval=0.5, alive=workers_alive,
+                    finish_by[0], interval=0.5, alive=workers_alive,
                     hint=str(heat.logdir))
                 self.say(f"{name}: Heat ready (+{waited:.1f}s)")
             return run
 
+        # The bring-up as data: each step names what it waits for.
+        ks_root = keystones[root]
+        replicas = {n: db for n, db in dbs.items() if db.replica}
+        schemas = Schemas(deps.venv_key())
+        queues = ([Step("epmd", lambda: self._spawn(compute.epmd, deadline,
+                                                    probe))]
+                  if compute.epmd is not None else [])
+        queues += [Step(mq.name, start_queue(mq), after=("epmd",))
+                   for mq in compute.rabbits.values()]
+        plan = [Step("toxiproxy", start_toxiproxy), *queues,
+                *(Step(db.name, start_db(db)) for db in dbs.values()),
+                *(Step(mc.name, lambda mc=mc: self._spawn(mc, deadline,
+                                                          probe))
+                  for mc in caches.values()),
+                Step("databases", create_databases,
+                     after=tuple(db.name for db in dbs.values())),
+                Step("configs", write_configs)]
+        ready = ("databases", "configs")
+        plan.append(Step("keystone-bootstrap", bootstrap_root, after=ready))
+        # A service provider holds identity of its own: bootstrapped like
+        # the root, with its own keys and local admin (the site operator).
+        plan += [Step(f"{ks.name}-bootstrap",
+                      lambda ks=ks: ks.bootstrap(pw["admin"]), after=ready)
+                 for ks in sps.values()]
+        with_schema = [(g, "glance") for g in glances.values()] + [
+            (c, c.project) for c in (*compute.placements.values(),
+                                     *compute.neutrons.values(),
+                                     *compute.heats.values())]
+        plan += [Step(f"{comp.name}-schema", prepare_schema(comp, name),
+                      after=ready) for comp, name in with_schema]
+        plan += [Step(f"{n}.nova-schemas",
+                      lambda n=n: compute.nova_schemas(n, dbs, schemas),
+                      after=ready) for n in compute.manage]
+        if replicas:
+            plan.append(Step("replication", start_replication,
+                             after=("keystone-bootstrap",)))
+        if sps:
+            plan.append(Step("idp-trust", trust_idp, after=(
+                "keystone-bootstrap",
+                *(f"{ks.name}-bootstrap" for ks in sps.values()))))
+        cache = {mc.site.name: mc.name for mc in caches.values()}
+
+        def near(site: str) -> tuple[str, ...]:
+            """What any service of `site` needs running first: its
+            memcached (keystonemiddleware's token cache)."""
+            return (cache[site],) if site in cache else ()
+
+        plan.append(Step(ks_root.name, start_keystone(ks_root), after=(
+            "keystone-bootstrap", *near(root))))
+        plan.append(Step("root-setup", configure_root,
+                         after=(ks_root.name,)))
+        for name, ks in keystones.items():
+            if name == root:
+                continue
+            data = ("replication",) if name in replicas else \
+                ("idp-trust",) if name in sps else ("keystone-bootstrap",)
+            plan.append(Step(ks.name, start_keystone(ks),
+                             after=(*data, *near(name))))
+            plan.append(Step(f"{name}.catalog", configure_site(ks),
+                             after=("root-setup", ks.name)))
+        for comp, _ in with_schema:
+            plan.append(Step(comp.name, lambda comp=comp: self._spawn(
+                comp, deadline, probe), after=(
+                    f"{comp.name}-schema", *near(comp.site.name),
+                    *(q.name for q in queues))))
+        for control, api in compute.apis.items():
+            plan.append(Step(api.name, lambda api=api: self._spawn(
+                api, deadline, probe), after=(
+                    f"{control}.nova-schemas", *near(control),
+                    *(q.name for q in queues))))
         if compute.manage or compute.heats:
-            deadline = max(deadline, time.monotonic() + tb.start_timeout_s)
-            _parallel({**{n: finish_nova(n) for n in compute.manage},
-                       **{f"{n}.heat": finish_heat(n)
-                          for n in compute.heats}})
+            # Nova's workers, once their users, catalogs and APIs exist:
+            # every service reported up, hosts mapped, one zone per site.
+            started = [s.name for s in plan if s.name in {
+                c.name for c in (*keystones.values(), *glances.values(),
+                                 *compute.wsgi)}]
+            plan.append(Step("workers", start_workers, after=(
+                *started, "root-setup",
+                *(f"{n}.catalog" for n in keystones if n != root))))
+            plan += [Step(f"{n}.nova-ready", finish_nova(n),
+                          after=("workers",)) for n in compute.manage]
+            plan += [Step(f"{n}.heat-ready", finish_heat(n),
+                          after=("workers",)) for n in compute.heats]
+        self.say("databases, schemas and services start as their needs "
+                 f"are met ({len(plan)} steps)")
+        steps_mod.run(plan, max_workers=32)
         self._write_clouds(topo, pw)
         self.say(f"testbed up; clouds.yaml: {self.clouds_yaml}")
 
