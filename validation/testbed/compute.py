@@ -25,7 +25,10 @@ from pathlib import Path
 from edge_refarch.validation.testbed import ini
 from edge_refarch.validation.testbed.gunicorn import GunicornApi
 from edge_refarch.validation.testbed.heat import Heat, HeatEngine
-from edge_refarch.validation.testbed.keystone import authtoken_section
+from edge_refarch.validation.testbed.keystone import (
+    authtoken_section,
+    service_user,
+)
 from edge_refarch.validation.testbed.mariadb import db_url
 from edge_refarch.validation.testbed.neutron import Neutron
 from edge_refarch.validation.testbed.nova import (
@@ -43,14 +46,7 @@ def auth_section(section: str, *, auth_url: str, username: str,
     """A keystoneauth client section (Nova's [placement], [neutron]) as
     ini sections: the service user, public endpoints of `region`."""
     return {section: {
-        "auth_type": "password",
-        "auth_url": auth_url,
-        "project_domain_name": "Default",
-        "user_domain_name": "Default",
-        "project_name": "service",
-        "username": username,
-        "password": password,
-        "region_name": region,
+        **service_user(auth_url, username, password, region),
         "valid_interfaces": "public",
     }}
 

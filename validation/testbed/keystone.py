@@ -126,6 +126,18 @@ class Keystone(GunicornApi):
 
 
 
+def service_user(auth_url: str, username: str, password: str,
+                 region: str) -> dict[str, str]:
+    """The keystoneauth password options of a service user (project
+    ``service`` in domain Default), shared by a service's
+    [keystone_authtoken] and its client sections."""
+    return {"auth_type": "password", "auth_url": auth_url,
+            "project_domain_name": "Default",
+            "user_domain_name": "Default", "project_name": "service",
+            "username": username, "password": password,
+            "region_name": region}
+
+
 def authtoken_section(*, auth_url: str, www_authenticate_uri: str,
                       username: str, password: str, region: str,
                       cache: str, cache_time: int,
@@ -139,14 +151,7 @@ def authtoken_section(*, auth_url: str, www_authenticate_uri: str,
     bounds.cross_site_timeout_s)."""
     return {"keystone_authtoken": {
         "www_authenticate_uri": www_authenticate_uri,
-        "auth_url": auth_url,
-        "auth_type": "password",
-        "project_domain_name": "Default",
-        "user_domain_name": "Default",
-        "project_name": "service",
-        "username": username,
-        "password": password,
-        "region_name": region,
+        **service_user(auth_url, username, password, region),
         # The catalog holds public endpoints only (the default here is
         # internal).
         "interface": "public",
