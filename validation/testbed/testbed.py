@@ -388,18 +388,13 @@ class Testbed:
                     "stop whatever holds it, or 'edge-refarch testbed down' "
                     "if it is an earlier testbed")
 
-    def _spawn(self, comp: Server, deadline: float, probe: float,
-               check: Callable[[], bool | probes.NotYet] | None = None):
-        """Start `comp` and wait until its health check (or `check`, when a
-        caller needs more than the server's own) passes, at most until
-        `deadline` (monotonic); `probe`: seconds per health probe."""
-        comp.logdir.mkdir(parents=True, exist_ok=True)
-        proc = self.procs.spawn(comp.name, comp.argv(), cwd=comp.dir,
-                                env=comp.env(),
-                                log=comp.logdir / "stdout.log")
+    def _spawn(self, comp: Server, deadline: float, probe: float):
+        """Start `comp` and wait until its health check passes, at most
+        until `deadline` (monotonic); `probe`: seconds per health probe."""
+        proc = self._spawn_worker(comp)
         try:
             waited = probes.wait_for(
-                comp.name, check or (lambda: comp.health(probe)), deadline,
+                comp.name, lambda: comp.health(probe), deadline,
                 alive=lambda: proc.alive, hint=str(comp.logdir))
         except UserError:
             # The logs go away with the testbed (and with a CI machine's
@@ -411,8 +406,9 @@ class Testbed:
         return proc
 
     def _spawn_worker(self, comp: Service):
-        """Start a service without a listener (its health is its
-        process's, and what the API it reports to says)."""
+        """Start a service's process, without waiting for anything (a
+        worker's health is its process's, and what the API it reports to
+        says)."""
         comp.logdir.mkdir(parents=True, exist_ok=True)
         return self.procs.spawn(comp.name, comp.argv(), cwd=comp.dir,
                                 env=comp.env(),
@@ -511,24 +507,24 @@ class Testbed:
         def start_replication():
             """Local catalog tables, replication over the link, keys."""
             ddl = dbs[root].table_ddl("keystone", CATALOG_TABLES)
+            # The DC's MariaDB as each edge reaches it: over its link.
+            dc_over_link = {
+                name: next(p.listen for p in topo.proxies
+                           if p.src == name and p.dst == root
+                           and p.service == "mariadb")
+                for name in replicas}
             for name, db in replicas.items():
                 db.create_local_tables("keystone", ddl)
-                link_db = next(p for p in topo.proxies
-                               if p.src == name and p.dst == root
-                               and p.service == "mariadb")
-                host, port = link_db.listen.rsplit(":", 1)
+                host, port = dc_over_link[name].rsplit(":", 1)
                 db.start_replication(host, int(port), pw["replicator"])
                 keystones[name].copy_keys_from(ks_root)
             # From now on keys reach the edges over their links: the DC
             # publishes its repository, each edge's key-sync agent follows.
             keys_mod.publish(dbs[root], ks_root)
             for name in replicas:
-                link_db = next(p for p in topo.proxies
-                               if p.src == name and p.dst == root
-                               and p.service == "mariadb")
                 agent = keys_mod.KeySync(
                     topo.sites[name], dbs[name], keystones[name],
-                    link_db.listen, pw[keys_mod.ACK_USER],
+                    dc_over_link[name], pw[keys_mod.ACK_USER],
                     self.model.bounds.cross_site_timeout_s)
                 agent.write_config()
                 self._spawn_worker(agent)
