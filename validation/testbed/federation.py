@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 from edge_refarch.validation.errors import UserError
-from edge_refarch.validation.testbed import probes, setup_api
+from edge_refarch.validation.testbed import probes, setup_api, templates
 from edge_refarch.validation.testbed.keystone import Keystone
 from edge_refarch.validation.testbed.service import Server, tcp_health
 
@@ -252,52 +252,14 @@ class SpKeystone(Keystone):
             "from keystone.wsgi.api import application  # noqa: E402,F401\n")
         auth_path = (f"/v3/OS-FEDERATION/identity_providers/[^/]+/"
                      f"protocols/{PROTOCOL}/auth")
-        (self.dir / "httpd.conf").write_text(f"""\
-# Written by edge-refarch for {self.site.name}: Keystone as a SAML2 SP.
-ServerRoot "{self.dir}"
-PidFile {self.run / 'httpd.pid'}
-DefaultRuntimeDir {self.run}
-Mutex file:{self.run} default
-Listen {self.site.address}:{self.port}
-ServerName {self.site.address}:{self.port}
-UseCanonicalName On
-{f'User {user}' if user else ''}
-{f'Group {user}' if user else ''}
-ErrorLog {self.logdir / 'apache-error.log'}
-LogLevel warn
-{loads}
-LoadModule mod_shib {APACHE_MODULES}/mod_shib.so
-TypesConfig /etc/mime.types
-LogFormat "%h \\"%r\\" %>s %b %D" edge
-CustomLog {self.logdir / 'access.log'} edge
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 16
-MaxRequestWorkers 16
-WSGISocketPrefix {self.run / 'wsgi'}
-ShibConfig {self.shib / 'shibboleth2.xml'}
-ShibCompatValidUser Off
-WSGIDaemonProcess keystone-{self.site.name} processes=2 \
-threads={self.threads} python-home={self.wsgi_venv} \
-display-name=keystone-{self.site.name}
-WSGIProcessGroup keystone-{self.site.name}
-WSGIApplicationGroup %{{GLOBAL}}
-WSGIPassAuthorization On
-WSGIScriptAlias / {wsgi}
-<Directory {self.dir}>
-  Require all granted
-</Directory>
-<Location /Shibboleth.sso>
-  SetHandler shib
-  Require all granted
-</Location>
-<LocationMatch "{auth_path}">
-  ShibRequestSetting requireSession 1
-  AuthType shibboleth
-  ShibExportAssertion Off
-  Require valid-user
-</LocationMatch>
-""")
+        (self.dir / "httpd.conf").write_text(templates.render(
+            "keystone-sp-httpd.conf", site=self.site.name, dir=self.dir,
+            run=self.run, address=self.site.address, port=self.port,
+            user_line=f"User {user}" if user else "",
+            group_line=f"Group {user}" if user else "",
+            logdir=self.logdir, load_modules=loads, modules=APACHE_MODULES,
+            shib=self.shib, threads=self.threads, wsgi_venv=self.wsgi_venv,
+            wsgi=wsgi, auth_path=auth_path))
         self._write_shibboleth()
 
     def _write_shibboleth(self) -> None:
@@ -319,45 +281,10 @@ WSGIScriptAlias / {wsgi}
         key, cert = self_signed(self.shib / "sp-credentials",
                                 f"{self.site.name} SAML2 SP")
         idp = idp_entity_id(self.idp_url)
-        (self.shib / "shibboleth2.xml").write_text(f"""\
-<SPConfig xmlns="urn:mace:shibboleth:3.0:native:sp:config"
-    xmlns:conf="urn:mace:shibboleth:3.0:native:sp:config" clockSkew="180">
-  <OutOfProcess logger="{self.shib / 'shibd.logger'}"/>
-  <InProcess logger="{self.shib / 'native.logger'}"/>
-  <TCPListener address="{host}" port="{port}" acl="127.0.0.1 {host}"/>
-  <StorageService type="Memory" id="mem" cleanupInterval="900"/>
-  <SessionCache type="StorageService" StorageService="mem"
-      cacheAssertions="false" cacheAllowance="900" inprocTimeout="900"
-      cleanupInterval="900"/>
-  <ReplayCache StorageService="mem"/>
-  <ArtifactMap artifactTTL="180"/>
-  <ApplicationDefaults entityID="{self.entity_id}"
-      REMOTE_USER="openstack_user">
-    <Sessions lifetime="28800" timeout="3600" relayState="ss:mem"
-        checkAddress="false" handlerSSL="false" cookieProps="http">
-      <SSO ECP="true" entityID="{idp}">SAML2</SSO>
-      <Logout>SAML2 Local</Logout>
-      <Handler type="MetadataGenerator" Location="/Metadata"
-          signing="false"/>
-      <Handler type="Status" Location="/Status" acl="{host}"/>
-      <Handler type="Session" Location="/Session"
-          showAttributeValues="false"/>
-    </Sessions>
-    <Errors supportContact="root@localhost"
-        styleSheet="/shibboleth-sp/main.css"/>
-    <MetadataProvider type="XML" validate="false"
-        path="{self.shib / 'idp_metadata.xml'}"/>
-    <AttributeExtractor type="XML" validate="true" reloadChanges="false"
-        path="{self.shib / 'attribute-map.xml'}"/>
-    <CredentialResolver type="File" use="signing" key="{key}"
-        certificate="{cert}"/>
-  </ApplicationDefaults>
-  <SecurityPolicyProvider type="XML" validate="true"
-      path="{SHIB_SYSTEM / 'security-policy.xml'}"/>
-  <ProtocolProvider type="XML" validate="true" reloadChanges="false"
-      path="{SHIB_SYSTEM / 'protocols.xml'}"/>
-</SPConfig>
-""")
+        (self.shib / "shibboleth2.xml").write_text(templates.render(
+            "shibboleth2.xml", shib=self.shib, host=host, port=port,
+            entity_id=self.entity_id, idp=idp, key=key, cert=cert,
+            system=SHIB_SYSTEM))
 
     def trust(self, idp_metadata: Path) -> None:
         """Install the identity provider's metadata (the trust anchor)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edge_refarch.validation.testbed import templates
 from edge_refarch.validation.testbed.service import Server, tcp_health
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -51,15 +52,9 @@ class RabbitMQ(Server):
     def write_config(self) -> None:
         for sub in ("mnesia", "log"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        (self.dir / "rabbitmq.conf").write_text(f"""\
-listeners.tcp.default = {self.site.address}:{self.port}
-loopback_users = none
-default_user = nova
-default_pass = {self.password}
-default_vhost = /
-log.console = false
-log.file.level = warning
-""")
+        (self.dir / "rabbitmq.conf").write_text(templates.render(
+            "rabbitmq.conf", address=self.site.address, port=self.port,
+            password=self.password))
         (self.dir / "enabled_plugins").write_text("[].\n")
 
     def argv(self) -> list[str]:
