@@ -34,6 +34,8 @@ HEAT_STACK_USER_ROLE = "heat_stack_user"
 # The compute API's microversion for the set-up calls: 2.53 made service
 # and hypervisor IDs UUIDs (Nova API reference, "Microversion history").
 NOVA_MICROVERSION = "2.53"
+# What an openstacksdk call raises when the API refuses or cannot be reached.
+API_ERRORS = (sdk_exc.SDKException, ksa_exc.ClientException)
 # keystoneauth's ConnectFailure text ends with urllib3's pool and retry dump.
 _POOL_DUMP = re.compile(r":? *HTTPS?ConnectionPool\(.*$")
 
@@ -44,7 +46,7 @@ def calls(what: str) -> Iterator[None]:
     one-line UserError starting with `what`."""
     try:
         yield
-    except (sdk_exc.SDKException, ksa_exc.ClientException) as exc:
+    except API_ERRORS as exc:
         raise UserError(f"{what}: {reason(exc)}") from None
 
 
@@ -219,7 +221,7 @@ def nova_services_up(conn) -> set[tuple[str, str]]:
     try:
         return {(s.binary, s.host) for s in conn.compute.services()
                 if s.state == "up"}
-    except (sdk_exc.SDKException, ksa_exc.ClientException):
+    except API_ERRORS:
         return set()
 
 
@@ -227,7 +229,7 @@ def hypervisors(conn) -> set[str]:
     """Hypervisor host names Nova lists (hosts mapped to a cell)."""
     try:
         return {h.name for h in conn.compute.hypervisors()}
-    except (sdk_exc.SDKException, ksa_exc.ClientException):
+    except API_ERRORS:
         return set()
 
 
@@ -246,7 +248,7 @@ def heat_engine_up(conn) -> bool:
     API reference, "Show orchestration engine status")."""
     try:
         r = conn.orchestration.get("/services")
-    except (sdk_exc.SDKException, ksa_exc.ClientException):
+    except API_ERRORS:
         return False
     return r.status_code == 200 and any(
         s.get("status") == "up" for s in r.json().get("services", []))
