@@ -116,10 +116,12 @@ class Site:
 
 
 class RunningTestbed:
-    def __init__(self, testbed: Testbed, model: str, tls: bool = False):
+    def __init__(self, testbed: Testbed, model: str, tls: bool = False,
+                 overlay: Path | None = None):
         self.testbed = testbed
         self.model = model
         self.tls = tls
+        self.overlay = overlay
         self.record = testbed.recorded()
         self.topology = testbed.topology()
         self.clouds_yaml = self.record["clouds_yaml"]
@@ -154,17 +156,22 @@ class TestbedManager:
         self.testbed = Testbed(self.model)
         self.current: RunningTestbed | None = None
 
-    def ensure(self, model: str, tls: bool = False) -> RunningTestbed:
-        """The testbed of `model` (with its APIs over HTTPS: `tls`)."""
-        if self.current and (self.current.model, self.current.tls) == \
-                (model, tls) and self.testbed.healthy(quick=True):
+    def ensure(self, model: str, tls: bool = False,
+               overlay: Path | None = None) -> RunningTestbed:
+        """The testbed of `model` (with its APIs over HTTPS: `tls`; with
+        the configuration overlay file `overlay`)."""
+        if self.current and (self.current.model, self.current.tls,
+                             self.current.overlay) == (model, tls, overlay) \
+                and self.testbed.healthy(quick=True):
             return self.current
         if self.current or self.testbed.recorded():
             self.down()
         result = run_cli("testbed", "up", "--model", model,
-                         *(["--tls"] if tls else []))
+                         *(["--tls"] if tls else []),
+                         *(["--config-overlay", str(overlay)] if overlay
+                           else []))
         assert result.returncode == 0, result.stderr
-        self.current = RunningTestbed(self.testbed, model, tls)
+        self.current = RunningTestbed(self.testbed, model, tls, overlay)
         return self.current
 
     def down(self) -> None:
@@ -188,7 +195,8 @@ def unique():
 # federated, 60 s centralized, 90 s distributed): run the modules of the
 # smaller models first, then everything on the distributed one, so each
 # model comes up once (test_lifecycle's kill -9 test brings it up again).
-_MODEL_ORDER = {"federated": 0, "centralized": 1, "distributed-tls": 3}
+_MODEL_ORDER = {"federated": 0, "centralized": 1, "centralized-devstack": 1.5,
+                "distributed-tls": 3}
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -117,8 +117,17 @@ class Cloud:
         return session.Session(auth=auth, timeout=30, verify=self.verify)
 
     def _endpoint(self, site: str, service_type: str) -> dict:
-        return {"service_type": service_type, "interface": "public",
-                "region_name": self.regions[site]}
+        """keystoneauth's endpoint filter for `site`'s public
+        `service_type` API. Identity's asks for API version 3: a catalog
+        may list Keystone without ``/v3`` (devstack registers
+        ``http://HOST/identity``), and keystoneauth then finds the v3 URL
+        by version discovery (keystoneauth1 docs, "Using Sessions":
+        version in an endpoint filter)."""
+        ep = {"service_type": service_type, "interface": "public",
+              "region_name": self.regions[site]}
+        if service_type == "identity":
+            ep["version"] = "3"
+        return ep
 
     def _images(self, site: str):
         """(session, endpoint filter, images) at `site` (None where the
