@@ -419,7 +419,12 @@ class Testbed:
                   ) -> None:
         tb = self.model.testbed
         probe = tb.probe_timeout_s
-        deadline = time.monotonic() + tb.start_timeout_s
+        # Every wait gets the model's start-up bound of its own, from when
+        # it begins: the bring-up's total grows with the number of sites
+        # (10 edges start ~170 services on 2 cores) but stays bounded.
+        def deadline() -> float:
+            return time.monotonic() + tb.start_timeout_s
+
         self.state.mkdir(parents=True, exist_ok=True)
         pw = self.passwords()
         dbs, caches, keystones, glances = self._components(
@@ -443,7 +448,7 @@ class Testbed:
                     str(tb.toxiproxy_port), "-proxy-metrics"]
             proc = self.procs.spawn("toxiproxy", argv, cwd=tdir,
                                     log=tdir / "toxiproxy.log")
-            probes.wait_for("toxiproxy", self.toxiproxy.reachable, deadline,
+            probes.wait_for("toxiproxy", self.toxiproxy.reachable, deadline(),
                             alive=lambda: proc.alive,
                             hint=str(tdir / "toxiproxy.log"))
             for p in topo.proxies:
@@ -454,13 +459,13 @@ class Testbed:
             def run():
                 db.write_config()
                 db.initialise()
-                self._spawn(db, deadline, probe)
+                self._spawn(db, deadline(), probe)
             return run
 
         def start_queue(mq):
             def run():
                 mq.write_config()
-                self._spawn(mq, deadline, probe)
+                self._spawn(mq, deadline(), probe)
             return run
 
         def create_databases():
@@ -537,18 +542,18 @@ class Testbed:
         def start_keystone(ks: Keystone):
             def run():
                 if isinstance(ks, federation.SpKeystone):
-                    self._spawn(federation.Shibd(ks), deadline, probe)
+                    self._spawn(federation.Shibd(ks), deadline(), probe)
                 if ks.site.name in replicas:
                     wait_for_replica(ks)
                     dbs[ks.site.name].grant(*EDGE_KEYSTONE_WRITE_GRANTS)
-                self._spawn(ks, deadline, probe)
+                self._spawn(ks, deadline(), probe)
             return run
 
         def wait_for_replica(ks: Keystone):
             """The edge's replica holds everything the DC's database holds
             now."""
             gtid = dbs[root].gtid_position()
-            left = max(1.0, deadline - time.monotonic())
+            left = tb.start_timeout_s
             if not dbs[ks.site.name].wait_for_position(gtid, left):
                 raise UserError(f"{ks.name}: the identity replica did not "
                                 "catch up with the DC")
@@ -593,8 +598,7 @@ class Testbed:
                             for s in (*compute.services, *compute.engines)})
             # Nova and Heat register their workers only once those run:
             # the remaining set-up gets a start-up bound of its own.
-            finish_by.append(max(deadline,
-                                 time.monotonic() + tb.start_timeout_s))
+            finish_by.append(deadline())
 
         def admin_at(site: str, **apis: str):
             """An admin Connection at `site`'s Keystone (`apis`: the
@@ -676,14 +680,14 @@ class Testbed:
         ks_root = keystones[root]
         replicas = {n: db for n, db in dbs.items() if db.replica}
         schemas = Schemas(deps.venv_key())
-        queues = ([Step("epmd", lambda: self._spawn(compute.epmd, deadline,
+        queues = ([Step("epmd", lambda: self._spawn(compute.epmd, deadline(),
                                                     probe))]
                   if compute.epmd is not None else [])
         queues += [Step(mq.name, start_queue(mq), after=("epmd",))
                    for mq in compute.rabbits.values()]
         plan = [Step("toxiproxy", start_toxiproxy), *queues,
                 *(Step(db.name, start_db(db)) for db in dbs.values()),
-                *(Step(mc.name, lambda mc=mc: self._spawn(mc, deadline,
+                *(Step(mc.name, lambda mc=mc: self._spawn(mc, deadline(),
                                                           probe))
                   for mc in caches.values()),
                 Step("databases", create_databases,
@@ -734,12 +738,12 @@ class Testbed:
                              after=("root-setup", ks.name)))
         for comp, _ in with_schema:
             plan.append(Step(comp.name, lambda comp=comp: self._spawn(
-                comp, deadline, probe), after=(
+                comp, deadline(), probe), after=(
                     f"{comp.name}-schema", *near(comp.site.name),
                     *(q.name for q in queues))))
         for control, api in compute.apis.items():
             plan.append(Step(api.name, lambda api=api: self._spawn(
-                api, deadline, probe), after=(
+                api, deadline(), probe), after=(
                     f"{control}.nova-schemas", *near(control),
                     *(q.name for q in queues))))
         if compute.manage or compute.heats:
