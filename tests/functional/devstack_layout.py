@@ -79,7 +79,7 @@ class DevstackLayout:
 
     def _write_httpd_conf(self) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)
-        user = federation.APACHE_USER if os.geteuid() == 0 else None
+        user = federation.apache_user()
         locations = []
         for _, prefix, svc in self._apis():
             upstream = f"http://{self.dc.address}:{svc.port}"
@@ -95,9 +95,7 @@ class DevstackLayout:
             site=self.dc.name, dir=self.dir, address=self.dc.address,
             port=PORT, user_line=f"User {user}" if user else "",
             group_line=f"Group {user}" if user else "",
-            load_modules="\n".join(
-                f"LoadModule {m}_module {federation.APACHE_MODULES}/"
-                f"mod_{m}.so" for m in MODULES),
+            load_modules=federation.apache_modules(*MODULES),
             timeout=PROXY_TIMEOUT, locations="\n".join(locations)))
         return conf
 

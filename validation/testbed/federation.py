@@ -186,8 +186,17 @@ def write_idp_metadata(ks: Keystone) -> Path:
     return path
 
 
-def _apache_user() -> str | None:
+def apache_user() -> str | None:
+    """The user Apache's children run as: APACHE_USER when we are root
+    (Apache refuses to serve as root), None (ours) otherwise."""
     return APACHE_USER if os.geteuid() == 0 else None
+
+
+def apache_modules(*names: str) -> str:
+    """httpd.conf's LoadModule lines for modules `names` (``proxy`` for
+    mod_proxy.so), from Debian's APACHE_MODULES directory."""
+    return "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so"
+                     for m in names)
 
 
 def _give(path: Path, user: str | None) -> None:
@@ -226,7 +235,7 @@ class SpKeystone(Keystone):
         self.run = self.dir / "run"
 
     def owner(self) -> tuple[str, str]:
-        user = _apache_user()
+        user = apache_user()
         return (user, user) if user else super().owner()
 
     @property
@@ -240,11 +249,7 @@ class SpKeystone(Keystone):
     def write_server_config(self) -> None:
         for d in (self.shib, self.run):
             d.mkdir(parents=True, exist_ok=True)
-        user = _apache_user()
-        mods = ["mpm_event", "authz_core", "authn_core", "mime", "env",
-                "wsgi"]
-        loads = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/"
-                          f"mod_{m}.so" for m in mods)
+        user = apache_user()
         wsgi = self.dir / "keystone.wsgi"
         wsgi.write_text(
             "import os\n"
@@ -257,7 +262,9 @@ class SpKeystone(Keystone):
             run=self.run, address=self.site.address, port=self.port,
             user_line=f"User {user}" if user else "",
             group_line=f"Group {user}" if user else "",
-            logdir=self.logdir, load_modules=loads, modules=APACHE_MODULES,
+            logdir=self.logdir, load_modules=apache_modules(
+                "mpm_event", "authz_core", "authn_core", "mime", "env",
+                "wsgi"), modules=APACHE_MODULES,
             shib=self.shib, threads=self.threads, wsgi_venv=self.wsgi_venv,
             wsgi=wsgi, auth_path=auth_path))
         self._write_shibboleth()
@@ -293,7 +300,7 @@ class SpKeystone(Keystone):
     def hand_over(self) -> None:
         """Make the site's Keystone files the server user's (after the
         keystone-manage runs, which write logs as us)."""
-        _give(self.dir, _apache_user())
+        _give(self.dir, apache_user())
         self.dir.chmod(0o755)
 
     def argv(self) -> list[str]:
