@@ -388,13 +388,16 @@ class Testbed:
                     "stop whatever holds it, or 'edge-refarch testbed down' "
                     "if it is an earlier testbed")
 
-    def _spawn(self, comp: Server, deadline: float, probe: float):
-        """Start `comp` and wait until its health check passes, at most
-        until `deadline` (monotonic); `probe`: seconds per health probe."""
+    def _spawn(self, comp: Server):
+        """Start `comp` and wait until its health check passes: at most the
+        model's start_timeout_s from now, each probe at most its
+        probe_timeout_s."""
+        tb = self.model.testbed
         proc = self._spawn_worker(comp)
         try:
             waited = probes.wait_for(
-                comp.name, lambda: comp.health(probe), deadline,
+                comp.name, lambda: comp.health(tb.probe_timeout_s),
+                time.monotonic() + tb.start_timeout_s,
                 alive=lambda: proc.alive, hint=str(comp.logdir))
         except UserError:
             # The logs go away with the testbed (and with a CI machine's
@@ -420,8 +423,9 @@ class Testbed:
         tb = self.model.testbed
         probe = tb.probe_timeout_s
         # Every wait gets the model's start-up bound of its own, from when
-        # it begins: the bring-up's total grows with the number of sites
-        # (10 edges start ~170 services on 2 cores) but stays bounded.
+        # it begins (as _spawn's do): the bring-up's total grows with the
+        # number of sites (10 edges start ~170 services on 2 cores) but
+        # stays bounded.
         def deadline() -> float:
             return time.monotonic() + tb.start_timeout_s
 
@@ -459,13 +463,13 @@ class Testbed:
             def run():
                 db.write_config()
                 db.initialise()
-                self._spawn(db, deadline(), probe)
+                self._spawn(db)
             return run
 
         def start_queue(mq):
             def run():
                 mq.write_config()
-                self._spawn(mq, deadline(), probe)
+                self._spawn(mq)
             return run
 
         def create_databases():
@@ -542,11 +546,11 @@ class Testbed:
         def start_keystone(ks: Keystone):
             def run():
                 if isinstance(ks, federation.SpKeystone):
-                    self._spawn(federation.Shibd(ks), deadline(), probe)
+                    self._spawn(federation.Shibd(ks))
                 if ks.site.name in replicas:
                     wait_for_replica(ks)
                     dbs[ks.site.name].grant(*EDGE_KEYSTONE_WRITE_GRANTS)
-                self._spawn(ks, deadline(), probe)
+                self._spawn(ks)
             return run
 
         def wait_for_replica(ks: Keystone):
@@ -680,15 +684,13 @@ class Testbed:
         ks_root = keystones[root]
         replicas = {n: db for n, db in dbs.items() if db.replica}
         schemas = Schemas(deps.venv_key())
-        queues = ([Step("epmd", lambda: self._spawn(compute.epmd, deadline(),
-                                                    probe))]
+        queues = ([Step("epmd", lambda: self._spawn(compute.epmd))]
                   if compute.epmd is not None else [])
         queues += [Step(mq.name, start_queue(mq), after=("epmd",))
                    for mq in compute.rabbits.values()]
         plan = [Step("toxiproxy", start_toxiproxy), *queues,
                 *(Step(db.name, start_db(db)) for db in dbs.values()),
-                *(Step(mc.name, lambda mc=mc: self._spawn(mc, deadline(),
-                                                          probe))
+                *(Step(mc.name, lambda mc=mc: self._spawn(mc))
                   for mc in caches.values()),
                 Step("databases", create_databases,
                      after=tuple(db.name for db in dbs.values())),
@@ -737,15 +739,15 @@ class Testbed:
             plan.append(Step(f"{name}.catalog", configure_site(ks),
                              after=("root-setup", ks.name)))
         for comp, _ in with_schema:
-            plan.append(Step(comp.name, lambda comp=comp: self._spawn(
-                comp, deadline(), probe), after=(
-                    f"{comp.name}-schema", *near(comp.site.name),
-                    *(q.name for q in queues))))
+            plan.append(Step(comp.name, lambda comp=comp: self._spawn(comp),
+                             after=(f"{comp.name}-schema",
+                                    *near(comp.site.name),
+                                    *(q.name for q in queues))))
         for control, api in compute.apis.items():
-            plan.append(Step(api.name, lambda api=api: self._spawn(
-                api, deadline(), probe), after=(
-                    f"{control}.nova-schemas", *near(control),
-                    *(q.name for q in queues))))
+            plan.append(Step(api.name, lambda api=api: self._spawn(api),
+                             after=(f"{control}.nova-schemas",
+                                    *near(control),
+                                    *(q.name for q in queues))))
         if compute.manage or compute.heats:
             # Nova's workers, once their users, catalogs and APIs exist:
             # every service reported up, hosts mapped, one zone per site.
