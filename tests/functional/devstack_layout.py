@@ -33,10 +33,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import requests
 import yaml
 
-from edge_refarch.validation.testbed import federation
+from edge_refarch.validation.testbed import federation, probes
 
 HERE = Path(__file__).resolve().parent / "devstack"
 OVERLAY = HERE / "overlay.yaml"
@@ -101,30 +100,17 @@ class DevstackLayout:
 
     def _start_httpd(self) -> None:
         conf = self._write_httpd_conf()
-        proc = subprocess.Popen(
-            [federation.APACHE, "-DFOREGROUND", "-f", str(conf)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.dir / "stderr.log", "w"),
-            start_new_session=True)
+        with open(self.dir / "stderr.log", "w") as err:
+            proc = subprocess.Popen(
+                [federation.APACHE, "-DFOREGROUND", "-f", str(conf)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=err, start_new_session=True)
         self._stack.callback(self._stop, proc)
         url = f"http://{self.dc.address}{PREFIXES['identity']}/v3"
-        deadline = time.monotonic() + START_TIMEOUT
-        last = "nothing yet"
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"devstack web server exited {proc.returncode}: "
-                    f"{(self.dir / 'stderr.log').read_text()[-500:]}")
-            try:
-                r = requests.get(url, timeout=5)
-                if r.status_code == 200:
-                    return
-                last = f"{r.status_code}"
-            except requests.RequestException as exc:
-                last = str(exc)
-            time.sleep(0.2)
-        raise RuntimeError(f"devstack web server: {url} not answering "
-                           f"after {START_TIMEOUT} s ({last})")
+        probes.wait_for("devstack web server",
+                        lambda: probes.http_ok(url, timeout=5),
+                        time.monotonic() + START_TIMEOUT,
+                        alive=lambda: proc.poll() is None, hint=str(self.dir))
 
     @staticmethod
     def _stop(proc: subprocess.Popen) -> None:
