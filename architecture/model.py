@@ -272,6 +272,13 @@ SCHEMA: dict[str, Any] = {
                                          "maximum": 3600},
                 "keystone_threads": {"type": "integer", "minimum": 1,
                                      "maximum": 64},
+                "malloc_arena_max": {"type": "integer", "minimum": 1,
+                                     "maximum": 64},
+                "keystone_workers": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer",
+                                             "minimum": 1, "maximum": 64},
+                },
                 "start_timeout_s": {"type": "number", "exclusiveMinimum": 0},
                 "probe_timeout_s": {"type": "number", "exclusiveMinimum": 0},
             },
@@ -391,6 +398,11 @@ class TestbedSettings:
     rabbitmq_dist_port_base: int = 19000
     # shibd's listener at each federated service provider site.
     shibd_port: int = 1600
+    # MALLOC_ARENA_MAX of every process; None: glibc's default.
+    malloc_arena_max: int | None = None
+    # Keystone worker processes per tier (1 where the tier is not listed).
+    keystone_workers: dict[str, int] = dataclasses.field(
+        default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -631,13 +643,16 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
     if not tb["toxiproxy"]["address"].startswith("127."):
         raise ModelError("testbed.toxiproxy.address: must be in "
                          "127.0.0.0/8")
+    for name in tb.get("keystone_workers", {}):
+        tier(name, "testbed.keystone_workers")
     testbed = TestbedSettings(
         tb["site_address"], tb["toxiproxy"]["address"],
         tb["toxiproxy"]["port"], tb["toxiproxy"]["version"],
         tb["proxy_port_base"], tb["identity_cache_ttl_s"],
         tb["keystone_threads"], float(tb["start_timeout_s"]),
         float(tb["probe_timeout_s"]), tb.get("epmd_port", 4369),
-        tb.get("rabbitmq_dist_port_base", 19000), tb.get("shibd_port", 1600))
+        tb.get("rabbitmq_dist_port_base", 19000), tb.get("shibd_port", 1600),
+        tb.get("malloc_arena_max"), dict(tb.get("keystone_workers", {})))
     bounds = Bounds(raw["bounds"]["identity_staleness_s"],
                     raw["bounds"]["cross_site_timeout_s"],
                     raw["bounds"]["key_rotations_per_partition"],

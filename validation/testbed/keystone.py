@@ -23,13 +23,11 @@ class Keystone(GunicornApi):
     app = "keystone.wsgi.api:application"
     env_prefix = "KEYSTONE"
     project = "keystone"
-    workers = 2
-    preload = True
 
     def __init__(self, site, root: Path, venv: Path, db_url: str,
                  *, port: int, health_path: str, primary: bool,
                  cache_server: str,
-                 cache_ttl: int, threads: int = 1,
+                 cache_ttl: int, threads: int = 1, workers: int = 1,
                  extra_sections: ini.Sections | None = None,
                  max_active_keys: int = 3):
         super().__init__(site, root, venv, port, health_path)
@@ -38,6 +36,11 @@ class Keystone(GunicornApi):
         self.cache_server = cache_server
         self.cache_ttl = cache_ttl
         self.threads = threads
+        self.workers = workers
+        # Several workers share the pages of an app imported once in the
+        # master; a single worker gains nothing from it and the master's
+        # copy would cost ~65 MiB PSS.
+        self.preload = workers > 1
         # More sections (federation: [saml], [auth], [federation]).
         self.extra_sections = dict(extra_sections or {})
         self.max_active_keys = max_active_keys

@@ -192,6 +192,8 @@ class Testbed:
                     port=topo.service_port("keystone"),
                     health_path=health("keystone"),
                     cache_server=cache, cache_ttl=ttl, threads=threads,
+                    workers=self.model.testbed.keystone_workers.get(
+                        site.tier, 1),
                     max_active_keys=self.model.bounds.max_active_keys)
                 if fed and site is root:
                     ks.extra_sections.update(
@@ -413,9 +415,12 @@ class Testbed:
         worker's health is its process's, and what the API it reports to
         says)."""
         comp.logdir.mkdir(parents=True, exist_ok=True)
+        env = comp.env()
+        arenas = self.model.testbed.malloc_arena_max
+        if arenas:
+            env = {"MALLOC_ARENA_MAX": str(arenas), **env}
         return self.procs.spawn(comp.name, comp.argv(), cwd=comp.dir,
-                                env=comp.env(),
-                                log=comp.logdir / "stdout.log")
+                                env=env, log=comp.logdir / "stdout.log")
 
     def _bring_up(self, topo: Topology, server: Path, venv: Path,
                   wsgi_venv: Path | None, overlay: dict | None = None
