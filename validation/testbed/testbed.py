@@ -28,39 +28,32 @@ from edge_refarch.validation.errors import BadInput, UserError
 from edge_refarch.validation.faults import probe as probe_mod
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
 from edge_refarch.validation.testbed import (
+    bringup,
     deps,
     federation,
     probes,
     procs,
-    setup_api,
 )
 from edge_refarch.validation.testbed import keys as keys_mod
 from edge_refarch.validation.testbed import overlay as overlay_mod
-from edge_refarch.validation.testbed import steps as steps_mod
 from edge_refarch.validation.testbed import tls as tls_mod
 from edge_refarch.validation.testbed.compute import ComputePlan
 from edge_refarch.validation.testbed.glance import Glance
 from edge_refarch.validation.testbed.keystone import Keystone
 from edge_refarch.validation.testbed.mariadb import (
-    CATALOG_TABLES,
     EDGE_KEYSTONE_WRITE_GRANTS,
     MariaDB,
     db_url,
 )
 from edge_refarch.validation.testbed.memcached import Memcached
 from edge_refarch.validation.testbed.procs import ProcessTable
-from edge_refarch.validation.testbed.schemas import Schemas
 from edge_refarch.validation.testbed.service import Server, Service
-from edge_refarch.validation.testbed.steps import Step
 
 STATE_FILE = "testbed.json"
-# Seconds for one set-up call to a Keystone (creating users, the catalog).
-SETUP_CALL_TIMEOUT_S = 10.0
 # Lines of each log of a service that did not start, shown in the progress
 # output before the error.
 LOG_TAIL_LINES = 5
-# Service users the compute side adds to the DC's Keystone (beside glance).
-SERVICE_USERS = ("nova", "placement", "neutron", "heat")
+SERVICE_USERS = bringup.SERVICE_USERS
 PASSWORDS = ("admin", "glance", "db_keystone", "db_glance", "replicator",
              keys_mod.ACK_USER,
              *SERVICE_USERS, "db_nova", "db_placement", "db_neutron",
@@ -425,351 +418,11 @@ class Testbed:
     def _bring_up(self, topo: Topology, server: Path, venv: Path,
                   wsgi_venv: Path | None, overlay: dict | None = None
                   ) -> None:
-        tb = self.model.testbed
-        probe = tb.probe_timeout_s
-        # Every wait gets the model's start-up bound of its own, from when
-        # it begins (as _spawn's do): the bring-up's total grows with the
-        # number of sites (10 edges start ~170 services on 2 cores) but
-        # stays bounded.
-        def deadline() -> float:
-            return time.monotonic() + tb.start_timeout_s
-
-        self.state.mkdir(parents=True, exist_ok=True)
-        pw = self.passwords()
-        dbs, caches, keystones, glances = self._components(
-            topo, venv, pw, wsgi_venv)
-        fed = topo.deployment.federation
-        sps = {n: ks for n, ks in keystones.items()
-               if isinstance(ks, federation.SpKeystone)}
-        if fed:
-            federation.self_signed(
-                federation.idp_dir(keystones[topo.root.name]),
-                f"{topo.root.name} SAML2 IdP")
-        compute = self._compute(topo, venv, pw)
-        root = topo.root.name
-        self.say(f"bringing up {topo.deployment.name}: "
-                 f"{', '.join(topo.sites)} ({len(topo.proxies)} proxies)")
-
-        def start_toxiproxy():
-            tdir = self.state / "toxiproxy"
-            tdir.mkdir(parents=True, exist_ok=True)
-            argv = [str(server), "-host", tb.toxiproxy_address, "-port",
-                    str(tb.toxiproxy_port), "-proxy-metrics"]
-            proc = self.procs.spawn("toxiproxy", argv, cwd=tdir,
-                                    log=tdir / "toxiproxy.log")
-            probes.wait_for("toxiproxy", self.toxiproxy.reachable, deadline(),
-                            alive=lambda: proc.alive,
-                            hint=str(tdir / "toxiproxy.log"))
-            for p in topo.proxies:
-                self.toxiproxy.ensure_proxy(p.name, p.listen, p.upstream)
-            self.say(f"toxiproxy up with {len(topo.proxies)} proxies")
-
-        def start_db(db: MariaDB):
-            def run():
-                db.write_config()
-                db.initialise()
-                self._spawn(db)
-            return run
-
-        def start_queue(mq):
-            def run():
-                mq.write_config()
-                self._spawn(mq)
-            return run
-
-        def create_databases():
-            for name, db in dbs.items():
-                if name in keystones:
-                    db.create_database("keystone", "keystone",
-                                       pw["db_keystone"],
-                                       read_only=db.replica)
-                if name in glances:
-                    db.create_database("glance", "glance", pw["db_glance"])
-            for name, wanted in compute.databases.items():
-                for db_name, user, password in dict.fromkeys(wanted):
-                    dbs[name].create_database(db_name, user, password)
-            if root in dbs and replicas:
-                dbs[root].create_replication_user(pw["replicator"])
-                # Where the edges' key-sync agents acknowledge their keys.
-                dbs[root].create_database(keys_mod.ACK_DATABASE,
-                                          keys_mod.ACK_USER,
-                                          pw[keys_mod.ACK_USER])
-                dbs[root].execute(keys_mod.ACK_TABLE, log_bin=False)
-
-        def write_configs():
-            for comp in (*keystones.values(), *glances.values()):
-                comp.write_config()
-            compute.configure()
-            if overlay:
-                changed = overlay_mod.apply(overlay,
-                                            self._service_dirs(topo))
-                self.say(f"config overlay: {len(set(changed))} file(s) "
-                         "changed")
-
-        def bootstrap_root():
-            ks_root.bootstrap(pw["admin"])
-            if fed:
-                federation.write_idp_metadata(ks_root)
-
-        def prepare_schema(comp, name: str):
-            # Glance's dump holds its metadata definitions too (a new
-            # name, so no dump cached before them is loaded).
-            return lambda: schemas.prepare(
-                dbs[comp.site.name], name, comp.db_sync,
-                kind="glance-metadefs" if name == "glance" else None)
-
-        def start_replication():
-            """Local catalog tables, replication over the link, keys."""
-            ddl = dbs[root].table_ddl("keystone", CATALOG_TABLES)
-            # The DC's MariaDB as each edge reaches it: over its link.
-            dc_over_link = {
-                name: next(p.listen for p in topo.proxies
-                           if p.src == name and p.dst == root
-                           and p.service == "mariadb")
-                for name in replicas}
-            for name, db in replicas.items():
-                db.create_local_tables("keystone", ddl)
-                host, port = dc_over_link[name].rsplit(":", 1)
-                db.start_replication(host, int(port), pw["replicator"])
-                keystones[name].copy_keys_from(ks_root)
-            # From now on keys reach the edges over their links: the DC
-            # publishes its repository, each edge's key-sync agent follows.
-            keys_mod.publish(dbs[root], ks_root)
-            for name in replicas:
-                agent = keys_mod.KeySync(
-                    topo.sites[name], dbs[name], keystones[name],
-                    dc_over_link[name], pw[keys_mod.ACK_USER],
-                    self.model.bounds.cross_site_timeout_s)
-                agent.write_config()
-                self._spawn_worker(agent)
-
-        def trust_idp():
-            for sp in sps.values():
-                sp.trust(federation.idp_metadata_path(ks_root))
-                sp.hand_over()
-
-        def start_keystone(ks: Keystone):
-            def run():
-                if isinstance(ks, federation.SpKeystone):
-                    self._spawn(federation.Shibd(ks))
-                if ks.site.name in replicas:
-                    wait_for_replica(ks)
-                    dbs[ks.site.name].grant(*EDGE_KEYSTONE_WRITE_GRANTS)
-                self._spawn(ks)
-            return run
-
-        def wait_for_replica(ks: Keystone):
-            """The edge's replica holds everything the DC's database holds
-            now."""
-            gtid = dbs[root].gtid_position()
-            left = tb.start_timeout_s
-            if not dbs[ks.site.name].wait_for_position(gtid, left):
-                raise UserError(f"{ks.name}: the identity replica did not "
-                                "catch up with the DC")
-
-        def configure_root():
-            admin = setup_api.connect(ks_root.url, pw["admin"],
-                                      timeout=SETUP_CALL_TIMEOUT_S)
-            for user in ("glance", *SERVICE_USERS):
-                if any(user in s.services for s in topo.sites.values()):
-                    setup_api.ensure_service_user(admin, user, pw[user])
-            if compute.heats:
-                setup_api.ensure_heat_domain(admin, pw["heat_domain_admin"])
-            setup_api.set_catalog(admin, topo.catalog_for(root))
-            for name, sp in sps.items():
-                federation.register_service_provider(
-                    admin, name, sp.url, fed.idp_id)
-
-        def configure_site(ks: Keystone):
-            """The site's own catalog (and, at a service provider, its
-            trust in the IdP), once the DC's users reached it."""
-            def run():
-                name = ks.site.name
-                if name in replicas:
-                    wait_for_replica(ks)
-                admin = setup_api.connect(ks.url, pw["admin"],
-                                          timeout=SETUP_CALL_TIMEOUT_S)
-                setup_api.set_catalog(admin, topo.catalog_for(name))
-                if name in sps:
-                    federation.trust_identity_provider(
-                        admin, fed.idp_id,
-                        federation.idp_entity_id(ks.idp_url), fed.domain,
-                        fed.mapped_roles)
-                    self.say(f"{name}: trusts identity provider "
-                             f"{fed.idp_id} (domain {fed.domain})")
-            return run
-
-        workers: dict[str, object] = {}
-        finish_by: list[float] = []
-
-        def start_workers():
-            workers.update({s.name: self._spawn_worker(s)
-                            for s in (*compute.services, *compute.engines)})
-            # Nova and Heat register their workers only once those run:
-            # the remaining set-up gets a start-up bound of its own.
-            finish_by.append(deadline())
-
-        def admin_at(site: str, **apis: str):
-            """An admin Connection at `site`'s Keystone (`apis`: the
-            compute_url/orchestration_url of setup_api.connect) once it
-            holds a token, retried until the deadline: with every worker
-            starting at once on a small machine, one request may time out
-            (seen once, in CI)."""
-            conn = setup_api.connect(keystones[site].url, pw["admin"],
-                                     timeout=probe * 5, **apis)
-
-            def once() -> bool:
-                try:
-                    setup_api.token(conn)
-                except UserError:
-                    return False
-                return True
-            probes.wait_for(f"{site}: admin token", once, finish_by[0],
-                            interval=1)
-            return conn
-
-        def workers_alive() -> bool:
-            return all(p.alive for p in workers.values())
-
-        def finish_nova(control: str):
-            def run():
-                ident = topo.identity_site(control).name
-                nova = admin_at(ident, compute_url=topo.url_of(
-                    control, topo.sites[control], "nova"))
-                hosts = set(compute.hosts[control])
-                wanted = {(s.binary, s.host) for s in compute.services
-                          if topo.provider(s.site.name, "nova").name
-                          == control}
-                try:
-                    waited = probes.wait_for(
-                        f"{control}: Nova services up",
-                        lambda: wanted <= setup_api.nova_services_up(nova),
-                        finish_by[0],
-                        interval=0.5, alive=workers_alive,
-                        hint=str(self.state / "sites") + " (nova logs)")
-                except UserError as exc:
-                    dead = [n for n, p in workers.items() if not p.alive]
-                    raise UserError(f"{exc}; exited: {', '.join(dead)}"
-                                    if dead else str(exc)) from None
-                if hosts:
-                    # A host is listed once it is mapped to its cell, and
-                    # can be mapped once its compute node record exists.
-                    def mapped() -> bool:
-                        compute.discover_hosts(control)
-                        return hosts <= setup_api.hypervisors(nova)
-                    probes.wait_for(f"{control}: compute hosts mapped",
-                                    mapped, finish_by[0], interval=1)
-                    for host in sorted(hosts):
-                        setup_api.ensure_zone(nova, host, host)
-                self.say(f"{control}: Nova ready ({len(wanted)} services, "
-                         f"{len(hosts)} compute hosts; +{waited:.1f}s)")
-            return run
-
-        def finish_heat(name: str):
-            def run():
-                heat = compute.heats[name]
-                ident = topo.identity_site(name).name
-                conn = admin_at(ident, orchestration_url=topo.url_of(
-                    name, topo.sites[name], "heat"))
-                db = dbs[name]     # Heat's database is its site's
-                waited = probes.wait_for(
-                    f"{name}: Heat engine registered",
-                    lambda: heat.engine_registered(db), finish_by[0],
-                    interval=0.5, alive=workers_alive,
-                    hint=str(heat.logdir))
-                waited += probes.wait_for(
-                    f"{name}: Heat engine up",
-                    lambda: setup_api.heat_engine_up(conn),
-                    finish_by[0], interval=0.5, alive=workers_alive,
-                    hint=str(heat.logdir))
-                self.say(f"{name}: Heat ready (+{waited:.1f}s)")
-            return run
-
-        # The bring-up as data: each step names what it waits for.
-        ks_root = keystones[root]
-        replicas = {n: db for n, db in dbs.items() if db.replica}
-        schemas = Schemas(deps.venv_key())
-        queues = ([Step("epmd", lambda: self._spawn(compute.epmd))]
-                  if compute.epmd is not None else [])
-        queues += [Step(mq.name, start_queue(mq), after=("epmd",))
-                   for mq in compute.rabbits.values()]
-        plan = [Step("toxiproxy", start_toxiproxy), *queues,
-                *(Step(db.name, start_db(db)) for db in dbs.values()),
-                *(Step(mc.name, lambda mc=mc: self._spawn(mc))
-                  for mc in caches.values()),
-                Step("databases", create_databases,
-                     after=tuple(db.name for db in dbs.values())),
-                Step("configs", write_configs)]
-        ready = ("databases", "configs")
-        plan.append(Step("keystone-bootstrap", bootstrap_root, after=ready))
-        # A service provider holds identity of its own: bootstrapped like
-        # the root, with its own keys and local admin (the site operator).
-        plan += [Step(f"{ks.name}-bootstrap",
-                      lambda ks=ks: ks.bootstrap(pw["admin"]), after=ready)
-                 for ks in sps.values()]
-        with_schema = [(g, "glance") for g in glances.values()] + [
-            (c, c.project) for c in (*compute.placements.values(),
-                                     *compute.neutrons.values(),
-                                     *compute.heats.values())]
-        plan += [Step(f"{comp.name}-schema", prepare_schema(comp, name),
-                      after=ready) for comp, name in with_schema]
-        plan += [Step(f"{n}.nova-schemas",
-                      lambda n=n: compute.nova_schemas(n, dbs, schemas),
-                      after=ready) for n in compute.manage]
-        if replicas:
-            plan.append(Step("replication", start_replication,
-                             after=("keystone-bootstrap",)))
-        if sps:
-            plan.append(Step("idp-trust", trust_idp, after=(
-                "keystone-bootstrap",
-                *(f"{ks.name}-bootstrap" for ks in sps.values()))))
-        cache = {mc.site.name: mc.name for mc in caches.values()}
-
-        def near(site: str) -> tuple[str, ...]:
-            """What any service of `site` needs running first: its
-            memcached (keystonemiddleware's token cache)."""
-            return (cache[site],) if site in cache else ()
-
-        plan.append(Step(ks_root.name, start_keystone(ks_root), after=(
-            "keystone-bootstrap", *near(root))))
-        plan.append(Step("root-setup", configure_root,
-                         after=(ks_root.name,)))
-        for name, ks in keystones.items():
-            if name == root:
-                continue
-            data = ("replication",) if name in replicas else \
-                ("idp-trust",) if name in sps else ("keystone-bootstrap",)
-            plan.append(Step(ks.name, start_keystone(ks),
-                             after=(*data, *near(name))))
-            plan.append(Step(f"{name}.catalog", configure_site(ks),
-                             after=("root-setup", ks.name)))
-        for comp, _ in with_schema:
-            plan.append(Step(comp.name, lambda comp=comp: self._spawn(comp),
-                             after=(f"{comp.name}-schema",
-                                    *near(comp.site.name),
-                                    *(q.name for q in queues))))
-        for control, api in compute.apis.items():
-            plan.append(Step(api.name, lambda api=api: self._spawn(api),
-                             after=(f"{control}.nova-schemas",
-                                    *near(control),
-                                    *(q.name for q in queues))))
-        if compute.manage or compute.heats:
-            # Nova's workers, once their users, catalogs and APIs exist:
-            # every service reported up, hosts mapped, one zone per site.
-            started = [s.name for s in plan if s.name in {
-                c.name for c in (*keystones.values(), *glances.values(),
-                                 *compute.wsgi)}]
-            plan.append(Step("workers", start_workers, after=(
-                *started, "root-setup",
-                *(f"{n}.catalog" for n in keystones if n != root))))
-            plan += [Step(f"{n}.nova-ready", finish_nova(n),
-                          after=("workers",)) for n in compute.manage]
-            plan += [Step(f"{n}.heat-ready", finish_heat(n),
-                          after=("workers",)) for n in compute.heats]
-        self.say("databases, schemas and services start as their needs "
-                 f"are met ({len(plan)} steps)")
-        steps_mod.run(plan, max_workers=32)
-        self._write_clouds(topo, pw)
+        """Start every service of `topo` (bringup.BringUp), then write the
+        clouds.yaml."""
+        run = bringup.BringUp(self, topo, server, venv, wsgi_venv, overlay)
+        run.run()
+        self._write_clouds(topo, run.pw)
         self.say(f"testbed up; clouds.yaml: {self.clouds_yaml}")
 
     def _write_clouds(self, topo: Topology, pw: dict[str, str]) -> None:
