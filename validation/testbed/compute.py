@@ -61,8 +61,10 @@ class ComputePlan:
     def __init__(self, topo, state: Path, venv: Path, pw: dict[str, str],
                  epmd_address: str, epmd_port: int):
         self.topo = topo
+        self.state = state
         self.venv = venv
         self.pw = pw
+        self.epmd_address, self.epmd_port = epmd_address, epmd_port
         self.epmd: Epmd | None = None
         self.rabbits: dict[str, RabbitMQ] = {}
         self.placements: dict[str, Placement] = {}
@@ -78,145 +80,203 @@ class ComputePlan:
         # control site -> compute hosts it manages
         self.hosts: dict[str, list[str]] = {}
         self.databases: dict[str, list[tuple[str, str, str]]] = {}
-        super_mode = any("nova-cell" in s.services
-                         for s in topo.sites.values())
-        port = topo.service_port
-
-        def health(service: str) -> str:
-            return topo.model.services[service].health_path
-        token_cache_time = topo.model.testbed.identity_cache_ttl_s
+        # A super-conductor at the control site, cell conductors at the
+        # cells (centralized), or one local cell per control site.
+        self.super_mode = any("nova-cell" in s.services
+                              for s in topo.sites.values())
         for site in topo.sites.values():
-            svcs = site.services
-            sdir = state / "sites" / site.name
-            local_db = f"{site.address}:{port('mariadb')}" \
-                if "mariadb" in svcs else None
-            cache = f"{site.address}:{port('memcached')}" \
-                if "memcached" in svcs else ""
-            ident = topo.identity_site(site.name)
-            ks = f"{topo.scheme}://" + topo.address_of(site.name, ident,
-                                                        "keystone")
-            www = topo.auth_url(site.name)
+            self._add_site(site)
 
-            def authtoken(user, site=site, ks=ks, www=www, cache=cache,
-                          region=None):
-                return authtoken_section(
-                    auth_url=ks, www_authenticate_uri=www, username=user,
-                    password=pw[user], region=region or site.region,
-                    cache=cache, cache_time=token_cache_time,
-                    connect_timeout=topo.model.bounds.cross_site_timeout_s)
+    # -- per site ----------------------------------------------------------
+    def _health(self, service: str) -> str:
+        return self.topo.model.services[service].health_path
 
-            clients = ini.merge(
-                *(auth_section(sec, auth_url=ks, username="nova",
-                               password=pw["nova"], region=site.region)
-                  for sec in ("placement", "neutron")),
-                {"glance": {"region_name": site.region,
-                            "valid_interfaces": "public"},
-                 "cinder": {"os_region_name": site.region}})
-            local_mq = _mq(pw["rabbit"], f"{site.address}:"
-                                         f"{port('rabbitmq')}")
-            dbs = self.databases.setdefault(site.name, [])
-            if "rabbitmq" in svcs:
-                if self.epmd is None:
-                    self.epmd = Epmd(state, epmd_address, epmd_port)
-                self.rabbits[site.name] = RabbitMQ(
-                    site, sdir, port("rabbitmq"), pw["rabbit"], self.epmd,
-                    topo.rabbitmq_dist_port(site))
-            if "placement" in svcs:
-                dbs.append(("placement", "placement", pw["db_placement"]))
-                self.placements[site.name] = Placement(
-                    site, sdir, venv, port("placement"),
-                    health_path=health("placement"),
-                    db_url=db_url("placement", pw["db_placement"], local_db,
-                               "placement"),
-                    authtoken=authtoken("placement"))
-            if "neutron" in svcs:
-                dbs.append(("neutron", "neutron", pw["db_neutron"]))
-                self.neutrons[site.name] = Neutron(
-                    site, sdir, venv, port("neutron"),
-                    health_path=health("neutron"),
-                    db_url=db_url("neutron", pw["db_neutron"], local_db,
-                               "neutron"),
-                    transport_url=local_mq, authtoken=authtoken("neutron"))
-            if "heat" in svcs:
-                dbs.append(("heat", "heat", pw["db_heat"]))
-                root = topo.root
-                writes = f"{topo.scheme}://" + topo.address_of(
-                    site.name, root, "keystone")
-                self.heats[site.name] = Heat(
-                    site, sdir, venv, port("heat"),
-                    health_path=health("heat"),
-                    db_url=db_url("heat", pw["db_heat"], local_db, "heat"),
-                    transport_url=local_mq, authtoken=authtoken("heat"),
-                    engine_authtoken=authtoken("heat", region=root.region),
-                    keystone=ks + "/v3", identity_writes=writes,
-                    password=pw["heat"],
-                    domain_admin_password=pw["heat_domain_admin"])
-                if "heat-engine" in svcs:
-                    self.engines.append(HeatEngine(self.heats[site.name]))
-            ndir = sdir / "nova"
+    def _add_site(self, site) -> None:
+        """Every compute-side service the model places at `site`."""
+        svcs = site.services
+        if "rabbitmq" in svcs:
+            self._add_rabbitmq(site)
+        if "placement" in svcs:
+            self._add_placement(site)
+        if "neutron" in svcs:
+            self._add_neutron(site)
+        if "heat" in svcs:
+            self._add_heat(site)
+        if "nova" in svcs:
+            self._add_nova(site)
+        if "nova-cell" in svcs:
+            self._add_cell(site)
+        if "nova-compute" in svcs:
+            self._add_compute(site)
 
-            def conf(name, host, site=site, ndir=ndir, **kw):
-                return NovaConf(ndir / "etc" / f"{name}.conf", host=host,
-                                site=site, state=ndir / "state", venv=venv,
-                                log=ndir / "log" / f"{name}.log", **kw)
+    def _dir(self, site) -> Path:
+        return self.state / "sites" / site.name
 
-            if "nova" in svcs:
-                for db in ("nova_api", "nova_cell0", "nova_cell"):
-                    dbs.append((db, "nova", pw["db_nova"]))
-                api_db = db_url("nova", pw["db_nova"], local_db, "nova_api")
-                cell0 = db_url("nova", pw["db_nova"], local_db, "nova_cell0")
-                own = db_url("nova", pw["db_nova"], local_db, "nova_cell")
-                main_db = cell0 if super_mode else own
-                common = dict(transport_url=local_mq, db_url=main_db,
-                              api_db_url=api_db, clients=clients,
-                              authtoken=authtoken("nova"))
-                host = f"{site.name}-control"
-                api_conf = conf("nova", host, **common)
-                self.apis[site.name] = NovaApi(
-                    site, sdir, venv, port("nova"), api_conf,
-                    health_path=health("nova"))
-                for binary in ("nova-scheduler", "nova-conductor"):
-                    self.services.append(NovaService(
-                        site, sdir, venv, binary,
-                        conf(binary, host, **common), host))
-                self.manage[site.name] = NovaManage(venv, api_conf,
-                                                    f"{site.name}.nova")
-                self.cells[site.name] = [] if super_mode else [
-                    (site.name, local_mq, own, None)]
-                self.hosts.setdefault(site.name, [])
-            if "nova-cell" in svcs:
-                dbs.append(("nova_cell", "nova", pw["db_nova"]))
-                cell_conf = conf("nova-cell-conductor",
-                                 f"{site.name}-conductor",
-                                 transport_url=local_mq,
-                                 db_url=db_url("nova", pw["db_nova"], local_db,
-                                            "nova_cell"),
-                                 api_db_url=None, clients=clients)
-                self.services.append(NovaService(
-                    site, sdir, venv, "nova-conductor", cell_conf,
-                    f"{site.name}-conductor"))
-                control = topo.provider(site.name, "nova")
-                seen = control.name
-                self.cells[seen].append((
-                    site.name,
-                    _mq(pw["rabbit"], topo.address_of(seen, site,
-                                                      "rabbitmq")),
-                    db_url("nova", pw["db_nova"],
-                        topo.address_of(seen, site, "mariadb"),
-                        "nova_cell", topo.model.bounds.cross_site_timeout_s),
-                    cell_conf))
-            if "nova-compute" in svcs:
-                mq_site = site if "rabbitmq" in svcs else \
-                    topo.sites[site.parent]
-                mq = _mq(pw["rabbit"], topo.address_of(site.name, mq_site,
-                                                       "rabbitmq"))
-                self.services.append(NovaService(
-                    site, sdir, venv, "nova-compute",
-                    conf("nova-compute", site.name, transport_url=mq,
-                         db_url=None, api_db_url=None, clients=clients,
-                         compute=True), site.name))
-                control = topo.provider(site.name, "nova")
-                self.hosts.setdefault(control.name, []).append(site.name)
+    def _local_db(self, site) -> str | None:
+        """The site's own MariaDB (host:port), if it runs one."""
+        return f"{site.address}:{self.topo.service_port('mariadb')}" \
+            if "mariadb" in site.services else None
+
+    def _local_mq(self, site) -> str:
+        return _mq(self.pw["rabbit"],
+                   f"{site.address}:{self.topo.service_port('rabbitmq')}")
+
+    def _keystone(self, site) -> str:
+        """The Keystone `site`'s services talk to, as `site` reaches it."""
+        topo = self.topo
+        return f"{topo.scheme}://" + topo.address_of(
+            site.name, topo.identity_site(site.name), "keystone")
+
+    def _authtoken(self, site, user: str, region: str | None = None
+                   ) -> dict[str, dict]:
+        topo = self.topo
+        cache = f"{site.address}:{topo.service_port('memcached')}" \
+            if "memcached" in site.services else ""
+        return authtoken_section(
+            auth_url=self._keystone(site),
+            www_authenticate_uri=topo.auth_url(site.name), username=user,
+            password=self.pw[user], region=region or site.region,
+            cache=cache, cache_time=topo.model.testbed.identity_cache_ttl_s,
+            connect_timeout=topo.model.bounds.cross_site_timeout_s)
+
+    def _clients(self, site) -> dict[str, dict]:
+        """Nova's client sections: Placement, Neutron, Glance, Cinder."""
+        return ini.merge(
+            *(auth_section(sec, auth_url=self._keystone(site),
+                           username="nova", password=self.pw["nova"],
+                           region=site.region)
+              for sec in ("placement", "neutron")),
+            {"glance": {"region_name": site.region,
+                        "valid_interfaces": "public"},
+             "cinder": {"os_region_name": site.region}})
+
+    def _nova_conf(self, site, name: str, host: str, **kw) -> NovaConf:
+        ndir = self._dir(site) / "nova"
+        return NovaConf(ndir / "etc" / f"{name}.conf", host=host, site=site,
+                        state=ndir / "state", venv=self.venv,
+                        log=ndir / "log" / f"{name}.log", **kw)
+
+    def _db(self, site, db: str, user: str, password_key: str) -> None:
+        """A database (name, user, password) to create at `site`."""
+        self.databases.setdefault(site.name, []).append(
+            (db, user, self.pw[password_key]))
+
+    def _add_rabbitmq(self, site) -> None:
+        if self.epmd is None:
+            self.epmd = Epmd(self.state, self.epmd_address, self.epmd_port)
+        self.rabbits[site.name] = RabbitMQ(
+            site, self._dir(site), self.topo.service_port("rabbitmq"),
+            self.pw["rabbit"], self.epmd, self.topo.rabbitmq_dist_port(site))
+
+    def _add_placement(self, site) -> None:
+        self._db(site, "placement", "placement", "db_placement")
+        self.placements[site.name] = Placement(
+            site, self._dir(site), self.venv,
+            self.topo.service_port("placement"),
+            health_path=self._health("placement"),
+            db_url=db_url("placement", self.pw["db_placement"],
+                          self._local_db(site), "placement"),
+            authtoken=self._authtoken(site, "placement"))
+
+    def _add_neutron(self, site) -> None:
+        self._db(site, "neutron", "neutron", "db_neutron")
+        self.neutrons[site.name] = Neutron(
+            site, self._dir(site), self.venv,
+            self.topo.service_port("neutron"),
+            health_path=self._health("neutron"),
+            db_url=db_url("neutron", self.pw["db_neutron"],
+                          self._local_db(site), "neutron"),
+            transport_url=self._local_mq(site),
+            authtoken=self._authtoken(site, "neutron"))
+
+    def _add_heat(self, site) -> None:
+        topo, pw = self.topo, self.pw
+        self._db(site, "heat", "heat", "db_heat")
+        root = topo.root
+        # Heat writes its stack domain's users at the source of identity.
+        writes = f"{topo.scheme}://" + topo.address_of(
+            site.name, root, "keystone")
+        heat = self.heats[site.name] = Heat(
+            site, self._dir(site), self.venv, topo.service_port("heat"),
+            health_path=self._health("heat"),
+            db_url=db_url("heat", pw["db_heat"], self._local_db(site),
+                          "heat"),
+            transport_url=self._local_mq(site),
+            authtoken=self._authtoken(site, "heat"),
+            engine_authtoken=self._authtoken(site, "heat",
+                                             region=root.region),
+            keystone=self._keystone(site) + "/v3", identity_writes=writes,
+            password=pw["heat"],
+            domain_admin_password=pw["heat_domain_admin"])
+        if "heat-engine" in site.services:
+            self.engines.append(HeatEngine(heat))
+
+    def _add_nova(self, site) -> None:
+        """The control plane: API, scheduler, (super-)conductor."""
+        pw, local_db = self.pw, self._local_db(site)
+        for db in ("nova_api", "nova_cell0", "nova_cell"):
+            self._db(site, db, "nova", "db_nova")
+        api_db = db_url("nova", pw["db_nova"], local_db, "nova_api")
+        cell0 = db_url("nova", pw["db_nova"], local_db, "nova_cell0")
+        own = db_url("nova", pw["db_nova"], local_db, "nova_cell")
+        common = dict(transport_url=self._local_mq(site),
+                      db_url=cell0 if self.super_mode else own,
+                      api_db_url=api_db, clients=self._clients(site),
+                      authtoken=self._authtoken(site, "nova"))
+        host = f"{site.name}-control"
+        api_conf = self._nova_conf(site, "nova", host, **common)
+        self.apis[site.name] = NovaApi(
+            site, self._dir(site), self.venv, self.topo.service_port("nova"),
+            api_conf, health_path=self._health("nova"))
+        for binary in ("nova-scheduler", "nova-conductor"):
+            self.services.append(NovaService(
+                site, self._dir(site), self.venv, binary,
+                self._nova_conf(site, binary, host, **common), host))
+        self.manage[site.name] = NovaManage(self.venv, api_conf,
+                                            f"{site.name}.nova")
+        self.cells[site.name] = [] if self.super_mode else [
+            (site.name, self._local_mq(site), own, None)]
+        self.hosts.setdefault(site.name, [])
+
+    def _add_cell(self, site) -> None:
+        """A cell of a control site elsewhere: its conductor here, mapped
+        at the control site through that site's proxies to this one."""
+        topo, pw = self.topo, self.pw
+        self._db(site, "nova_cell", "nova", "db_nova")
+        host = f"{site.name}-conductor"
+        cell_conf = self._nova_conf(
+            site, "nova-cell-conductor", host,
+            transport_url=self._local_mq(site),
+            db_url=db_url("nova", pw["db_nova"], self._local_db(site),
+                          "nova_cell"),
+            api_db_url=None, clients=self._clients(site))
+        self.services.append(NovaService(
+            site, self._dir(site), self.venv, "nova-conductor", cell_conf,
+            host))
+        seen = topo.provider(site.name, "nova").name
+        self.cells[seen].append((
+            site.name,
+            _mq(pw["rabbit"], topo.address_of(seen, site, "rabbitmq")),
+            db_url("nova", pw["db_nova"],
+                   topo.address_of(seen, site, "mariadb"), "nova_cell",
+                   topo.model.bounds.cross_site_timeout_s),
+            cell_conf))
+
+    def _add_compute(self, site) -> None:
+        """A compute host, on its own site's queue or its parent's."""
+        topo = self.topo
+        mq_site = site if "rabbitmq" in site.services else \
+            topo.sites[site.parent]
+        mq = _mq(self.pw["rabbit"], topo.address_of(site.name, mq_site,
+                                                    "rabbitmq"))
+        self.services.append(NovaService(
+            site, self._dir(site), self.venv, "nova-compute",
+            self._nova_conf(site, "nova-compute", site.name,
+                            transport_url=mq, db_url=None, api_db_url=None,
+                            clients=self._clients(site), compute=True),
+            site.name))
+        control = topo.provider(site.name, "nova")
+        self.hosts.setdefault(control.name, []).append(site.name)
 
     @property
     def wsgi(self) -> list[GunicornApi]:
