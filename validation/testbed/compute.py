@@ -92,22 +92,18 @@ class ComputePlan:
         return self.topo.model.services[service].health_path
 
     def _add_site(self, site) -> None:
-        """Every compute-side service the model places at `site`."""
-        svcs = site.services
-        if "rabbitmq" in svcs:
-            self._add_rabbitmq(site)
-        if "placement" in svcs:
-            self._add_placement(site)
-        if "neutron" in svcs:
-            self._add_neutron(site)
-        if "heat" in svcs:
-            self._add_heat(site)
-        if "nova" in svcs:
-            self._add_nova(site)
-        if "nova-cell" in svcs:
-            self._add_cell(site)
-        if "nova-compute" in svcs:
-            self._add_compute(site)
+        """Every compute-side service the model places at `site`, in this
+        order (a cell joins its control site's list, a compute host its
+        control site's hosts)."""
+        for service, add in (("rabbitmq", self._add_rabbitmq),
+                             ("placement", self._add_placement),
+                             ("neutron", self._add_neutron),
+                             ("heat", self._add_heat),
+                             ("nova", self._add_nova),
+                             ("nova-cell", self._add_cell),
+                             ("nova-compute", self._add_compute)):
+            if service in site.services:
+                add(site)
 
     def _dir(self, site) -> Path:
         return self.state / "sites" / site.name
