@@ -157,6 +157,14 @@ class ComputePlan:
         self.databases.setdefault(site.name, []).append(
             (db, user, self.pw[password_key]))
 
+    def _own_db(self, site, service: str) -> str:
+        """The database named after `service` (its user too, password
+        ``db_<service>``) at `site`: registered to be created, and its URL
+        as the service reaches it."""
+        self._db(site, service, service, f"db_{service}")
+        return db_url(service, self.pw[f"db_{service}"],
+                      self._local_db(site), service)
+
     def _add_rabbitmq(self, site) -> None:
         if self.epmd is None:
             self.epmd = Epmd(self.state, self.epmd_address, self.epmd_port)
@@ -165,29 +173,24 @@ class ComputePlan:
             self.pw["rabbit"], self.epmd, self.topo.rabbitmq_dist_port(site))
 
     def _add_placement(self, site) -> None:
-        self._db(site, "placement", "placement", "db_placement")
         self.placements[site.name] = Placement(
             site, self._dir(site), self.venv,
             self.topo.service_port("placement"),
             health_path=self._health("placement"),
-            db_url=db_url("placement", self.pw["db_placement"],
-                          self._local_db(site), "placement"),
+            db_url=self._own_db(site, "placement"),
             authtoken=self._authtoken(site, "placement"))
 
     def _add_neutron(self, site) -> None:
-        self._db(site, "neutron", "neutron", "db_neutron")
         self.neutrons[site.name] = Neutron(
             site, self._dir(site), self.venv,
             self.topo.service_port("neutron"),
             health_path=self._health("neutron"),
-            db_url=db_url("neutron", self.pw["db_neutron"],
-                          self._local_db(site), "neutron"),
+            db_url=self._own_db(site, "neutron"),
             transport_url=self._local_mq(site),
             authtoken=self._authtoken(site, "neutron"))
 
     def _add_heat(self, site) -> None:
         topo, pw = self.topo, self.pw
-        self._db(site, "heat", "heat", "db_heat")
         root = topo.root
         # Heat writes its stack domain's users at the source of identity.
         writes = f"{topo.scheme}://" + topo.address_of(
@@ -195,8 +198,7 @@ class ComputePlan:
         heat = self.heats[site.name] = Heat(
             site, self._dir(site), self.venv, topo.service_port("heat"),
             health_path=self._health("heat"),
-            db_url=db_url("heat", pw["db_heat"], self._local_db(site),
-                          "heat"),
+            db_url=self._own_db(site, "heat"),
             transport_url=self._local_mq(site),
             authtoken=self._authtoken(site, "heat"),
             engine_authtoken=self._authtoken(site, "heat",
