@@ -21,7 +21,8 @@ class ComputeTest(base.EdgeRefarchTest):
         with its metadata, or a server booted from it at the edge does not
         become ACTIVE on that site's compute host."""
         edge = self.site(self.edge)
-        src, local = self.image_at(self.edge, os_distro="cirros",
+        src, local = self.image_at(self.edge, stock=True,
+                                   os_distro="cirros",
                                    edge_refarch_story="US5")
         for key in ("os_hash_value", "size", "disk_format",
                     "container_format", "os_distro", "edge_refarch_story"):
@@ -37,6 +38,33 @@ class ComputeTest(base.EdgeRefarchTest):
         self.evidence(image_at_edge=local["id"], same_as_dc=src["id"] ==
                       local["id"], server_host=server["OS-EXT-SRV-ATTR:host"],
                       active_after_s=round(took, 2))
+
+    @decorators.idempotent_id("0d8e6c1a-5b7f-4e39-9a2c-3f1d7e5b8a64")
+    @requirement("EDGE-US5-CLIENT-COPY")
+    def test_boot_at_edge_a_client_copy_of_a_dc_image(self):
+        """Fails when a client's copy of a DC image (downloaded with its
+        DC session, created and uploaded with its edge session) differs
+        at the edge in data or metadata, or a server booted from it there
+        does not become ACTIVE on that site's compute host."""
+        edge = self.site(self.edge)
+        src = self.create_image(self.site(self.root), self.image_data(),
+                                os_distro="cirros", edge_refarch_story="US5")
+        start = time.monotonic()
+        local = self.copy_image(src, edge)
+        copied = time.monotonic() - start
+        for key in ("checksum", "os_hash_value", "size", "disk_format",
+                    "container_format", "os_distro", "edge_refarch_story"):
+            self.assertEqual(src[key], local[key],
+                             f"image property {key} at {self.edge}")
+        flavor = self.create_flavor(edge)
+        start = time.monotonic()
+        server = self.boot(edge, local["id"], self.edge, flavor)
+        self.assertEqual(self.zone_of(self.edge),
+                         server["OS-EXT-AZ:availability_zone"])
+        self.evidence(image_at_dc=src["id"], image_at_edge=local["id"],
+                      bytes=local["size"], copy_s=round(copied, 2),
+                      server_host=server["OS-EXT-SRV-ATTR:host"],
+                      active_after_s=round(time.monotonic() - start, 2))
 
     @decorators.idempotent_id("c7612392-724e-4143-bb4d-c1a525a3dfe5")
     @requirement("EDGE-US4-ONE-ENDPOINT")

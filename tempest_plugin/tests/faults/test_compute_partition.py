@@ -22,7 +22,8 @@ class ComputePartitionTest(base.EdgeRefarchTest):
         for booting from an image it already has: boot (distributed), or
         fail fast and boot again after the heal (centralized)."""
         edge = self.site(self.edge)
-        src, local = self.image_at(self.edge, os_distro="cirros")
+        src, local = self.image_at(self.edge, stock=True,
+                                   os_distro="cirros")
         flavor = self.create_flavor(edge)
         self.boot(edge, local["id"], self.edge, flavor)   # before the cut
         expectation = self.expect("server_create_at_edge")
