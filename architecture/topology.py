@@ -241,6 +241,16 @@ class Topology:
                              f"model {self.deployment.name!r}")
         return provider
 
+    def identity_writer(self, site: str) -> Site:
+        """The site whose Keystone takes the identity writes (trusts,
+        stack-domain users) of `site`'s services: its identity site, unless
+        that Keystone reads a replica (replicated identity), then the
+        root's."""
+        ident = self.identity_site(site)
+        if self.deployment.identity_source == "replicated":
+            return self.root
+        return ident
+
     def catalog_sites(self) -> list[Site]:
         """Sites that run a Keystone and so hold a catalog of their own."""
         return [s for s in self.sites.values() if "keystone" in s.services]

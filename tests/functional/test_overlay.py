@@ -11,10 +11,9 @@ from datetime import datetime
 import pytest
 import yaml
 
-from .conftest import RunningTestbed, run_cli
-
-# The smallest testbed; the edge Keystones run under Apache (mod_wsgi), the
-# DC's under gunicorn: both read the overlaid keystone.conf.
+# The smallest testbed (the federated variant's identity plane); the edge
+# Keystones run under Apache (mod_wsgi), the DC's under gunicorn: both read
+# the overlaid keystone.conf.
 MODEL = "federated"
 # Keystone's [token] expiration default (seconds; Keystone configuration
 # reference) and the overlay's value.
@@ -35,10 +34,11 @@ def overlaid(manager, tmp_path):
     path.write_text(yaml.safe_dump({"edge1": {"keystone": {
         "keystone.conf": {"token": {"expiration": OVERLAID_EXPIRATION_S}}}}}))
     manager.down()
-    result = run_cli("testbed", "up", "--model", MODEL,
-                     "--config-overlay", str(path))
+    scoped = manager.identity_plane(MODEL)
+    result = manager.cli("testbed", "up", "--model", MODEL,
+                         "--config-overlay", str(path), model_file=scoped)
     assert result.returncode == 0, result.stderr
-    yield RunningTestbed(manager.testbed, MODEL)
+    yield manager.started(MODEL, scoped)
     # The next test gets a testbed without the overlay.
     manager.down()
 

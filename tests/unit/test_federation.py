@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from edge_refarch.architecture import load_model
+import pytest
+import yaml
+
+from edge_refarch.architecture import DEFAULT_MODEL_PATH, load_model
 from edge_refarch.architecture.topology import Topology
 from edge_refarch.validation.testbed import federation
+
+
+@pytest.fixture
+def raw():
+    return yaml.safe_load(DEFAULT_MODEL_PATH.read_text())
 
 
 def test_domain_id_is_the_same_wherever_it_is_derived():
@@ -62,19 +70,38 @@ def test_sp_urls_name_the_idp_and_protocol():
     assert auth.endswith("/identity_providers/dc/protocols/saml2/auth")
 
 
-def test_testbed_topology_deploys_only_the_variants_scope():
+def test_testbed_deploys_the_variants_whole_stack():
     model = load_model()
     arch = Topology(model, "federated")
     bed = Topology(model, "federated", testbed=True)
-    assert "glance" in arch.sites["edge1"].services
-    assert bed.sites["edge1"].services == ("mariadb", "memcached",
-                                           "keystone")
-    # No proxy for a flow to a service the testbed does not run.
-    assert not [p for p in bed.proxies if p.service == "rabbitmq"]
+    assert bed.sites["edge1"].services == arch.sites["edge1"].services
+    # A cloudlet's compute hosts reach their edge's queue over the link.
+    assert [p for p in bed.proxies if p.service == "rabbitmq"]
     # A client at an edge reaches the DC's Keystone (the IdP) over its
     # link, and the DC reaches each edge's.
     pairs = {(p.src, p.dst) for p in bed.proxies if p.service == "keystone"}
     assert {("edge1", "dc"), ("dc", "edge1"), ("edge2", "dc")} <= pairs
+    # Each edge writes identity (Heat's trusts, stack users, service
+    # users) at its own Keystone, a cloudlet at its edge's; a replicated
+    # edge at the DC's, whose database it reads.
+    cloudlet = next(s for s in bed.sites.values() if s.tier == "far_edge")
+    assert bed.identity_writer("edge1").name == "edge1"
+    assert bed.identity_writer(cloudlet.name).name == cloudlet.parent
+    assert Topology(model, "distributed", testbed=True).identity_writer(
+        "edge1").name == "dc"
+
+
+def test_testbed_services_scope_a_variant(raw, tmp_path):
+    """An operator's model may keep a variant's testbed to some services:
+    the testbed runs only those, and no link proxy for the others."""
+    raw["deployment_models"]["federated"]["testbed_services"] = [
+        "mariadb", "memcached", "keystone"]
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    bed = Topology(load_model(path), "federated", testbed=True)
+    assert bed.sites["edge1"].services == ("mariadb", "memcached",
+                                           "keystone")
+    assert not [p for p in bed.proxies if p.service == "rabbitmq"]
 
 
 def test_refusal_is_the_error_text_not_the_page():

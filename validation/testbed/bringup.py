@@ -212,20 +212,29 @@ class BringUp:
     def configure_root(self) -> None:
         admin = setup_api.connect(self.ks_root.url, self.pw["admin"],
                                   timeout=SETUP_CALL_TIMEOUT_S)
-        sites = self.topo.sites.values()
-        for user in ("glance", *SERVICE_USERS):
-            if any(user in s.services for s in sites):
-                setup_api.ensure_service_user(admin, user, self.pw[user])
-        if self.compute.heats:
-            setup_api.ensure_heat_domain(admin, self.pw["heat_domain_admin"])
+        self.provision(admin, self.root)
         setup_api.set_catalog(admin, self.topo.catalog_for(self.root))
         for name, sp in self.sps.items():
             federation.register_service_provider(
                 admin, name, sp.url, self.fed.idp_id)
 
+    def provision(self, admin, name: str) -> None:
+        """The service users (and Heat's stack-user domain) of every site
+        whose identity `name`'s Keystone writes: the root's for all sites
+        with replicated or central identity, each service provider's for
+        its own site and the cloudlets it serves (federated)."""
+        topo = self.topo
+        sites = [s for s in topo.sites.values()
+                 if topo.identity_writer(s.name).name == name]
+        for user in ("glance", *SERVICE_USERS):
+            if any(user in s.services for s in sites):
+                setup_api.ensure_service_user(admin, user, self.pw[user])
+        if any(s.name in self.compute.heats for s in sites):
+            setup_api.ensure_heat_domain(admin, self.pw["heat_domain_admin"])
+
     def configure_site(self, ks: Keystone) -> None:
-        """The site's own catalog (and, at a service provider, its trust in
-        the IdP), once the DC's users reached it."""
+        """The site's own catalog (and, at a service provider, its service
+        users and its trust in the IdP), once the DC's users reached it."""
         name = ks.site.name
         if name in self.replicas:
             self.wait_for_replica(ks)
@@ -233,6 +242,7 @@ class BringUp:
                                   timeout=SETUP_CALL_TIMEOUT_S)
         setup_api.set_catalog(admin, self.topo.catalog_for(name))
         if name in self.sps:
+            self.provision(admin, name)
             fed = self.fed
             federation.trust_identity_provider(
                 admin, fed.idp_id, federation.idp_entity_id(ks.idp_url),

@@ -191,10 +191,11 @@ class ComputePlan:
 
     def _add_heat(self, site) -> None:
         topo, pw = self.topo, self.pw
-        root = topo.root
-        # Heat writes its stack domain's users at the source of identity.
+        # Heat writes its stack domain's users and trusts where identity
+        # is written (the DC's Keystone when the edge's reads a replica).
+        writer = topo.identity_writer(site.name)
         writes = f"{topo.scheme}://" + topo.address_of(
-            site.name, root, "keystone")
+            site.name, writer, "keystone")
         heat = self.heats[site.name] = Heat(
             site, self._dir(site), self.venv, topo.service_port("heat"),
             health_path=self._health("heat"),
@@ -202,7 +203,7 @@ class ComputePlan:
             transport_url=self._local_mq(site),
             authtoken=self._authtoken(site, "heat"),
             engine_authtoken=self._authtoken(site, "heat",
-                                             region=root.region),
+                                             region=writer.region),
             keystone=self._keystone(site) + "/v3", identity_writes=writes,
             password=pw["heat"],
             domain_admin_password=pw["heat_domain_admin"])

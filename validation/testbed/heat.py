@@ -56,10 +56,11 @@ class Heat(GunicornApi):
             d.mkdir(parents=True, exist_ok=True)
         # The API validates tokens at the site's own Keystone. The engine's
         # Keystone client writes trusts and stack-domain users in the
-        # region of [keystone_authtoken] region_name: the DC's, where
-        # identity is written (a distributed edge's Keystone is a
-        # read-only replica); its tokens, trust-scoped ones for scaling
-        # included, still come from the site's own Keystone ([trustee]).
+        # region of [keystone_authtoken] region_name: where identity is
+        # written (Topology.identity_writer: the DC's when the edge's
+        # Keystone reads a replica, the edge's own when it federates); its
+        # tokens, trust-scoped ones for scaling included, still come from
+        # the site's own Keystone ([trustee]).
         ini.write(self.conf, self._sections(state, self.authtoken,
                                             "heat.log"),
                   ini.header(self.site.name, "heat"))
