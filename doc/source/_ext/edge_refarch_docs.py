@@ -354,8 +354,8 @@ def _evidence(entry: dict, limit: int = 300) -> str:
 
 
 class IdentityMatrix(_RstDirective):
-    """Replicated against federated identity, for the requirements that
-    need nothing but Keystone, from the latest reports."""
+    """Replicated against federated identity, requirement by requirement
+    (every requirement of the catalog), from the latest reports."""
 
     def run(self):
         model = _model()
@@ -371,8 +371,6 @@ class IdentityMatrix(_RstDirective):
         lines += [f"     - {model.deployment_models[n].title} "
                   f"(``{n}``)" for n in names]
         for r in catalog.requirements.values():
-            if r.services != ("keystone",):
-                continue
             lines.append(f"   * - :ref:`{r.id} <{r.id}>`")
             for n in names:
                 entry = next((x for x in reports.get(n, {}).get(
