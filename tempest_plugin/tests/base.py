@@ -62,6 +62,12 @@ IMAGE_SET_BY_GLANCE = frozenset((
     "locations", "direct_url", "os_hash_algo", "os_hash_value", "stores"))
 
 
+# What an image brought to an edge keeps of the DC's (data and metadata;
+# the tests' images carry os_distro and edge_refarch_story).
+SAME_IMAGE = ("os_hash_value", "size", "disk_format", "container_format",
+              "os_distro", "edge_refarch_story")
+
+
 def idempotent_id_of(fn) -> str:
     """The UUID tempest.lib's idempotent_id recorded on a test."""
     ids = [a[3:] for a in getattr(fn, "__testtools_attrs", ())
@@ -504,9 +510,15 @@ class EdgeRefarchTest(test.BaseTestCase):
             user["password"] if user else None)
 
     def create_image(self, site: SiteClients, data: bytes, **props):
-        body = site.images.create_image(
-            name=data_name(self), disk_format="raw",
-            container_format="bare", visibility="private", **props)
+        return self.upload(site, data, name=data_name(self),
+                           disk_format="raw", container_format="bare",
+                           visibility="private", **props)
+
+    def upload(self, site: SiteClients, data: bytes, **fields) -> dict:
+        """An image created at `site` with `fields` (Image API v2 create
+        body) and `data` uploaded; returns it once active (deleted when
+        the test ends)."""
+        body = site.images.create_image(**fields)
         image_id = body["id"]
         self.addCleanup(delete_image, site, image_id)
         site.images.store_image_file(image_id, io.BytesIO(data))
@@ -514,6 +526,14 @@ class EdgeRefarchTest(test.BaseTestCase):
                         lambda: site.images.show_image(image_id)["status"]
                         == "active", CONF.image.build_timeout)
         return site.images.show_image(image_id)
+
+    def assert_same_image(self, src: dict, local: dict, where: str,
+                          keys: tuple[str, ...] = ()) -> None:
+        """`local` (at `where`) has `src`'s data and metadata: SAME_IMAGE
+        and `keys`."""
+        for key in (*SAME_IMAGE, *keys):
+            self.assertEqual(src[key], local[key],
+                             f"image property {key} at {where}")
 
     def start_fetch(self, site: SiteClients, source: dict) -> str:
         """Start a glance-download of `source` (at the root site) into
@@ -632,14 +652,7 @@ class EdgeRefarchTest(test.BaseTestCase):
                  if k not in IMAGE_SET_BY_GLANCE
                  and not k.startswith("os_glance_")}
         props["visibility"] = "private"
-        body = site.images.create_image(**props)
-        image_id = body["id"]
-        self.addCleanup(delete_image, site, image_id)
-        site.images.store_image_file(image_id, io.BytesIO(data))
-        self.wait_until(f"image {image_id} active at {site.name}",
-                        lambda: site.images.show_image(image_id)["status"]
-                        == "active", CONF.image.build_timeout)
-        return site.images.show_image(image_id)
+        return self.upload(site, data, **props)
 
     def boot(self, site: SiteClients, image_id: str, at: str,
              flavor_id: str, wait: bool = True) -> dict:

@@ -236,8 +236,9 @@ def unique():
 
 # One testbed at a time, and switching models costs a bring-up (about 20 s
 # for the federated variant's identity plane, 40 s centralized, 60 s
-# distributed): run the modules of the smaller models first, then everything on the distributed one, so each
-# model comes up once (test_lifecycle's kill -9 test brings it up again).
+# distributed): run the modules of the smaller models first, then
+# everything on the distributed one, so each model comes up once
+# (test_lifecycle's kill -9 test brings it up again).
 _MODEL_ORDER = {"federated": 0, "centralized": 1, "centralized-devstack": 1.5,
                 "distributed-tls": 3}
 
