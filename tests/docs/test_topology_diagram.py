@@ -66,13 +66,23 @@ def test_links_carry_the_model_defaults(tmp_path):
 
 
 def test_services_the_testbed_leaves_out_are_marked(tmp_path):
-    # The federated variant's testbed deploys the identity plane only:
-    # the diagram still shows the architecture, and says what is absent.
-    labels = _labels(_render(tmp_path, "fed", deployment="federated"))
+    # A model may scope a variant's testbed (testbed_services) to, say,
+    # the identity plane: the diagram still shows the architecture, and
+    # says what is absent.
+    def identity_plane(raw):
+        raw["deployment_models"]["federated"]["testbed_services"] = [
+            "mariadb", "memcached", "keystone"]
+    labels = _labels(_render(tmp_path, "fed", identity_plane,
+                             deployment="federated"))
     assert "Glance *" in labels and "Keystone" in labels
     assert any("not deployed by the embedded testbed" in t for t in labels)
-    plain = _labels(_render(tmp_path, "dist"))
-    assert "Glance *" not in plain
+    # The shipped model's testbed deploys every variant whole.
+    for name in ("federated", "distributed"):
+        plain = _labels(_render(tmp_path, f"{name}-shipped",
+                                deployment=name))
+        assert "Glance *" not in plain
+        assert not any("not deployed by the embedded testbed" in t
+                       for t in plain)
 
 
 def test_overview_states_what_a_cut_off_edge_keeps(tmp_path):
