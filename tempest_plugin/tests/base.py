@@ -636,9 +636,16 @@ class EdgeRefarchTest(test.BaseTestCase):
                                 **props)
         if not CONF.edge_refarch_feature_enabled.glance_download:
             return src, src
+        return src, self.bring(self.site(site_name), src, stock)[1]
+
+    def bring(self, site: SiteClients, source: dict,
+              stock: bool = False) -> tuple[str, dict]:
+        """`source` (an image at the root site) into `site`'s own image
+        service the way the model brings it (see image_at): returns how
+        ('glance_download' or 'client_copy') and the image there."""
         if self.federated and not stock:
-            return src, self.copy_image(src, self.site(site_name))
-        return src, self.fetch_to(self.site(site_name), src)
+            return "client_copy", self.copy_image(source, site)
+        return "glance_download", self.fetch_to(site, source)
 
     def copy_image(self, source: dict, site: SiteClients) -> dict:
         """The architecture's client-mediated copy of `source` (an image at

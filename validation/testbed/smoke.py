@@ -22,6 +22,7 @@ import openstack.exceptions
 
 from edge_refarch.validation.errors import UserError
 from edge_refarch.validation.images import raw_image
+from edge_refarch.validation.testbed import probes
 
 SMOKE_IMAGE_BYTES = 4 * 1024 * 1024
 
@@ -128,20 +129,19 @@ def _imported(conn, image_id: str, site: str, timeout_s: float = 60.0):
     UserError as soon as Glance records the import as failed (the image
     goes back to 'queued' with os_glance_failed_import), or after
     `timeout_s` seconds."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def active() -> bool | probes.NotYet:
         img = conn.image.get_image(image_id)
         if img.status == "active":
-            return img
+            return True
         failed = (img.properties or {}).get("os_glance_failed_import", "")
         if img.status == "killed" or "glance-download" in failed:
             raise UserError(f"smoke: glance-download to {site} failed "
                             f"(image {img.status}); see {site}'s "
                             "glance-api.log")
-        if time.monotonic() > deadline:
-            raise UserError(f"smoke: glance-download to {site} not active "
-                            f"after {timeout_s:.0f} s (image {img.status})")
-        time.sleep(0.2)
+        return probes.NotYet(f"image {img.status}")
+    probes.wait_for(f"smoke: glance-download to {site}", active,
+                    time.monotonic() + timeout_s)
+    return conn.image.get_image(image_id)
 
 
 def _k2k(testbed, topo, conns) -> Iterator[str]:
