@@ -134,6 +134,8 @@ class Fault:
         self.proxies = injector.links.proxies(link)
         self.active = False
         self._saved_handlers: dict[int, object] = {}
+        self._held: int | None = None    # a signal held while (un)applying
+        self._holding = False
 
     @property
     def fault_id(self) -> str:
@@ -192,30 +194,68 @@ class Fault:
         self.active = False
 
     # -- context manager, with signals turned into a clean exit --------------
+    # SIGINT, SIGTERM and SIGHUP remove the fault, then raise
+    # KeyboardInterrupt. One that arrives while the fault is being applied
+    # or removed is held until those toxiproxy calls are done: raised in the
+    # middle of one, it left a toxic that toxiproxy had accepted but did not
+    # list yet.
     def __enter__(self) -> Fault:
         self._trap_signals()
+        self._holding = True
         try:
             self.apply()
+            self._holding = False
+            self._raise_held()
         except BaseException:
-            self._restore_signals()
+            self._holding = True
+            try:
+                if self.active:
+                    self.remove()
+            finally:
+                self._holding = False
+                self._restore_signals()
             raise
         return self
 
     def __exit__(self, *exc) -> None:
+        self._holding = True
         try:
             if self.active:
                 self.remove()
         finally:
+            self._holding = False
             self._restore_signals()
+        if exc[0] is None:
+            self._raise_held()
+
+    def _raise_held(self) -> None:
+        signum, self._held = self._held, None
+        if signum is not None:
+            raise KeyboardInterrupt(f"signal {signum}")
 
     def _trap_signals(self) -> None:
+        self._held = None
+        self._holding = False
         if threading.current_thread() is not threading.main_thread():
             return
 
         def interrupt(signum, frame):
+            if self._holding:
+                self._held = signum
+                return
+            # Remove the fault here rather than in __exit__: the signal
+            # may land where no __exit__ follows (between apply() and the
+            # with-block, or on __exit__'s first line).
+            self._holding = True
+            try:
+                if self.active:
+                    self.remove()
+            finally:
+                self._holding = False
+                self._restore_signals()
             raise KeyboardInterrupt(f"signal {signum}")
 
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._saved_handlers[sig] = signal.signal(sig, interrupt)
 
     def _restore_signals(self) -> None:
