@@ -143,16 +143,48 @@ class AppCredAuthProvider(auth.KeystoneV3AuthProvider):
                 "auth_data": True}
 
 
-class SiteClients:
-    """Clients for one site, as a user standing at that site sees it."""
+class TokenCredentials(auth.KeystoneV3Credentials):
+    """A token the user already holds (a K2K login's, say) and the project
+    to scope it to."""
 
-    def __init__(self, name: str, uri: str, region: str, http_timeout):
+    ATTRIBUTES = auth.KeystoneV3Credentials.ATTRIBUTES + ["token"]
+
+    def is_valid(self):
+        return bool(self.token and self.project_id)
+
+
+class TokenAuthProvider(auth.KeystoneV3AuthProvider):
+    """tempest.lib's v3 auth provider for a user who holds a token: every
+    token it needs is that one re-scoped to the credentials' project
+    (Identity API v3, method 'token'), which Keystone never lets outlive
+    the token it came from."""
+
+    def _auth_params(self):
+        return {"token": self.credentials.token,
+                "project_id": self.credentials.project_id,
+                "project_domain_id": self.credentials.project_domain_id,
+                "auth_data": True}
+
+
+def tls_options() -> dict:
+    """tempest.lib client arguments for the cloud's TLS."""
+    return {"disable_ssl_certificate_validation":
+            CONF.identity.disable_ssl_certificate_validation,
+            "ca_certs": CONF.identity.ca_certificates_file}
+
+
+class SiteClients:
+    """Clients for one site, as a user standing at that site sees it: the
+    admin, or the user `auth_provider` logs in."""
+
+    def __init__(self, name: str, uri: str, region: str, http_timeout,
+                 auth_provider: auth.KeystoneV3AuthProvider | None = None):
         self.name, self.uri, self.region = name, uri, region
-        tls = {"disable_ssl_certificate_validation":
-               CONF.identity.disable_ssl_certificate_validation,
-               "ca_certs": CONF.identity.ca_certificates_file}
+        tls = tls_options()
         app_cred = admin_app_cred()
-        if app_cred:
+        if auth_provider is not None:
+            self.auth = auth_provider
+        elif app_cred:
             self.auth = AppCredAuthProvider(
                 AppCredCredentials(application_credential_id=app_cred[0],
                                    application_credential_secret=app_cred[1]),
@@ -422,6 +454,31 @@ class EdgeRefarchTest(test.BaseTestCase):
         self.addCleanup(delete_project, dc, project["id"])
         return project
 
+    def as_user(self, site_name: str, user: dict,
+                project: dict) -> SiteClients:
+        """Clients acting as `user` (create_member's) in `project` (the
+        root site's) at `site_name`, logged in the way the model provides
+        (login_at): a password login, or at a federated edge a K2K login
+        scoped to the project the edge provisioned for it."""
+        er = CONF.edge_refarch
+        uri, region = er.site_identity_uris[site_name], \
+            er.site_regions[site_name]
+        kw = {"http_timeout": max(self.fail_fast, 30), **tls_options()}
+        if self.federated and site_name != self.root:
+            login = self.k2k_login(site_name, user, project["name"])
+            provider = TokenAuthProvider(TokenCredentials(
+                token=login["unscoped"], project_id=login["project"]["id"],
+                project_domain_id=login["project"]["domain"]["id"]),
+                uri, **kw)
+        else:
+            provider = auth.KeystoneV3AuthProvider(
+                auth.KeystoneV3Credentials(
+                    username=user["name"], password=user["password"],
+                    user_domain_id="default", project_id=project["id"],
+                    project_domain_id=project["domain_id"]), uri, **kw)
+        return SiteClients(site_name, uri, region, kw["http_timeout"],
+                           auth_provider=provider)
+
     # -- federated identity (model: federated) -----------------------------
     @property
     def federated(self) -> bool:
@@ -647,14 +704,15 @@ class EdgeRefarchTest(test.BaseTestCase):
             return "client_copy", self.copy_image(source, site)
         return "glance_download", self.fetch_to(site, source)
 
-    def copy_image(self, source: dict, site: SiteClients) -> dict:
+    def copy_image(self, source: dict, site: SiteClients,
+                   at_root: SiteClients | None = None) -> dict:
         """The architecture's client-mediated copy of `source` (an image at
-        the root site): downloaded with the client's session at the DC,
-        created with the same metadata (every property but those Glance
-        sets itself, IMAGE_SET_BY_GLANCE) and uploaded with its session at
-        `site`. Returns the image at `site` once active (deleted when the
-        test ends)."""
-        data = self.download(self.site(self.root), source["id"])
+        the root site): downloaded with the client's session at the DC
+        (`at_root`, default the admin's), created with the same metadata
+        (every property but those Glance sets itself, IMAGE_SET_BY_GLANCE)
+        and uploaded with its session at `site`. Returns the image at
+        `site` once active (deleted when the test ends)."""
+        data = self.download(at_root or self.site(self.root), source["id"])
         props = {k: v for k, v in source.items()
                  if k not in IMAGE_SET_BY_GLANCE
                  and not k.startswith("os_glance_")}

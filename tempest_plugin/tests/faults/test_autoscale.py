@@ -1,5 +1,6 @@
 """User story 3: instance autoscale at an edge site cut off from the DC."""
 
+import json
 import time
 import uuid
 
@@ -50,12 +51,16 @@ TEMPLATE = {
 }
 
 
-class AutoscaleTest(base.EdgeRefarchTest):
+class AutoscaleBase(base.EdgeRefarchTest):
+    """The autoscaling group's life at a cut-off edge, as the user
+    `self.heat_user` logs in (default: the admin)."""
 
     partition_mode = "refused"
+    heat_user: base.SiteClients | None = None
 
     def orchestration(self, site: str) -> OrchestrationClient:
-        clients = self.site(site)
+        clients = self.heat_user if self.heat_user is not None \
+            and self.heat_user.name == site else self.site(site)
         return OrchestrationClient(
             clients.auth, "orchestration", clients.region,
             http_timeout=max(self.fail_fast, 30))
@@ -111,14 +116,10 @@ class AutoscaleTest(base.EdgeRefarchTest):
                              server["OS-EXT-AZ:availability_zone"])
         return took
 
-    @decorators.idempotent_id("d12ceeff-8d51-4076-85fa-e3a4008ab3e8")
-    @requirement("EDGE-US3-AUTOSCALE-CUT")
-    def test_autoscale_at_cut_off_edge(self):
-        """Fails when an autoscaling group at a cut-off edge does not do
-        what the model declares for scaling signals: scale out and in
-        (distributed), or fail fast (centralized); and when after the heal
-        the stack is not consistent or scaling does not work."""
-        _, image = self.image_at(self.edge)
+    def autoscale_through_cut(self, image: dict) -> dict:
+        """Create the group with `image` (at the edge), scale it out
+        connected, cut the edge's link, signal as the model declares,
+        heal, and scale in; returns the stack as it ended."""
         flavor = self.create_flavor(self.site(self.edge))
         heat = self.orchestration(self.edge)
         name = f"edge-refarch-{uuid.uuid4().hex[:10]}"
@@ -157,9 +158,56 @@ class AutoscaleTest(base.EdgeRefarchTest):
         after = self.scale(self.edge, name, stack["id"], "scale_in",
                            size - 1)
         self.evidence(signal_to_size_after_heal_s=round(after, 2))
+        return self.orchestration(self.edge).show_stack(name, stack["id"])
 
 
-def delete_stack(tc: AutoscaleTest, name: str, stack_id: str) -> None:
+class AutoscaleTest(AutoscaleBase):
+
+    @decorators.idempotent_id("d12ceeff-8d51-4076-85fa-e3a4008ab3e8")
+    @requirement("EDGE-US3-AUTOSCALE-CUT")
+    def test_autoscale_at_cut_off_edge(self):
+        """Fails when an autoscaling group at a cut-off edge does not do
+        what the model declares for scaling signals: scale out and in
+        (distributed), or fail fast (centralized); and when after the heal
+        the stack is not consistent or scaling does not work."""
+        _, image = self.image_at(self.edge)
+        self.autoscale_through_cut(image)
+
+
+class FederatedAutoscaleTest(AutoscaleBase):
+
+    @decorators.idempotent_id("5b0e7c1d-2f43-4a8e-9c61-7d2e4f9a3b18")
+    @requirement("EDGE-FED-AUTOSCALE")
+    def test_federated_user_autoscales_at_cut_off_edge(self):
+        """Fails when a user of the DC, logged in at the edge by K2K (a
+        federated user of the edge's Keystone, with the roles the mapping
+        grants), cannot create an autoscaling group there, or when Heat,
+        acting for that user through its trust, does not scale the group
+        at the cut-off edge as the model declares."""
+        project = self.create_project()
+        member = self.create_member(project["id"],
+                                    roles=self.federation()["mapped_roles"])
+        at_dc = self.as_user(self.root, member, project)
+        at_edge = self.as_user(self.edge, member, project)
+        src = self.create_image(at_dc, self.image_data())
+        image = self.copy_image(src, at_edge, at_root=at_dc)
+        user = at_edge.auth.get_auth()[1]["user"]
+        self.heat_user = at_edge
+        stack = self.autoscale_through_cut(image)
+        # Heat acted for the federated user through a trust that user
+        # gave at the edge's Keystone (deferred_auth_method = trusts).
+        self.assertEqual(user["name"], stack["stack_owner"])
+        _, body = self.site(self.edge).identity.get(
+            f"OS-TRUST/trusts?trustor_user_id={user['id']}")
+        trusts = json.loads(body)["trusts"]
+        self.assertTrue(trusts, f"no trust of federated user {user['id']} "
+                        f"at {self.edge}")
+        self.evidence(federated_user_id=user["id"],
+                      trustee_user_ids=sorted(
+                          t["trustee_user_id"] for t in trusts))
+
+
+def delete_stack(tc: AutoscaleBase, name: str, stack_id: str) -> None:
     """Delete the stack (and so its servers) and wait until it is gone."""
     heat = tc.orchestration(tc.edge)
     try:
@@ -182,5 +230,11 @@ def delete_stack(tc: AutoscaleTest, name: str, stack_id: str) -> None:
 class AutoscaleBlackholeTest(AutoscaleTest):
     """The same, with the link cut as a black hole (connections accepted,
     nothing flows), as most real WAN outages are."""
+
+    partition_mode = "blackhole"
+
+
+class FederatedAutoscaleBlackholeTest(FederatedAutoscaleTest):
+    """The same, with the link cut as a black hole."""
 
     partition_mode = "blackhole"
