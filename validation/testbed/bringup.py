@@ -149,8 +149,14 @@ class BringUp:
                 self.overlay, self.testbed._service_dirs(self.topo))
             self.say(f"config overlay: {len(set(changed))} file(s) changed")
 
+    def bootstrap(self, ks: Keystone) -> None:
+        """A Keystone that holds identity of its own: its schema (from the
+        prepared dump), keys and admin."""
+        self.prepare_schema(ks, "keystone")
+        ks.bootstrap(self.pw["admin"])
+
     def bootstrap_root(self) -> None:
-        self.ks_root.bootstrap(self.pw["admin"])
+        self.bootstrap(self.ks_root)
         if self.fed:
             federation.write_idp_metadata(self.ks_root)
 
@@ -363,7 +369,7 @@ class BringUp:
         # A service provider holds identity of its own: bootstrapped like
         # the root, with its own keys and local admin (the site operator).
         plan += [Step(f"{ks.name}-bootstrap",
-                      lambda ks=ks: ks.bootstrap(self.pw["admin"]),
+                      lambda ks=ks: self.bootstrap(ks),
                       after=ready)
                  for ks in self.sps.values()]
         with_schema = [(g, "glance") for g in self.glances.values()] + [

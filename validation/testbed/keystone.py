@@ -105,9 +105,14 @@ class Keystone(GunicornApi):
         return (pwd.getpwuid(os.geteuid()).pw_name,
                 grp.getgrgid(os.getegid()).gr_name)
 
-    def bootstrap(self, admin_password: str) -> None:
-        """Schema, keys and the admin account: the source of truth only."""
+    def db_sync(self) -> None:
+        """keystone-manage db_sync: the schema (prepared once, then loaded
+        from the cached dump: Schemas)."""
         self.manage("db_sync")
+
+    def bootstrap(self, admin_password: str) -> None:
+        """Keys and the admin account, on a synced schema: the source of
+        truth only."""
         user, group = self.owner()
         owner = ["--keystone-user", user, "--keystone-group", group]
         self.manage("fernet_setup", *owner)
