@@ -460,9 +460,8 @@ class EdgeRefarchTest(test.BaseTestCase):
         root site's) at `site_name`, logged in the way the model provides
         (login_at): a password login, or at a federated edge a K2K login
         scoped to the project the edge provisioned for it."""
-        er = CONF.edge_refarch
-        uri, region = er.site_identity_uris[site_name], \
-            er.site_regions[site_name]
+        admin = self.site(site_name)    # the site's address and region
+        uri, region = admin.uri, admin.region
         kw = {"http_timeout": max(self.fail_fast, 30), **tls_options()}
         if self.federated and site_name != self.root:
             login = self.k2k_login(site_name, user, project["name"])

@@ -207,17 +207,18 @@ class Fault:
             self._holding = False
             self._raise_held()
         except BaseException:
-            self._holding = True
-            try:
-                if self.active:
-                    self.remove()
-            finally:
-                self._holding = False
-                self._restore_signals()
+            self._release()
             raise
         return self
 
     def __exit__(self, *exc) -> None:
+        self._release()
+        if exc[0] is None:
+            self._raise_held()
+
+    def _release(self) -> None:
+        """Remove the fault if it is applied (a signal meanwhile is held),
+        then give the signals back their handlers."""
         self._holding = True
         try:
             if self.active:
@@ -225,8 +226,6 @@ class Fault:
         finally:
             self._holding = False
             self._restore_signals()
-        if exc[0] is None:
-            self._raise_held()
 
     def _raise_held(self) -> None:
         signum, self._held = self._held, None
@@ -246,13 +245,7 @@ class Fault:
             # Remove the fault here rather than in __exit__: the signal
             # may land where no __exit__ follows (between apply() and the
             # with-block, or on __exit__'s first line).
-            self._holding = True
-            try:
-                if self.active:
-                    self.remove()
-            finally:
-                self._holding = False
-                self._restore_signals()
+            self._release()
             raise KeyboardInterrupt(f"signal {signum}")
 
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
