@@ -236,10 +236,13 @@ def unique():
 
 # One testbed at a time, and switching models costs a bring-up (about 20 s
 # for the federated variant's identity plane, 40 s centralized, 60 s
-# distributed): run the modules of the smaller models first, then
-# everything on the distributed one, so each model comes up once
-# (test_lifecycle's kill -9 test brings it up again).
+# distributed; twice that on a slow machine): run the modules of the
+# smaller models first, then everything on the distributed one, so each
+# model comes up once; the modules that take the distributed testbed down
+# ("distributed-down": kill -9, refused bring-ups) go after all the others
+# (test_lifecycle's kill -9 test brings it up once again).
 _MODEL_ORDER = {"federated": 0, "centralized": 1, "centralized-devstack": 1.5,
+                "distributed": 2, "distributed-down": 2.5,
                 "distributed-tls": 3}
 
 

@@ -14,6 +14,11 @@ from edge_refarch.validation.testbed.procs import ProcessTable
 
 from .conftest import run_cli
 
+# The conftest's ordering key: this module runs after every other module of
+# the distributed testbed, because its last tests bring the testbed down
+# (kill -9, down, refused bring-ups) and a bring-up costs about 2 minutes.
+MODEL = "distributed-down"
+
 
 def _listening_ports(prefix: str = "127.") -> set[tuple[str, int]]:
     """(address, port) of TCP listeners on loopback, from /proc/net/tcp."""
@@ -75,8 +80,8 @@ def test_up_with_other_model_while_up_is_refused(manager):
     assert "testbed down" in result.stderr
 
 
-# The next two use the testbed the tests above left up (a bring-up costs
-# about 90 s); the second kills its toxiproxy and brings it down.
+# The next two use the testbed the tests above left up; the second kills
+# it (toxiproxy first, then the rest) and brings it down.
 def test_cli_output_shows_no_secret(manager):
     """No password or key of the testbed in what the CLI prints."""
     bed = manager.ensure("distributed")
@@ -93,32 +98,31 @@ def test_cli_output_shows_no_secret(manager):
             assert secret not in result.stdout + result.stderr
 
 
-def test_toxiproxy_down_is_reported(manager):
+def test_toxiproxy_down_is_reported_and_up_survives_kill_9(manager):
+    """A crash in two steps, on the testbed the tests above left up: its
+    toxiproxy dies (status says so, exit 1), then everything else it
+    started is killed -9; the next `up` clears the remains and comes up,
+    and `down` stops every process and frees every port."""
     bed = manager.ensure("distributed")
+    ports = _testbed_ports(bed)
+    procs = [p for p in ProcessTable(manager.testbed.state).all()]
+    assert procs and all(p.alive for p in procs)
     tox = ProcessTable(manager.testbed.state).get("toxiproxy")
     os.kill(tox.pid, signal.SIGKILL)
     result = run_cli("testbed", "status")
     assert result.returncode == 1
     assert "DOWN toxiproxy" in result.stdout
     assert "Traceback" not in result.stderr
-    manager.down()
-    del bed
-
-
-def test_down_leaves_nothing_and_up_survives_kill_9(manager):
-    bed = manager.ensure("distributed")
-    ports = _testbed_ports(bed)
-    procs = [p for p in ProcessTable(manager.testbed.state).all()]
-    assert procs and all(p.alive for p in procs)
-    # kill -9 everything the testbed started, then bring it up again.
+    # kill -9 everything else the testbed started, then bring it up again.
     for p in procs:
         for pid in p.group():
-            os.kill(pid, signal.SIGKILL)
+            if p.name != "toxiproxy":
+                os.kill(pid, signal.SIGKILL)
     result = run_cli("testbed", "up", "--model", "distributed")
     assert result.returncode == 0, result.stderr
     assert "remains of an earlier testbed" in result.stderr
-    manager.current = None
-    bed = manager.ensure("distributed")
+    bed = manager.started("distributed", None)
+    assert manager.testbed.healthy()
     assert bed.at("edge1").issue_token().status_code == 201
     procs = ProcessTable(manager.testbed.state).all()
     pids = [pid for p in procs for pid in p.group()]
