@@ -121,6 +121,18 @@ class IdentityReplicaTest(base.EdgeRefarchTest):
         purged = {}
 
         def purge():
+            # A cut that outlasts the retention outlasts the replica's own
+            # read timeout (MariaDB's slave_net_timeout) by far. Healed
+            # before it, a black-holed replica keeps its connection and the
+            # DC's binlog dump thread its place, TCP delivers what the link
+            # held, and nothing is lost: a short cut, not this one. So the
+            # purge waits until the replica has given up its connection (at
+            # once when the link refuses); one still 'replicating' a whole
+            # staleness bound into the cut is silently stale.
+            purged["replica_lost_link_s"] = round(self.wait_until(
+                f"{self.edge}'s identity replica reporting that it lost the "
+                "DC during a cut (still 'replicating': silently stale)",
+                lambda: self._replica()["state"] != "replicating", bound), 2)
             purged["said"] = base.run_procedure(
                 self, "binlog_purge_command", "binary log purge").strip()
         during = self._disable_during_cut(user, purge)
@@ -135,6 +147,7 @@ class IdentityReplicaTest(base.EdgeRefarchTest):
             time.sleep(0.5)
         after_s = round(time.monotonic() - healed_at, 2)
         self.evidence(purge=purged.get("said"),
+                      replica_lost_link_s=purged.get("replica_lost_link_s"),
                       state_during_cut=during["state"],
                       state_after_heal=seen.get("state"),
                       last_error=seen.get("last_error") or None,
