@@ -9,6 +9,10 @@ the fault library and measures:
   library's start-up calibration of the latency toxic and without it;
 * throughput vs bandwidth limit (1, 10, 100 Mbit/s);
 * time for a partition (refused) to take effect and to heal;
+* a black hole (partition --mode blackhole) on open connections: whether
+  anything -- an answer to a ping, the server's close -- crosses while it
+  holds (a WAN black hole lets nothing cross), and how long after the heal
+  the held ping and close arrive;
 * toxiproxy's own overhead with no toxic (RTT and throughput vs direct).
 
 Each figure is the median over --runs runs; each ratio is measured within
@@ -20,6 +24,7 @@ one run. Usage (the testbed must be up):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 
@@ -39,6 +44,7 @@ from edge_refarch.validation.testbed.testbed import Testbed
 LATENCIES_MS = (10, 50, 100, 200)
 BANDWIDTHS_MBIT = (1, 10, 100)
 SECONDS_PER_TRANSFER = 3.0
+BLACKHOLE_HOLD_S = 2.0      # how long nothing may cross under a black hole
 
 
 def _refused(hostport) -> bool:
@@ -66,6 +72,45 @@ def _time_until(predicate, limit=10.0) -> float:
             return float("inf")
         time.sleep(0.002)
     return time.perf_counter() - t
+
+
+def _blackhole(injector, link, probe) -> dict:
+    """Two connections open before the cut: on one a ping sent into the
+    black hole; on the other the server hangs up during it (probe op b'C').
+    Returns {"crossed": whether the answer or the close reached the client
+    within BLACKHOLE_HOLD_S, "ping_after_heal_s" and "close_after_heal_s":
+    seconds from the heal until each arrived, inf when it never came (stock
+    toxiproxy's timeout toxic drops the ping and lets the close through)}.
+    """
+    with connect(probe, timeout=BLACKHOLE_HOLD_S) as ping, \
+            connect(probe, timeout=BLACKHOLE_HOLD_S) as hang_up:
+        for s in (ping, hang_up):
+            s.sendall(b"P")
+            s.recv(1)
+        hang_up.sendall(b"C")
+        fault = injector.partition(link, mode="blackhole")
+        fault.apply()
+        try:
+            ping.sendall(b"P")
+            crossed = False
+            for s in (ping, hang_up):
+                try:
+                    s.recv(1)
+                    crossed = True
+                except TimeoutError:
+                    pass
+        finally:
+            t = time.perf_counter()
+            fault.remove()
+        out = {"crossed": crossed}
+        for key, s, want in (("ping_after_heal_s", ping, b"p"),
+                             ("close_after_heal_s", hang_up, b"")):
+            out[key] = float("inf")
+            with contextlib.suppress(OSError):
+                s.settimeout(10)
+                if s.recv(1) == want:
+                    out[key] = time.perf_counter() - t
+    return out
 
 
 def one_run(injector, raw_injector, link, probe, direct) -> dict:
@@ -100,6 +145,7 @@ def one_run(injector, raw_injector, link, probe, direct) -> dict:
     fault.remove()
     healed = time.perf_counter() - t + _time_until(lambda: _answers(probe))
     out["partition"] = {"effective_s": effective, "healed_s": healed}
+    out["blackhole"] = _blackhole(injector, link, probe)
     return out
 
 
@@ -164,6 +210,10 @@ def main(argv=None) -> int:
                       for m in BANDWIDTHS_MBIT},
         "partition": {k: med(["partition", k])
                       for k in ("effective_s", "healed_s")},
+        "blackhole": {
+            "crossed_runs": sum(r["blackhole"]["crossed"] for r in runs),
+            "ping_after_heal_s": med(["blackhole", "ping_after_heal_s"]),
+            "close_after_heal_s": med(["blackhole", "close_after_heal_s"])},
         "overhead": {k: med(["overhead", k]) for k in
                      ("rtt_ms_direct", "rtt_ms_proxy", "mbit_direct",
                       "mbit_proxy")},
@@ -184,6 +234,11 @@ def main(argv=None) -> int:
     p = result["partition"]
     print(f"partition effective {p['effective_s']['median'] * 1000:.1f} ms,"
           f" healed {p['healed_s']['median'] * 1000:.1f} ms")
+    b = result["blackhole"]
+    print(f"blackhole: something crossed in {b['crossed_runs']}/"
+          f"{args.runs} runs; after the heal the held ping arrived in "
+          f"{b['ping_after_heal_s']['median'] * 1000:.1f} ms, the held close"
+          f" in {b['close_after_heal_s']['median'] * 1000:.1f} ms (medians)")
     o = result["overhead"]
     print(f"overhead: RTT {o['rtt_ms_direct']['median']:.3f} ms direct, "
           f"{o['rtt_ms_proxy']['median']:.3f} ms via toxiproxy; throughput "

@@ -240,12 +240,15 @@ def unique():
 # smaller models first, then everything on the distributed one, so each
 # model comes up once; the modules that take the distributed testbed down
 # ("distributed-down": kill -9, refused bring-ups) go after all the others
-# (test_lifecycle's kill -9 test brings it up once again).
-_MODEL_ORDER = {"federated": 0, "centralized": 1, "centralized-devstack": 1.5,
-                "distributed": 2, "distributed-down": 2.5,
+# (test_lifecycle's kill -9 test brings it up once again). "none": modules
+# that need no testbed, first.
+_MODEL_ORDER = {"none": -1, "federated": 0, "centralized": 1,
+                "centralized-devstack": 1.5, "distributed": 2,
+                "distributed-down": 2.5,
                 "distributed-tls": 3}
 
 
 def pytest_collection_modifyitems(session, config, items):
-    items.sort(key=lambda item: _MODEL_ORDER.get(
-        getattr(item.module, "MODEL", "distributed"), 2))
+    # A module without MODEL runs on the distributed testbed.
+    items.sort(key=lambda item: _MODEL_ORDER[
+        getattr(item.module, "MODEL", "distributed")])

@@ -20,6 +20,11 @@ from edge_refarch.validation.faults.faults import (
     FaultInjector,
     Links,
 )
+from edge_refarch.validation.faults.probe import (
+    connect,
+    free_port,
+    recv_exact,
+)
 from edge_refarch.validation.images import raw_image
 
 from .conftest import FAIL_FAST_S, run_cli
@@ -84,6 +89,59 @@ def test_partition_blackhole_accepts_but_nothing_flows(bed, injector):
             requests.get(url, timeout=(2, 1.5))
     assert_healed(bed)
     assert requests.get(url, timeout=FAIL_FAST_S).ok
+
+
+@pytest.fixture
+def probe_link(bed):
+    """A proxy of its own on LINK's toxiproxy (edge1's address -> a
+    listening socket on the DC's address) and an injector that knows only
+    it. Yields (injector, probe host:port, listening socket); removed
+    afterwards."""
+    dc = bed.topology.root.address
+    edge = bed.topology.site("edge1").address
+    listener = socket.create_server((dc, 0))
+    listener.settimeout(FAIL_FAST_S)
+    probe = f"{edge}:{free_port(edge)}"
+    name = f"{LINK}.test-probe"
+    bed.toxiproxy.ensure_proxy(
+        name, probe, f"{dc}:{listener.getsockname()[1]}")
+    inj = FaultInjector(bed.toxiproxy, Links({LINK: [name]}),
+                        paths.state_dir().parent, heal_leftovers=False)
+    try:
+        yield inj, probe, listener
+    finally:
+        inj.heal(LINK)
+        bed.toxiproxy.delete_proxy(name)
+        listener.close()
+
+
+def test_blackhole_holds_bytes_and_close_until_the_heal(probe_link):
+    """A black hole drops packets; TCP retransmits them after the heal.
+    Neither bytes nor a close cross while it holds (stock toxiproxy's
+    timeout toxic let the server's close through at once and dropped the
+    bytes), and after the heal both arrive, in order."""
+    injector, probe, listener = probe_link
+    with connect(probe, timeout=FAIL_FAST_S) as client:
+        server, _ = listener.accept()
+        with server:
+            client.sendall(b"a")
+            server.settimeout(FAIL_FAST_S)
+            assert server.recv(1) == b"a"
+            with injector.partition(LINK, mode="blackhole"):
+                client.sendall(b"held")
+                server.settimeout(1.0)
+                with pytest.raises(TimeoutError):
+                    server.recv(16)
+                server.sendall(b"back")
+                server.shutdown(socket.SHUT_WR)      # the server hangs up
+                client.settimeout(2.0)
+                with pytest.raises(TimeoutError):
+                    client.recv(16)
+            server.settimeout(FAIL_FAST_S)
+            assert recv_exact(server, 4) == b"held"
+            client.settimeout(FAIL_FAST_S)
+            assert recv_exact(client, 4) == b"back"
+            assert client.recv(16) == b""            # then the close
 
 
 def test_latency_is_added_to_each_request(bed, injector):

@@ -78,7 +78,7 @@ def test_pip_venv_with_a_wrong_ca(empty_cache, wrong_ca, monkeypatch):
     assert not (venv / ".edge-refarch-complete").exists()
 
 
-def test_go_install_with_a_wrong_ca(empty_cache, wrong_ca, monkeypatch):
+def test_go_build_with_a_wrong_ca(empty_cache, wrong_ca, monkeypatch):
     for var, value in (("SSL_CERT_FILE", wrong_ca),
                        ("SSL_CERT_DIR", str(empty_cache)),
                        ("GIT_SSL_CAINFO", wrong_ca),
@@ -88,8 +88,8 @@ def test_go_install_with_a_wrong_ca(empty_cache, wrong_ca, monkeypatch):
     with pytest.raises(UserError) as err:
         deps.ensure_toxiproxy("v2.12.0", _say)
     line = _one_line(err)
-    assert line.startswith(f"go install {deps.TOXIPROXY_MODULE}@v2.12.0 "
-                           "failed: ")
+    assert line.startswith(f"go mod tidy ({deps.TOXIPROXY_MODULE}@v2.12.0)"
+                           " failed: ")
     assert "certificate" in line or "x509" in line, line
     assert deps.toxiproxy_binary("v2.12.0") is None
 

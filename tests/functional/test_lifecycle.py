@@ -185,4 +185,4 @@ def test_toxiproxy_missing_and_not_buildable(manager, tmp_path):
         "EDGE_REFARCH_CACHE": str(tmp_path / "cache"),
         "EDGE_REFARCH_GO": str(tmp_path / "no-go")})
     _one_line_error(result, 1)
-    assert "toxiproxy-server is not installed" in result.stderr
+    assert "toxiproxy-server is not built" in result.stderr

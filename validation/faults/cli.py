@@ -83,11 +83,17 @@ def add_parser(areas, parser_class) -> None:
                                 "(default: leave it until 'fault heal')")
         return p
 
+    sub("build-toxiproxy", "build the toxiproxy-server the black hole "
+        "needs (toxiproxy of the model's release plus the blackhole toxic; "
+        "needs Go) and print its path")
     sub("list", "links, their proxies and active faults")
     sub("counters", "bytes that crossed each link")
     p = cmd("partition", "cut the link")
     p.add_argument("--mode", choices=["refused", "blackhole"],
-                   default="refused")
+                   default="refused",
+                   help="refused: connections reset and refused; blackhole:"
+                   " nothing crosses, closes included, until the heal "
+                   "(needs the toxiproxy-server of 'fault build-toxiproxy')")
     p = cmd("latency", "add round-trip time")
     p.add_argument("--ms", type=number, required=True,
                    help="added round-trip time, ms")
@@ -155,6 +161,10 @@ def _injector(args, model) -> tuple[FaultInjector, object | None]:
 def run(args, model, say) -> int:
     if args.command == "heal" and not (args.link or args.all):
         raise BadInput("fault heal: name a LINK or pass --all")
+    if args.command == "build-toxiproxy":
+        from edge_refarch.validation.testbed import deps
+        print(deps.ensure_toxiproxy(model.testbed.toxiproxy_version, say))
+        return 0
     injector, topology = _injector(args, model)
     c = args.command
     if c == "list":

@@ -29,7 +29,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from edge_refarch.validation.errors import BadInput
-from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
+from edge_refarch.validation.faults.toxiproxy_api import (
+    Toxiproxy,
+    ToxiproxyError,
+)
 from edge_refarch.validation.processes import start_time
 
 TOXIC_PREFIX = "edge-refarch."
@@ -168,14 +171,28 @@ class Fault:
         try:
             for proxy in self.proxies:
                 for t in self.toxics():
-                    tp.add_toxic(proxy, t["name"], t["type"], t["stream"],
-                                 t["attributes"])
+                    self._add_toxic(proxy, t)
             if self.disables():
                 for proxy in self.proxies:
                     tp.set_enabled(proxy, False)
         except BaseException:
             self.remove()   # nothing half-applied
             raise
+
+    def _add_toxic(self, proxy: str, t: dict) -> None:
+        tp = self.injector.toxiproxy
+        try:
+            tp.add_toxic(proxy, t["name"], t["type"], t["stream"],
+                         t["attributes"])
+        except ToxiproxyError as exc:
+            if "invalid toxic type" not in str(exc):
+                raise
+            # A stock toxiproxy: it has no blackhole toxic.
+            raise ToxiproxyError(
+                f"toxiproxy at {tp.url} has no {t['type']!r} toxic, which a "
+                f"{self.describe()} needs: run the toxiproxy-server that "
+                "'edge-refarch fault build-toxiproxy' builds (toxiproxy with "
+                "edge-refarch's toxics)") from None
 
     def remove(self) -> None:
         tp = self.injector.toxiproxy
@@ -264,8 +281,14 @@ def _toxic(kind: str, type_: str, stream: str, **attributes) -> dict:
 
 class Partition(Fault):
     """The link is cut. `refused`: proxies disabled, so connections are
-    reset and new ones refused. `blackhole`: connections are accepted but
-    nothing flows in either direction."""
+    reset and new ones refused. `blackhole`: the path drops every packet,
+    as most WAN outages do: connections are accepted, but neither bytes nor
+    a close cross in either direction until the heal, when what was held is
+    delivered in order (TCP retransmits it). Needs the ``blackhole`` toxic
+    of edge-refarch's toxiproxy-server
+    (validation/faults/toxiproxy-server/blackhole.go, which also says why
+    stock toxiproxy's ``timeout`` toxic is not a black hole); raises
+    ToxiproxyError, one line, against a toxiproxy without it."""
 
     def __init__(self, injector, link, mode: str = "refused"):
         if mode not in ("refused", "blackhole"):
@@ -281,8 +304,7 @@ class Partition(Fault):
     def toxics(self) -> list[dict]:
         if self.mode == "refused":
             return []
-        # timeout=0: hold the data and never close the connection.
-        return [_toxic(self.kind, "timeout", s, timeout=0) for s in STREAMS]
+        return [_toxic(self.kind, "blackhole", s) for s in STREAMS]
 
     def describe(self) -> str:
         return f"partition ({self.mode})"

@@ -27,8 +27,12 @@ CALIBRATION_PINGS = 20
 CALIBRATION_ROUNDS = 3
 
 
+HANG_UP_AFTER_S = 0.5       # b'C': the server closes this long after
+
+
 class _Echo(socketserver.BaseRequestHandler):
-    """b'P' -> echo one byte; b'G' + 8-byte size -> stream that many."""
+    """b'P' -> echo one byte; b'G' + 8-byte size -> stream that many;
+    b'C' -> the server closes the connection HANG_UP_AFTER_S later."""
 
     def handle(self):
         sock = self.request
@@ -43,6 +47,9 @@ class _Echo(socketserver.BaseRequestHandler):
                 return
             if op == b"P":
                 sock.sendall(b"p")
+            elif op == b"C":
+                time.sleep(HANG_UP_AFTER_S)
+                return
             elif op == b"G":
                 size = int.from_bytes(recv_exact(sock, 8), "big")
                 while size > 0:

@@ -21,7 +21,11 @@ from edge_refarch.validation import paths
 from edge_refarch.validation.errors import UserError
 from edge_refarch.validation.testbed.procs import run_tool
 
-TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
+# Our toxiproxy-server: upstream's server plus the blackhole toxic (Go
+# sources under the source tree; built by ensure_toxiproxy).
+TOXIPROXY_SOURCE = "validation/faults/toxiproxy-server"
+TOXIPROXY_BUILD_MODULE = "edge-refarch.invalid/toxiproxy-server"
 # Bound on one installer command (apt-get, go install, pip install) on a
 # fresh machine with a slow mirror; a hung download fails the step then.
 INSTALL_TIMEOUT_S = 1800
@@ -113,14 +117,41 @@ def ensure_packages(profile: str, say: Callable[[str], None],
                         f"{' '.join(still)}")
 
 
+def _toxiproxy_sources() -> list[Path]:
+    return sorted((_source() / TOXIPROXY_SOURCE).glob("*.go"))
+
+
+def _toxiproxy_build_id(version: str) -> str:
+    """The pinned toxiproxy release plus a hash of our Go sources: a change
+    to either builds a new binary."""
+    h = hashlib.sha256(version.encode())
+    for f in _toxiproxy_sources():
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return f"{version}-{h.hexdigest()[:10]}"
+
+
 def toxiproxy_binary(version: str) -> Path | None:
-    """An installed toxiproxy-server of `version`, if any."""
-    path = paths.cache_dir() / "bin" / version / "toxiproxy-server"
+    """The built toxiproxy-server of `version` and of the current sources
+    in validation/faults/toxiproxy-server, if any."""
+    path = (paths.cache_dir() / "bin" / _toxiproxy_build_id(version)
+            / "toxiproxy-server")
     return path if path.exists() else None
 
 
+def _go_mod(version: str) -> str:
+    return (f"module {TOXIPROXY_BUILD_MODULE}\n\ngo 1.23.0\n\n"
+            f"require {TOXIPROXY_MODULE} {version}\n")
+
+
 def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
-    """`go install` the pinned toxiproxy server as toxiproxy-server."""
+    """Build toxiproxy-server: toxiproxy `version` (a module version such as
+    ``v2.12.0``, from the model's testbed section) with the toxics in
+    validation/faults/toxiproxy-server (the ``blackhole`` toxic), once per
+    version and sources. The go.mod is written here from `version`, so the
+    model stays the one place that pins it.
+
+    Raises UserError (one line) when Go is missing or a go command fails.
+    """
     found = toxiproxy_binary(version)
     if found:
         return found
@@ -128,27 +159,36 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
         "/usr/local/go/bin/go"
     if not os.access(go, os.X_OK):
         raise UserError(
-            "toxiproxy-server is not installed and Go is not available to "
-            f"build it; install Go, then run: go install "
-            f"{TOXIPROXY_MODULE}@{version}")
-    bindir = paths.cache_dir() / "bin" / version
+            "toxiproxy-server is not built and Go is not available to "
+            "build it; install Go, then run: edge-refarch fault "
+            "build-toxiproxy")
+    bindir = paths.cache_dir() / "bin" / _toxiproxy_build_id(version)
     with _locked("toxiproxy"):
         if toxiproxy_binary(version):
             return toxiproxy_binary(version)
-        say(f"installing toxiproxy {version} with go install (first time, "
-            "~30 s)")
+        say(f"building toxiproxy {version} with the blackhole toxic (first "
+            "time, ~40 s)")
         tmp = bindir.with_name(bindir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        src = tmp / "src"
+        src.mkdir(parents=True)
+        for f in _toxiproxy_sources():
+            shutil.copy2(f, src / f.name)
+        (src / "go.mod").write_text(_go_mod(version))
         # The machine's GOFLAGS (env or 'go env -w') are kept, not replaced.
         flags = run_tool([go, "env", "GOFLAGS"], "go env GOFLAGS").strip()
-        run_tool([go, "install", f"{TOXIPROXY_MODULE}@{version}"],
-                 f"go install {TOXIPROXY_MODULE}@{version}",
-                 timeout=INSTALL_TIMEOUT_S,
-                 log=paths.cache_dir() / "logs" / "toxiproxy-install.log",
-                 env={"GOBIN": str(tmp),
-                      "GOFLAGS": f"{flags} -mod=mod".strip()})
-        (tmp / "server").rename(tmp / "toxiproxy-server")
+        env = {"GOFLAGS": f"{flags} -mod=mod".strip()}
+        logs = paths.cache_dir() / "logs"
+        run_tool([go, "mod", "tidy"], f"go mod tidy ({TOXIPROXY_MODULE}@"
+                 f"{version})", timeout=INSTALL_TIMEOUT_S,
+                 log=logs / "toxiproxy-mod.log", env=env, cwd=src)
+        run_tool([go, "build", "-trimpath", "-ldflags",
+                  f"-X {TOXIPROXY_MODULE}.Version={version}",
+                  "-o", str(tmp / "toxiproxy-server"), "."],
+                 f"go build toxiproxy-server ({TOXIPROXY_MODULE}@{version})",
+                 timeout=INSTALL_TIMEOUT_S, log=logs / "toxiproxy-build.log",
+                 env=env, cwd=src)
+        shutil.rmtree(src)
         shutil.rmtree(bindir, ignore_errors=True)
         tmp.rename(bindir)
     return bindir / "toxiproxy-server"

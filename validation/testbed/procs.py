@@ -165,9 +165,11 @@ def cause_of(stderr: str, stdout: str = "") -> str:
 
 def run_tool(argv: list[str], what: str, ok: tuple[int, ...] = (0,),
              timeout: float | None = 600, log: Path | None = None,
-             env: dict[str, str] | None = None) -> str:
+             env: dict[str, str] | None = None,
+             cwd: Path | None = None) -> str:
     """Run a command-line tool (an installer, a db sync, nova-manage...)
-    to completion, with `env` added to ours; its whole output goes to
+    to completion in `cwd` (default: ours), with `env` added to ours; its
+    whole output goes to
     `log` if given. Returns its stdout.
 
     Raises UserError, one line, when it is missing, fails (the line of its
@@ -176,7 +178,8 @@ def run_tool(argv: list[str], what: str, ok: tuple[int, ...] = (0,),
     try:
         proc = subprocess.run(argv, capture_output=True, text=True,
                               stdin=subprocess.DEVNULL, timeout=timeout,
-                              env={**os.environ, **env} if env else None)
+                              env={**os.environ, **env} if env else None,
+                              cwd=cwd)
     except FileNotFoundError:
         raise UserError(f"{what}: {argv[0]} not found") from None
     except subprocess.TimeoutExpired:

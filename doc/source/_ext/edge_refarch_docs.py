@@ -512,6 +512,18 @@ class Bench(_RstDirective):
                    title="fault fidelity (latency, bandwidth)")
             ax.tick_params(axis="x", rotation=30)
             figs.append(_savefig(fig, srcdir, name))
+            bh = data.get("blackhole")
+            if bh:
+                def after(key):
+                    v = bh[key]["median"]
+                    return "never" if v == float("inf") else \
+                        f"{v * 1000:.1f} ms after the heal"
+                table = [
+                    f"Black hole on open connections: something crossed "
+                    f"while it held in {bh['crossed_runs']} of "
+                    f"{data['runs']} runs; the held ping arrived "
+                    f"{after('ping_after_heal_s')}, the server's held close "
+                    f"{after('close_after_heal_s')} (medians).", ""]
         m = data["machine"]
         lines = []
         for f in figs:

@@ -1,0 +1,32 @@
+"""The toxiproxy-server build's inputs: the pinned release comes from the
+model, and a change to the release or to our Go sources is a new build."""
+
+from __future__ import annotations
+
+from edge_refarch.architecture import load_model
+from edge_refarch.validation.testbed import deps
+
+
+def test_go_mod_requires_the_models_release():
+    version = load_model().testbed.toxiproxy_version
+    mod = deps._go_mod(version)
+    assert f"require {deps.TOXIPROXY_MODULE} {version}\n" in mod
+    assert mod.startswith(f"module {deps.TOXIPROXY_BUILD_MODULE}\n")
+
+
+def test_build_id_follows_release_and_sources(monkeypatch, tmp_path):
+    src = tmp_path / deps.TOXIPROXY_SOURCE
+    src.mkdir(parents=True)
+    (src / "blackhole.go").write_text("package main\n")
+    monkeypatch.setattr(deps, "_source", lambda: tmp_path)
+    first = deps._toxiproxy_build_id("v2.12.0")
+    assert first.startswith("v2.12.0-")
+    assert deps._toxiproxy_build_id("v2.12.0") == first
+    assert deps._toxiproxy_build_id("v2.13.0") != first
+    (src / "blackhole.go").write_text("package main\n// changed\n")
+    assert deps._toxiproxy_build_id("v2.12.0") != first
+
+
+def test_the_blackhole_sources_are_in_the_tree():
+    names = {p.name for p in deps._toxiproxy_sources()}
+    assert {"blackhole.go", "main.go"} <= names
