@@ -374,10 +374,16 @@ class EdgeRefarchTest(test.BaseTestCase):
 
     def cut(self, site: str):
         """Cut `site` off in the class's partition mode; the cut is healed
-        when the test ends."""
+        when the test ends. Not run (skipped with the cause) when the
+        toxiproxy cannot make that cut: a stock toxiproxy has no black
+        hole."""
+        from edge_refarch.validation.faults.faults import MissingToxic
         fault = self.injector().partition(self.link_of(site),
                                           self.partition_mode or "refused")
-        fault.__enter__()
+        try:
+            fault.__enter__()
+        except MissingToxic as exc:
+            raise self.skipException(f"not run: {exc}") from None
         self.addCleanup(fault.__exit__, None, None, None)
         return fault
 

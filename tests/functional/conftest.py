@@ -8,6 +8,7 @@ brings the previous one down. Everything is brought down at the end.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +20,9 @@ import requests
 import yaml
 
 from edge_refarch.architecture import DEFAULT_MODEL_PATH, load_model
+from edge_refarch.validation.faults.probe import free_port
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
+from edge_refarch.validation.testbed import deps
 from edge_refarch.validation.testbed import tls as tls_mod
 from edge_refarch.validation.testbed.smoke import connect
 from edge_refarch.validation.testbed.testbed import Testbed
@@ -252,3 +255,32 @@ def pytest_collection_modifyitems(session, config, items):
     # A module without MODEL runs on the distributed testbed.
     items.sort(key=lambda item: _MODEL_ORDER[
         getattr(item.module, "MODEL", "distributed")])
+
+
+@pytest.fixture(scope="module")
+def stock_toxiproxy(tmp_path_factory):
+    """Upstream's toxiproxy-server of the model's pinned version, built with
+    `go install` and started on 127.0.0.1; yields its API client."""
+    version = load_model().testbed.toxiproxy_version
+    gobin = tmp_path_factory.mktemp("gobin")
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    subprocess.run([go, "install", f"{deps.TOXIPROXY_MODULE}/cmd/server@"
+                    f"{version}"], check=True, timeout=deps.INSTALL_TIMEOUT_S,
+                   env={**os.environ, "GOBIN": str(gobin),
+                        "GOFLAGS": "-mod=mod -buildvcs=false"},
+                   capture_output=True, stdin=subprocess.DEVNULL)
+    port = free_port("127.0.0.1")
+    proc = subprocess.Popen([str(gobin / "server"), "-host", "127.0.0.1",
+                             "-port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        tp = Toxiproxy(f"http://127.0.0.1:{port}", timeout=2)
+        deadline = time.monotonic() + FAIL_FAST_S
+        while not tp.reachable():
+            assert time.monotonic() < deadline, "stock toxiproxy not up"
+            assert proc.poll() is None, "stock toxiproxy exited"
+            time.sleep(0.05)
+        yield tp
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -154,6 +154,39 @@ def test_without_fault_injector_fault_tests_are_not_run(manager, tmp_path):
     assert report["hygiene"]["clean"]
 
 
+def test_against_a_stock_toxiproxy_the_blackhole_is_not_run(
+        manager, stock_toxiproxy, tmp_path):
+    """A deployer's stock toxiproxy (no blackhole toxic) carrying edge1's
+    link: the black-hole tests are reported not run with the cause, and a
+    requirement that passed only with the link refused is not a pass."""
+    from edge_refarch.validation.conformance import tempest_conf
+    from edge_refarch.validation.faults.probe import free_port
+
+    bed = manager.ensure("distributed")
+    for name, info in bed.toxiproxy.proxies().items():
+        if name.startswith("dc-edge1."):
+            stock_toxiproxy.ensure_proxy(
+                name, f"127.0.0.1:{free_port('127.0.0.1')}",
+                info["upstream"])
+    conf = tempest_conf.for_testbed(bed.testbed, tmp_path / "full.conf")
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read(conf)
+    cp.set("edge_refarch", "toxiproxy_url", stock_toxiproxy.url)
+    with open(conf, "w") as fh:
+        cp.write(fh)
+    result, report = run_requirements(conf, ["EDGE-PART-IDENTITY"],
+                                      tmp_path / "report")
+    assert result.returncode == 0, result.stderr
+    entry = next(r for r in report["requirements"]
+                 if r["id"] == "EDGE-PART-IDENTITY")
+    assert entry["modes"]["blackhole"]["verdict"] == "not_run", entry
+    assert entry["verdict"] == "not_run", entry
+    assert entry["reason"].startswith(
+        f"blackhole: not run: toxiproxy at {stock_toxiproxy.url} has no "
+        "'blackhole' toxic"), entry["reason"]
+    assert report["hygiene"]["clean"], report["hygiene"]
+
+
 def test_expected_verdicts_turn_a_broken_testbed_red(manager, tmp_path):
     """A deliberately broken testbed setting (every edge's link proxy to
     the DC's Glance wired to a port where nothing listens, as a mistyped

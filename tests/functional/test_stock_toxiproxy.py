@@ -4,56 +4,20 @@ what to run instead, and nothing is left applied; the other faults work."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
-import time
 
 import pytest
 
 from edge_refarch.architecture import load_model
 from edge_refarch.validation.faults.faults import FaultInjector, Links
 from edge_refarch.validation.faults.probe import free_port
-from edge_refarch.validation.faults.toxiproxy_api import (
-    Toxiproxy,
-    ToxiproxyError,
-)
-from edge_refarch.validation.testbed import deps
+from edge_refarch.validation.faults.toxiproxy_api import ToxiproxyError
 
-from .conftest import FAIL_FAST_S, run_cli
+from .conftest import run_cli
 
 MODEL = "none"      # no testbed: runs first (conftest ordering)
 LINK = "probe-link"
-
-
-@pytest.fixture(scope="module")
-def stock_toxiproxy(tmp_path_factory):
-    """Upstream's toxiproxy-server of the model's pinned version, built with
-    `go install` and started on 127.0.0.1; yields its API client."""
-    version = load_model().testbed.toxiproxy_version
-    gobin = tmp_path_factory.mktemp("gobin")
-    go = shutil.which("go") or "/usr/local/go/bin/go"
-    subprocess.run([go, "install", f"{deps.TOXIPROXY_MODULE}/cmd/server@"
-                    f"{version}"], check=True, timeout=deps.INSTALL_TIMEOUT_S,
-                   env={**os.environ, "GOBIN": str(gobin),
-                        "GOFLAGS": "-mod=mod -buildvcs=false"},
-                   capture_output=True, stdin=subprocess.DEVNULL)
-    port = free_port("127.0.0.1")
-    proc = subprocess.Popen([str(gobin / "server"), "-host", "127.0.0.1",
-                             "-port", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        tp = Toxiproxy(f"http://127.0.0.1:{port}", timeout=2)
-        deadline = time.monotonic() + FAIL_FAST_S
-        while not tp.reachable():
-            assert time.monotonic() < deadline, "stock toxiproxy not up"
-            assert proc.poll() is None, "stock toxiproxy exited"
-            time.sleep(0.05)
-        yield tp
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_blackhole_needs_our_toxic_and_says_so(stock_toxiproxy, tmp_path):

@@ -99,6 +99,28 @@ def test_verdict_per_partition_mode():
     assert "FAIL (blackhole: FAIL, refused: PASS)" in report.render_rst(rep)
 
 
+def test_a_pass_in_one_mode_with_the_other_not_run_is_not_a_pass():
+    """Against a toxiproxy without a black hole, the blackhole tests are
+    not run: the refused mode's pass alone does not make the requirement
+    pass."""
+    catalog = load_catalog(load_model())
+    tests = {f"{T}refused": ("EDGE-PART-IDENTITY",),
+             f"{T}blackhole": ("EDGE-PART-IDENTITY",)}
+    modes = {f"{T}refused": "refused", f"{T}blackhole": "blackhole"}
+    why = "not run: toxiproxy at http://wan:8474 has no 'blackhole' toxic"
+    results = {f"{T}refused": {"status": "success", "duration_s": 1,
+                               "cause": ""},
+               f"{T}blackhole": {"status": "skip", "duration_s": 0,
+                                 "cause": why}}
+    rep = report.build(catalog, "distributed", tests, results, {}, {}, {},
+                       [], 1.0, modes=modes)
+    entry = next(r for r in rep["requirements"]
+                 if r["id"] == "EDGE-PART-IDENTITY")
+    assert entry["verdict"] == "not_run"
+    assert entry["reason"] == f"blackhole: {why}"
+    assert entry["modes"]["refused"]["verdict"] == "pass"
+
+
 def test_junit_xml_carries_failures_skips_and_requirements(tmp_path):
     """The run's results as JUnit XML, read back with junitparser (as a CI
     system reads it): the failure's readable cause as its message and the

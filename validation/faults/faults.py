@@ -45,6 +45,11 @@ MAX_BYTES = 1 << 40
 MAX_DURATION_S = 24 * 3600
 
 
+class MissingToxic(ToxiproxyError):
+    """The toxiproxy lacks a toxic type a fault needs (a stock toxiproxy
+    has no ``blackhole``); the message, one line, says what to run."""
+
+
 def _check(name: str, value: float, low: float, high: float) -> float:
     try:
         value = float(value)
@@ -188,7 +193,7 @@ class Fault:
             if "invalid toxic type" not in str(exc):
                 raise
             # A stock toxiproxy: it has no blackhole toxic.
-            raise ToxiproxyError(
+            raise MissingToxic(
                 f"toxiproxy at {tp.url} has no {t['type']!r} toxic, which a "
                 f"{self.describe()} needs: run the toxiproxy-server that "
                 "'edge-refarch fault build-toxiproxy' builds (toxiproxy with "
