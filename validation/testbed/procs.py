@@ -111,26 +111,35 @@ class ProcessTable:
     def get(self, name: str) -> Process | None:
         return next((p for p in self.all() if p.name == name), None)
 
-    def stop_all(self, timeout: float = 15.0) -> list[str]:
-        """SIGTERM every recorded process group, then SIGKILL stragglers."""
+    def stop_all(self, timeout: float = 15.0,
+                 last: tuple[str, ...] = ()) -> list[str]:
+        """SIGTERM every recorded process group, then SIGKILL stragglers
+        after `timeout` seconds; the groups named in `last` only once all
+        the others are gone. Returns the names stopped."""
         procs = [p for p in self.all() if p.alive]
-        targets = {p.name: p.group() for p in procs}
-        for pids in targets.values():
-            for pid in pids:
-                _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not any(running(pid) for pids in targets.values()
-                       for pid in pids):
-                break
-            time.sleep(0.1)
-        for pids in targets.values():
-            for pid in pids:
-                if running(pid):
-                    _signal(pid, signal.SIGKILL)
+        first = {p.name: p.group() for p in procs if p.name not in last}
+        then = {p.name: p.group() for p in procs if p.name in last}
+        for wave in (first, then):
+            _stop(wave, timeout)
         for f in self.dir.glob("*.json") if self.dir.exists() else []:
             f.unlink()
-        return sorted(targets)
+        return sorted({**first, **then})
+
+
+def _stop(targets: dict[str, list[int]], timeout: float) -> None:
+    for pids in targets.values():
+        for pid in pids:
+            _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(running(pid) for pids in targets.values()
+                   for pid in pids):
+            break
+        time.sleep(0.1)
+    for pids in targets.values():
+        for pid in pids:
+            if running(pid):
+                _signal(pid, signal.SIGKILL)
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -13,7 +13,16 @@ AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
 
 
 class Epmd(Server):
-    """The Erlang port mapper that every site's RabbitMQ registers with."""
+    """The Erlang port mapper that every site's RabbitMQ registers with.
+
+    Stopped after every RabbitMQ (STOP_LAST): a RabbitMQ node that finds
+    its epmd gone starts one of its own (rabbit_epmd_monitor checks every
+    60 s and calls rabbit_nodes_common:ensure_epmd, which runs
+    ``erl -sname epmd-starter-N``, hence ``epmd -daemon``), and that epmd,
+    reparented to init, outlives the testbed and holds its port.
+    """
+
+    NAME = "epmd"
 
     def __init__(self, root: Path, address: str, port: int):
         self.dir = root / "epmd"
@@ -22,7 +31,7 @@ class Epmd(Server):
 
     @property
     def name(self) -> str:
-        return "epmd"
+        return self.NAME
 
     @property
     def target(self) -> str:
@@ -33,6 +42,10 @@ class Epmd(Server):
 
     def health(self, timeout: float):
         return tcp_health(self.address, self.port, timeout)
+
+
+# Process names a testbed stops only after all the others.
+STOP_LAST = (Epmd.NAME,)
 
 
 class RabbitMQ(Server):

@@ -33,6 +33,7 @@ from edge_refarch.validation.testbed import (
     federation,
     probes,
     procs,
+    rabbitmq,
 )
 from edge_refarch.validation.testbed import keys as keys_mod
 from edge_refarch.validation.testbed import overlay as overlay_mod
@@ -344,7 +345,7 @@ class Testbed:
                 self.say("start-up failed; left running (--keep-on-failure)")
                 raise
             self.say("start-up failed; stopping what was started")
-            self.procs.stop_all()
+            self.procs.stop_all(last=rabbitmq.STOP_LAST)
             raise
         self.say(f"latency toxic overshoot {overshoot:.2f} ms RTT "
                  "(the fault library compensates for it)")
@@ -675,7 +676,7 @@ class Testbed:
             return self._down(quiet)
 
     def _down(self, quiet: bool) -> list[str]:
-        stopped = self.procs.stop_all()
+        stopped = self.procs.stop_all(last=rabbitmq.STOP_LAST)
         shutil.rmtree(self.shared, ignore_errors=True)
         if self.state.exists():
             shutil.rmtree(self.state)

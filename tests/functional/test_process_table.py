@@ -1,0 +1,59 @@
+"""The testbed's process table stops what it started in order: the
+processes named last (epmd) only once every other one has exited -- a
+RabbitMQ node that outlives its epmd starts an epmd of its own, which then
+outlives the testbed and holds its port (found in CI: the next bring-up
+refused with "port 127.0.0.1:4370 (for epmd) is already in use")."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from edge_refarch.validation.testbed.procs import ProcessTable
+
+MODEL = "none"      # no testbed: runs first (conftest ordering)
+
+# Says "ready" once its SIGTERM handler is in; on SIGTERM notes the time,
+# takes `delay` seconds to shut down (as a RabbitMQ node does), notes it.
+SERVICE = """
+import signal, sys, time
+out, delay = sys.argv[1], float(sys.argv[2])
+def stop(*_):
+    open(out, "a").write(f"term {time.time()}\\n")
+    time.sleep(delay)
+    open(out, "a").write(f"exit {time.time()}\\n")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+open(out, "a").write("ready\\n")
+while True:
+    time.sleep(1)
+"""
+
+
+def _times(path) -> dict[str, float]:
+    out = {}
+    for line in path.read_text().splitlines():
+        if " " in line:
+            what, when = line.split()
+            out[what] = float(when)
+    return out
+
+
+def test_stop_all_stops_the_last_ones_after_the_others(tmp_path):
+    table = ProcessTable(tmp_path / "state")
+    notes = {name: tmp_path / f"{name}.txt" for name in ("rabbit", "epmd")}
+    for name, delay in (("rabbit", "1.0"), ("epmd", "0")):
+        table.spawn(name, [sys.executable, "-c", SERVICE,
+                           str(notes[name]), delay],
+                    cwd=tmp_path, log=tmp_path / f"{name}.log")
+    deadline = time.monotonic() + 10
+    while not all(n.exists() and "ready" in n.read_text()
+                  for n in notes.values()):
+        assert time.monotonic() < deadline, "services did not start"
+        time.sleep(0.05)
+    stopped = table.stop_all(timeout=10, last=("epmd",))
+    assert stopped == ["epmd", "rabbit"]
+    rabbit, epmd = _times(notes["rabbit"]), _times(notes["epmd"])
+    assert "exit" in rabbit, "rabbit was killed, not stopped"
+    assert epmd["term"] >= rabbit["exit"], (rabbit, epmd)
+    assert not table.all()
