@@ -6,6 +6,8 @@ refused with "port 127.0.0.1:4370 (for epmd) is already in use")."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 
@@ -42,18 +44,23 @@ def _times(path) -> dict[str, float]:
 def test_stop_all_stops_the_last_ones_after_the_others(tmp_path):
     table = ProcessTable(tmp_path / "state")
     notes = {name: tmp_path / f"{name}.txt" for name in ("rabbit", "epmd")}
-    for name, delay in (("rabbit", "1.0"), ("epmd", "0")):
-        table.spawn(name, [sys.executable, "-c", SERVICE,
-                           str(notes[name]), delay],
-                    cwd=tmp_path, log=tmp_path / f"{name}.log")
-    deadline = time.monotonic() + 10
-    while not all(n.exists() and "ready" in n.read_text()
-                  for n in notes.values()):
-        assert time.monotonic() < deadline, "services did not start"
-        time.sleep(0.05)
-    stopped = table.stop_all(timeout=10, last=("epmd",))
-    assert stopped == ["epmd", "rabbit"]
-    rabbit, epmd = _times(notes["rabbit"]), _times(notes["epmd"])
-    assert "exit" in rabbit, "rabbit was killed, not stopped"
-    assert epmd["term"] >= rabbit["exit"], (rabbit, epmd)
-    assert not table.all()
+    procs = [table.spawn(name, [sys.executable, "-c", SERVICE,
+                                str(notes[name]), delay],
+                         cwd=tmp_path, log=tmp_path / f"{name}.log")
+             for name, delay in (("rabbit", "1.0"), ("epmd", "0"))]
+    try:
+        deadline = time.monotonic() + 10
+        while not all(n.exists() and "ready" in n.read_text()
+                      for n in notes.values()):
+            assert time.monotonic() < deadline, "services did not start"
+            time.sleep(0.05)
+        stopped = table.stop_all(timeout=10, last=("epmd",))
+        assert stopped == ["epmd", "rabbit"]
+        rabbit, epmd = _times(notes["rabbit"]), _times(notes["epmd"])
+        assert "exit" in rabbit, "rabbit was killed, not stopped"
+        assert epmd["term"] >= rabbit["exit"], (rabbit, epmd)
+        assert not table.all()
+    finally:
+        for p in procs:         # whatever happened, nothing left running
+            if p.alive:
+                os.kill(p.pid, signal.SIGKILL)
