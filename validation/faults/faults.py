@@ -293,7 +293,8 @@ class Partition(Fault):
     of edge-refarch's toxiproxy-server
     (validation/faults/toxiproxy-server/blackhole.go, which also says why
     stock toxiproxy's ``timeout`` toxic is not a black hole); raises
-    ToxiproxyError, one line, against a toxiproxy without it."""
+    MissingToxic (a ToxiproxyError), one line, against a toxiproxy without
+    it."""
 
     def __init__(self, injector, link, mode: str = "refused"):
         if mode not in ("refused", "blackhole"):

@@ -130,11 +130,14 @@ def _toxiproxy_build_id(version: str) -> str:
     return f"{version}-{h.hexdigest()[:10]}"
 
 
+def _toxiproxy_dir(version: str) -> Path:
+    return paths.cache_dir() / "bin" / _toxiproxy_build_id(version)
+
+
 def toxiproxy_binary(version: str) -> Path | None:
     """The built toxiproxy-server of `version` and of the current sources
     in validation/faults/toxiproxy-server, if any."""
-    path = (paths.cache_dir() / "bin" / _toxiproxy_build_id(version)
-            / "toxiproxy-server")
+    path = _toxiproxy_dir(version) / "toxiproxy-server"
     return path if path.exists() else None
 
 
@@ -152,9 +155,10 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
 
     Raises UserError (one line) when Go is missing or a go command fails.
     """
-    found = toxiproxy_binary(version)
-    if found:
-        return found
+    bindir = _toxiproxy_dir(version)    # hashes the sources once
+    server = bindir / "toxiproxy-server"
+    if server.exists():
+        return server
     go = os.environ.get("EDGE_REFARCH_GO") or shutil.which("go") or \
         "/usr/local/go/bin/go"
     if not os.access(go, os.X_OK):
@@ -162,10 +166,9 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
             "toxiproxy-server is not built and Go is not available to "
             "build it; install Go, then run: edge-refarch fault "
             "build-toxiproxy")
-    bindir = paths.cache_dir() / "bin" / _toxiproxy_build_id(version)
     with _locked("toxiproxy"):
-        if toxiproxy_binary(version):
-            return toxiproxy_binary(version)
+        if server.exists():
+            return server
         say(f"building toxiproxy {version} with the blackhole toxic (first "
             "time, ~40 s)")
         tmp = bindir.with_name(bindir.name + ".tmp")
@@ -191,7 +194,7 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
         shutil.rmtree(src)
         shutil.rmtree(bindir, ignore_errors=True)
         tmp.rename(bindir)
-    return bindir / "toxiproxy-server"
+    return server
 
 
 def venv_key() -> str:
