@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -113,10 +114,20 @@ def test_toxiproxy_down_is_reported_and_up_survives_kill_9(manager):
     assert result.returncode == 1
     assert "DOWN toxiproxy" in result.stdout
     assert "Traceback" not in result.stderr
+    # Its epmd dies first: the RabbitMQ nodes start an `epmd -daemon` of
+    # their own at once, in a session of its own (what left CI's port 4370
+    # held after this test).
+    table = ProcessTable(manager.testbed.state)
+    epmd = table.get("epmd")
+    os.kill(epmd.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while not any(n.startswith("epmd ") for n in table.strays()):
+        assert time.monotonic() < deadline, "no RabbitMQ restarted epmd"
+        time.sleep(0.2)
     # kill -9 everything else the testbed started, then bring it up again.
     for p in procs:
         for pid in p.group():
-            if p.name != "toxiproxy":
+            if p.name not in ("toxiproxy", "epmd"):
                 os.kill(pid, signal.SIGKILL)
     result = run_cli("testbed", "up", "--model", "distributed")
     assert result.returncode == 0, result.stderr
@@ -135,6 +146,7 @@ def test_toxiproxy_down_is_reported_and_up_survives_kill_9(manager):
                 .rsplit(")", 1)[1].split()[0]]
     assert not (ports & _listening_ports())
     assert not manager.testbed.state.exists()
+    assert not table.strays()
 
 
 @pytest.mark.parametrize("args, code, words", [

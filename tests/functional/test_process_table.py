@@ -2,7 +2,10 @@
 processes named last (epmd) only once every other one has exited -- a
 RabbitMQ node that outlives its epmd starts an epmd of its own, which then
 outlives the testbed and holds its port (found in CI: the next bring-up
-refused with "port 127.0.0.1:4370 (for epmd) is already in use")."""
+refused with "port 127.0.0.1:4370 (for epmd) is already in use") -- and a
+process one of them started and that left its session (that RabbitMQ's
+``epmd -daemon``, after a kill -9 of the testbed: the same refusal, next
+CI) is stopped with the rest."""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ import signal
 import sys
 import time
 
-from edge_refarch.validation.testbed.procs import ProcessTable
+import psutil
+
+from edge_refarch.validation.testbed.procs import MARKER, ProcessTable
 
 MODEL = "none"      # no testbed: runs first (conftest ordering)
 
@@ -64,3 +69,39 @@ def test_stop_all_stops_the_last_ones_after_the_others(tmp_path):
         for p in procs:         # whatever happened, nothing left running
             if p.alive:
                 os.kill(p.pid, signal.SIGKILL)
+
+
+# Starts a daemon in a session of its own (as `epmd -daemon` does), writes
+# its PID, and exits.
+DETACH = """
+import os, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c",
+                          "import time; time.sleep(300)"],
+                         start_new_session=True)
+open(sys.argv[1], "w").write(str(child.pid))
+"""
+
+
+def test_a_process_that_left_its_session_is_stopped(tmp_path):
+    table = ProcessTable(tmp_path / "state")
+    note = tmp_path / "daemon.pid"
+    table.spawn("starter", [sys.executable, "-c", DETACH, str(note)],
+                cwd=tmp_path, log=tmp_path / "starter.log")
+    deadline = time.monotonic() + 10
+    while not (note.exists() and note.read_text()):
+        assert time.monotonic() < deadline, "the daemon did not start"
+        time.sleep(0.05)
+    daemon = psutil.Process(int(note.read_text()))
+    try:
+        assert os.getsid(daemon.pid) == daemon.pid     # left the session
+        assert daemon.environ()[MARKER] == str(tmp_path / "state")
+        # Another table (another state directory) does not touch it.
+        assert ProcessTable(tmp_path / "other").stop_all(timeout=5) == []
+        assert daemon.is_running()
+        stopped = table.stop_all(timeout=10)
+        assert stopped == [f"{daemon.name()} (pid {daemon.pid})"]
+        daemon.wait(timeout=5)
+        assert not daemon.is_running()
+    finally:
+        if daemon.is_running():
+            daemon.kill()

@@ -3,6 +3,12 @@
 Each process is started in a session of its own (so its workers share its
 session) and recorded in ``<state>/pids/<name>.json`` with its start time
 (psutil's create_time), so that a recycled PID is never mistaken for ours.
+
+A process that leaves its session (a daemon that calls setsid, such as the
+``epmd -daemon`` a RabbitMQ node starts when it cannot reach its port
+mapper) is still ours: every process started here carries MARKER, naming
+the testbed's state directory, in its environment, and so does everything
+it starts; stop_all ends those too.
 """
 
 from __future__ import annotations
@@ -72,8 +78,14 @@ class Process:
         return self._memory("pss")
 
 
+# Environment variable that every process the testbed starts (and what
+# they start in turn) carries: the testbed's state directory.
+MARKER = "EDGE_REFARCH_TESTBED"
+
+
 class ProcessTable:
     def __init__(self, state: Path):
+        self.state = state
         self.dir = state / "pids"
 
     def spawn(self, name: str, argv: list[str], *, cwd: Path,
@@ -82,6 +94,7 @@ class ProcessTable:
         log.parent.mkdir(parents=True, exist_ok=True)
         full_env = dict(os.environ)
         full_env.update(env or {})
+        full_env[MARKER] = str(self.state)
         with open(log, "ab") as out, open(os.devnull, "rb") as devnull:
             popen = subprocess.Popen(
                 argv, cwd=cwd, env=full_env, stdin=devnull, stdout=out,
@@ -111,19 +124,46 @@ class ProcessTable:
     def get(self, name: str) -> Process | None:
         return next((p for p in self.all() if p.name == name), None)
 
+    def strays(self) -> dict[str, list[int]]:
+        """Processes outside every recorded session that carry this
+        testbed's MARKER (started by one of its processes, then detached):
+        {"<name> (pid N)": [N]}."""
+        found: dict[str, list[int]] = {}
+        mine = str(self.state)
+        for proc in psutil.process_iter(["pid", "name"]):
+            try:
+                if proc.environ().get(MARKER) == mine \
+                        and running(proc.pid):
+                    found[f"{proc.info['name']} (pid {proc.pid})"] = \
+                        [proc.pid]
+            except (psutil.NoSuchProcess, psutil.AccessDenied,
+                    psutil.ZombieProcess, OSError):
+                continue
+        return found
+
     def stop_all(self, timeout: float = 15.0,
                  last: tuple[str, ...] = ()) -> list[str]:
         """SIGTERM every recorded process group, then SIGKILL stragglers
         after `timeout` seconds; the groups named in `last` only once all
-        the others are gone. Returns the names stopped."""
+        the others are gone; then every stray (see strays), recorded or
+        not -- what a crash or a kill -9 of the supervisor left. Returns
+        the names stopped, strays as "<name> (pid N)"."""
         procs = [p for p in self.all() if p.alive]
         first = {p.name: p.group() for p in procs if p.name not in last}
         then = {p.name: p.group() for p in procs if p.name in last}
         for wave in (first, then):
             _stop(wave, timeout)
+        strays = self.stop_strays(timeout)
         for f in self.dir.glob("*.json") if self.dir.exists() else []:
             f.unlink()
-        return sorted({**first, **then})
+        return sorted({**first, **then}) + strays
+
+    def stop_strays(self, timeout: float = 15.0) -> list[str]:
+        """Stop every stray (SIGTERM, SIGKILL after `timeout` seconds);
+        returns their names, "<name> (pid N)"."""
+        strays = self.strays()
+        _stop(strays, timeout)
+        return sorted(strays)
 
 
 def _stop(targets: dict[str, list[int]], timeout: float) -> None:

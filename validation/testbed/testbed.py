@@ -317,6 +317,11 @@ class Testbed:
                     "down' first")
             self.say("removing the remains of an earlier testbed")
             self.down(quiet=True)
+        else:
+            left = self.procs.stop_strays()
+            if left:
+                self.say("stopped what an earlier testbed left running: "
+                         + ", ".join(left))
         self._check_ports(topo)
         files = None
         if tls:
@@ -681,6 +686,9 @@ class Testbed:
         if self.state.exists():
             shutil.rmtree(self.state)
         if not quiet:
+            strays = [name for name in stopped if " (pid " in name]
             self.say(f"stopped {len(stopped)} processes; removed "
-                     f"{self.state}")
+                     f"{self.state}" + (
+                         "; among them, left its session: "
+                         + ", ".join(strays) if strays else ""))
         return stopped
