@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -142,6 +143,57 @@ def test_blackhole_holds_bytes_and_close_until_the_heal(probe_link):
             client.settimeout(FAIL_FAST_S)
             assert recv_exact(client, 4) == b"back"
             assert client.recv(16) == b""            # then the close
+
+
+def test_a_toxic_ahead_of_a_black_hole_comes_off_without_hanging(
+        bed, probe_link):
+    """toxiproxy's RemoveToxic cannot interrupt a toxic blocked on handing
+    a chunk to a black hole: removing a bandwidth toxic added before a
+    black hole, with data in flight, hung toxiproxy's API for good (seen in
+    a conformance run). A black hole goes first in the chain, so a slowed
+    link can be cut, sped up and healed in any order."""
+    injector, probe, listener = probe_link
+    with connect(probe, timeout=FAIL_FAST_S) as client:
+        server, _ = listener.accept()
+        stop = threading.Event()
+
+        def pump():
+            try:
+                while not stop.is_set():
+                    server.sendall(b"x" * 65536)
+            except OSError:
+                pass
+        pumper = threading.Thread(target=pump, daemon=True)
+        got = [0]
+
+        def drain(seconds: float) -> int:
+            client.settimeout(0.2)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                try:
+                    got[0] += len(client.recv(65536))
+                except TimeoutError:
+                    pass
+            return got[0]
+        try:
+            pumper.start()
+            slow = injector.bandwidth(LINK, 800)
+            cut = injector.partition(LINK, mode="blackhole")
+            with slow:
+                assert drain(1.0) > 0           # flowing, slowly
+                cut.__enter__()
+                drain(1.0)                      # what had crossed
+                held = got[0]
+                assert drain(1.0) == held       # nothing crosses
+            # The bandwidth toxic came off while the black hole held.
+            start = time.monotonic()
+            bed.toxiproxy.proxies()
+            assert time.monotonic() - start < 1.0
+            cut.__exit__(None, None, None)
+            assert drain(1.0) > held            # flowing again
+        finally:
+            stop.set()
+            server.close()
 
 
 def test_latency_is_added_to_each_request(bed, injector):

@@ -37,6 +37,13 @@ from edge_refarch.validation.processes import start_time
 
 TOXIC_PREFIX = "edge-refarch."
 STREAMS = ("upstream", "downstream")
+# Toxics that stop reading their input (edge-refarch's toxiproxy-server).
+# toxiproxy chains a stream's toxics in the order they were added, and a
+# toxic blocked on handing a chunk to one of these can never take the
+# interrupt that ToxicLink.RemoveToxic sends it: removing it would hang
+# toxiproxy's API for good (seen: a bandwidth toxic removed while a black
+# hole behind it held the stream). So they always go first in the chain.
+HOLDING_TOXICS = ("blackhole",)
 
 # Bounds that keep a typo from becoming an outage that outlives the test.
 MAX_LATENCY_MS = 60_000
@@ -174,15 +181,45 @@ class Fault:
         self.record()
         self.active = True
         try:
+            holding = any(t["type"] in HOLDING_TOXICS
+                          for t in self.toxics())
+            live = tp.proxies() if holding else {}
             for proxy in self.proxies:
-                for t in self.toxics():
-                    self._add_toxic(proxy, t)
+                if holding:
+                    self._add_first(proxy, (live.get(proxy) or {})
+                                    .get("toxics") or [])
+                else:
+                    for t in self.toxics():
+                        self._add_toxic(proxy, t)
             if self.disables():
                 for proxy in self.proxies:
                     tp.set_enabled(proxy, False)
         except BaseException:
             self.remove()   # nothing half-applied
             raise
+
+    def _add_first(self, proxy: str, present: list[dict]) -> None:
+        """Add this fault's toxics to `proxy` ahead of the toxics
+        `present` on the same streams (toxiproxy's listing: name, type,
+        stream, toxicity, attributes): those are taken off, then put back
+        after ours (HOLDING_TOXICS says why). Each is put back even when
+        adding ours fails."""
+        streams = {t["stream"] for t in self.toxics()}
+        mine = {t["name"] for t in self.toxics()}
+        moved = [t for t in present if t["stream"] in streams
+                 and t["name"] not in mine
+                 and t["type"] not in HOLDING_TOXICS]
+        tp = self.injector.toxiproxy
+        for t in moved:
+            tp.remove_toxic(proxy, t["name"])
+        try:
+            for t in self.toxics():
+                self._add_toxic(proxy, t)
+        finally:
+            for t in moved:
+                tp.add_toxic(proxy, t["name"], t["type"], t["stream"],
+                             t.get("attributes") or {},
+                             t.get("toxicity", 1.0))
 
     def _add_toxic(self, proxy: str, t: dict) -> None:
         tp = self.injector.toxiproxy
