@@ -272,6 +272,8 @@ SCHEMA: dict[str, Any] = {
                                          "maximum": 3600},
                 "keystone_threads": {"type": "integer", "minimum": 1,
                                      "maximum": 64},
+                "image_api_threads": {"type": "integer", "minimum": 1,
+                                      "maximum": 256},
                 "malloc_arena_max": {"type": "integer", "minimum": 1,
                                      "maximum": 64},
                 "keystone_workers": {
@@ -403,6 +405,9 @@ class TestbedSettings:
     # Keystone worker processes per tier (1 where the tier is not listed).
     keystone_workers: dict[str, int] = dataclasses.field(
         default_factory=dict)
+    # Threads of each site's image API (Glance) worker; 1: a synchronous
+    # worker.
+    image_api_threads: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -652,7 +657,8 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
         tb["keystone_threads"], float(tb["start_timeout_s"]),
         float(tb["probe_timeout_s"]), tb.get("epmd_port", 4369),
         tb.get("rabbitmq_dist_port_base", 19000), tb.get("shibd_port", 1600),
-        tb.get("malloc_arena_max"), dict(tb.get("keystone_workers", {})))
+        tb.get("malloc_arena_max"), dict(tb.get("keystone_workers", {})),
+        tb.get("image_api_threads", 1))
     bounds = Bounds(raw["bounds"]["identity_staleness_s"],
                     raw["bounds"]["cross_site_timeout_s"],
                     raw["bounds"]["key_rotations_per_partition"],

@@ -93,6 +93,21 @@ opts = [
                       "class)."),
     cfg.IntOpt("image_size_kib", default=2048, min=1,
                help="Size of the images the tests upload."),
+    cfg.IntOpt("in_flight_downloads", default=2, min=1,
+               help="Image downloads from the DC in flight to an edge "
+                    "when its link is slowed, then cut "
+                    "(EDGE-PART-DC-AVAILABLE): the transfers the DC's "
+                    "image API must serve besides answering everybody "
+                    "else."),
+    cfg.IntOpt("in_flight_image_mib", default=16, min=1,
+               help="Size of the image those downloads fetch, MiB: more "
+                    "than the socket buffers between the DC's server and "
+                    "the edge hold, so the server is still sending when "
+                    "the link goes dark."),
+    cfg.IntOpt("in_flight_link_kbps", default=4000, min=8,
+               help="Bandwidth of the edge's link, kbit/s, while those "
+                    "downloads are in flight (the default makes each "
+                    "last about 30 s)."),
     cfg.ListOpt("compute_sites", default=[],
                 help="Sites with compute hosts, each an availability zone "
                      "(named after the site unless site_zones says "

@@ -106,6 +106,8 @@ def test_every_model_declares_the_same_partition_expectations():
     (lambda r: r["testbed"].__setitem__("keystone_workers",
                                         {"edge": 0}),
      "0 is less than the minimum of 1"),
+    (lambda r: r["testbed"].__setitem__("image_api_threads", 0),
+     "testbed.image_api_threads"),
     (lambda r: r["bounds"].__setitem__("binlog_retention_s", 60),
      "bounds.binlog_retention_s"),
     (lambda r: r.__setitem__("surprise", 1), "surprise"),

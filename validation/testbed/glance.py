@@ -40,12 +40,15 @@ class Glance(GunicornApi):
     preload = False
 
     def __init__(self, site, root: Path, venv: Path, db_url: str, *,
-                 port: int, health_path: str, auth_url: str,
+                 port: int, health_path: str, threads: int, auth_url: str,
                  www_authenticate_uri: str, password: str,
                  import_methods: list[str], image_cache: bool,
                  download_sources: list[str], cache_server: str,
                  token_cache_time: int, cross_site_timeout: int):
         super().__init__(site, root, venv, port, health_path)
+        # model.yaml testbed.image_api_threads: transfers to edges hold one
+        # each, for as long as their link takes.
+        self.threads = threads
         self.db_url = db_url
         self.auth_url = auth_url
         self.www_authenticate_uri = www_authenticate_uri

@@ -213,6 +213,7 @@ class Testbed:
                     db_url("glance", pw["db_glance"], db, "glance"),
                     port=topo.service_port("glance"),
                     health_path=health("glance"),
+                    threads=self.model.testbed.image_api_threads,
                     auth_url=f"{topo.scheme}://{auth}",
                     www_authenticate_uri=topo.auth_url(site.name),
                     password=pw["glance"], import_methods=methods,
