@@ -125,9 +125,9 @@ class ProcessTable:
         return next((p for p in self.all() if p.name == name), None)
 
     def strays(self) -> dict[str, list[int]]:
-        """Processes outside every recorded session that carry this
-        testbed's MARKER (started by one of its processes, then detached):
-        {"<name> (pid N)": [N]}."""
+        """Running processes that carry this testbed's MARKER, recorded or
+        not (once the recorded ones are stopped: what they started that
+        left their sessions): {"<name> (pid N)": [N]}."""
         found: dict[str, list[int]] = {}
         mine = str(self.state)
         for proc in psutil.process_iter(["pid", "name"]):
