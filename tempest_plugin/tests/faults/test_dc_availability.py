@@ -76,7 +76,11 @@ class DcAvailabilityTest(base.EdgeRefarchTest):
         DC's image API. Not run when the link carries none."""
         dc = self.site(self.root)
         endpoint = dc.images.base_url
-        netloc = urllib.parse.urlsplit(endpoint).netloc
+        parts = urllib.parse.urlsplit(endpoint)
+        # host:port as toxiproxy names an upstream; a catalog URL may
+        # leave the scheme's port out (devstack: http://HOST/image).
+        netloc = f"{parts.hostname}:" \
+                 f"{parts.port or {'http': 80, 'https': 443}[parts.scheme]}"
         from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
         self.injector()     # not run without a fault injector
         link = self.link_of(self.edge)
