@@ -70,24 +70,21 @@ class DcAvailabilityTest(base.EdgeRefarchTest):
 
     partition_mode = "refused"
 
-    def dc_image_proxy(self) -> tuple[str, str]:
-        """(the DC's image endpoint, host:port where the edge's link
-        carries it): the proxy of the edge's link whose upstream is the
-        DC's image API. Not run when the link carries none."""
-        dc = self.site(self.root)
-        endpoint = dc.images.base_url
-        parts = urllib.parse.urlsplit(endpoint)
+    def dc_images_via_link(self, inj) -> str:
+        """The DC's image API (its base URL, version included) as the
+        edge's link carries it: through the proxy of that link whose
+        upstream is the DC's image endpoint. Not run when there is none."""
+        parts = urllib.parse.urlsplit(self.site(self.root).images.base_url)
         # host:port as toxiproxy names an upstream; a catalog URL may
         # leave the scheme's port out (devstack: http://HOST/image).
         netloc = f"{parts.hostname}:" \
                  f"{parts.port or {'http': 80, 'https': 443}[parts.scheme]}"
-        from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
-        self.injector()     # not run without a fault injector
         link = self.link_of(self.edge)
-        proxies = Toxiproxy(CONF.edge_refarch.toxiproxy_url).proxies()
-        for name, info in sorted(proxies.items()):
-            if name.split(".", 1)[0] == link and info["upstream"] == netloc:
-                return endpoint, info["listen"]
+        proxies = inj.toxiproxy.proxies()
+        for name in inj.links.proxies(link):
+            if proxies[name]["upstream"] == netloc:
+                return (f"{parts.scheme}://{proxies[name]['listen']}"
+                        f"{parts.path.rstrip('/')}")
         raise self.skipException(
             f"not run: no proxy of link {link!r} carries the DC's image "
             f"API ({netloc}), so no transfer to {self.edge} crosses it")
@@ -128,16 +125,13 @@ class DcAvailabilityTest(base.EdgeRefarchTest):
         when those downloads have not ended (complete, or failed) within
         the convergence bound after the heal."""
         er = CONF.edge_refarch
-        endpoint, listen = self.dc_image_proxy()
+        inj = self.injector()     # not run without a fault injector
+        via_link = self.dc_images_via_link(inj)
         dc = self.site(self.root, http_timeout=self.fail_fast)
         size = er.in_flight_image_mib * 1024 * 1024
         src = self.create_image(self.site(self.root), raw_image(size))
-        # The image client's base URL, version included (".../v2").
-        path = urllib.parse.urlsplit(endpoint).path.rstrip("/")
-        url = (f"{urllib.parse.urlsplit(endpoint).scheme}://{listen}{path}"
-               f"/images/{src['id']}/file")
+        url = f"{via_link}/images/{src['id']}/file"
         token = dc.auth.get_token()
-        inj = self.injector()
         slow = inj.bandwidth(self.link_of(self.edge), er.in_flight_link_kbps)
         slow.__enter__()
         self.addCleanup(slow.__exit__, None, None, None)
