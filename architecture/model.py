@@ -274,6 +274,9 @@ SCHEMA: dict[str, Any] = {
                                      "maximum": 64},
                 "image_api_threads": {"type": "integer", "minimum": 1,
                                       "maximum": 256},
+                "alarm_evaluation_interval_s": {"type": "integer",
+                                                "minimum": 1,
+                                                "maximum": 3600},
                 "malloc_arena_max": {"type": "integer", "minimum": 1,
                                      "maximum": 64},
                 "keystone_workers": {
@@ -408,6 +411,9 @@ class TestbedSettings:
     # Threads of each site's image API (Glance) worker; 1: a synchronous
     # worker.
     image_api_threads: int = 1
+    # Seconds between two evaluations of every alarm by a site's Aodh
+    # evaluator ([evaluator] evaluation_interval; Aodh's default: 60).
+    alarm_evaluation_interval_s: int = 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -658,7 +664,8 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
         float(tb["probe_timeout_s"]), tb.get("epmd_port", 4369),
         tb.get("rabbitmq_dist_port_base", 19000), tb.get("shibd_port", 1600),
         tb.get("malloc_arena_max"), dict(tb.get("keystone_workers", {})),
-        tb.get("image_api_threads", 1))
+        tb.get("image_api_threads", 1),
+        tb.get("alarm_evaluation_interval_s", 60))
     bounds = Bounds(raw["bounds"]["identity_staleness_s"],
                     raw["bounds"]["cross_site_timeout_s"],
                     raw["bounds"]["key_rotations_per_partition"],

@@ -58,7 +58,8 @@ SERVICE_USERS = bringup.SERVICE_USERS
 PASSWORDS = ("admin", "glance", "db_keystone", "db_glance", "replicator",
              keys_mod.ACK_USER,
              *SERVICE_USERS, "db_nova", "db_placement", "db_neutron",
-             "db_heat", "heat_domain_admin", "rabbit")
+             "db_heat", "db_gnocchi", "db_aodh", "heat_domain_admin",
+             "rabbit")
 
 
 def _parallel(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
