@@ -68,6 +68,9 @@ SCHEMA: dict[str, Any] = {
                     "catalog_type": {"type": "string"},
                     "url_path": {"type": "string"},
                     "health_path": {"type": "string"},
+                    # A group of services a site has together or not at
+                    # all (telemetry: the alarm loop).
+                    "plane": {"type": "string", "pattern": _NAME},
                 },
             },
         },
@@ -313,6 +316,8 @@ class Service:
     catalog_type: str | None = None
     url_path: str = ""
     health_path: str | None = None
+    # The group of services it belongs to ('telemetry'), if any.
+    plane: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -512,7 +517,7 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
     services = {
         n: Service(n, s["title"], s["role"], s.get("port"), slot,
                    s.get("catalog_type"), s.get("url_path", ""),
-                   s.get("health_path"))
+                   s.get("health_path"), s.get("plane"))
         for slot, (n, s) in enumerate(raw["services"].items())
     }
     for n, svc in services.items():
