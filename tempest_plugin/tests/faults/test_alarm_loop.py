@@ -194,7 +194,8 @@ class AlarmLoopTest(AutoscaleBase):
         high load and in on low load connected; when at the cut-off edge
         it does not do what the model declares (scale out and in, or the
         edge's measures fail fast); and when after the heal the stack is
-        not consistent or the loop does not scale again."""
+        not consistent or, where the loop failed during the cut, it does
+        not scale again."""
         _, image = self.image_at(self.edge)
         flavor = self.create_flavor(self.site(self.edge))
         heat = self.orchestration(self.edge)
@@ -230,8 +231,10 @@ class AlarmLoopTest(AutoscaleBase):
         self.wait_until("stack consistent after the heal", settled,
                         self.converge)
         self.assertEqual(1, len(self.members(self.edge, name, sid)))
-        after = self.load_until(publisher, name, sid, BUSY, 2)
-        self.evidence(load_to_active_after_heal_s=round(after, 2))
+        if expectation != "works":
+            # The loop that failed during the cut works again.
+            after = self.load_until(publisher, name, sid, BUSY, 2)
+            self.evidence(load_to_active_after_heal_s=round(after, 2))
 
 
 class AlarmLoopBlackholeTest(AlarmLoopTest):
