@@ -36,7 +36,8 @@ from edge_refarch.validation.testbed.steps import Step
 
 # Seconds for one set-up call to a Keystone (creating users, the catalog).
 SETUP_CALL_TIMEOUT_S = 10.0
-# Service users the compute side adds to the DC's Keystone (beside glance).
+# Service users the compute side and telemetry add to the Keystone that
+# writes identity (beside glance).
 SERVICE_USERS = ("nova", "placement", "neutron", "heat", "gnocchi", "aodh")
 # Steps that run at once (most of them wait on a probe).
 MAX_PARALLEL_STEPS = 32

@@ -1,4 +1,5 @@
-"""Compute in the testbed: RabbitMQ, Placement, the Neutron API and Nova.
+"""Compute in the testbed: RabbitMQ, Placement, the Neutron API, Nova,
+Heat and the telemetry that drives autoscaling (Gnocchi, Aodh).
 
 Where each runs comes from the model (``deployment_models.*.sites``); the
 addresses every process uses for another site's service come from the
