@@ -24,13 +24,6 @@ from toxiproxy.server import Toxiproxy as _TpServer
 from edge_refarch.validation.errors import UserError
 
 DEFAULT_TIMEOUT = 5.0
-# Seconds a toxic's removal may take. Toxiproxy answers DELETE only once
-# the toxic's queue is forwarded down the chain (ToxicLink.RemoveToxic,
-# link.go, v2.12.0, up to 5 s per chunk the receiver is slow to take): a
-# black hole held over a replication or download stream holds a backlog.
-# Seen: over 2 s for the DC-to-edge MariaDB stream after a 90 s black
-# hole, which left the heal half done.
-REMOVE_TOXIC_TIMEOUT_S = 60.0
 
 _lock = threading.RLock()
 _current_timeout = DEFAULT_TIMEOUT
@@ -87,24 +80,20 @@ class Toxiproxy:
         self.timeout = timeout
 
     # -- plumbing -----------------------------------------------------------
-    def _run(self, what: str, fn, *args, timeout: float | None = None,
-             **kwargs):
-        """fn(*args, **kwargs) through toxiproxy-python, each request
-        bounded by `timeout` seconds (default: the client's)."""
+    def _run(self, what: str, fn, *args, **kwargs):
         global _current_timeout
-        timeout = timeout or self.timeout
         with _lock:
             saved = (_tp_api.APIConsumer.host, _tp_api.APIConsumer.port,
                      _current_timeout)
             _tp_api.APIConsumer.host = self.host
             _tp_api.APIConsumer.port = self.port
-            _current_timeout = timeout
+            _current_timeout = self.timeout
             try:
                 return fn(*args, **kwargs)
             except requests.Timeout:
                 raise ToxiproxyError(
                     f"toxiproxy at {self.url} did not answer within "
-                    f"{timeout:g} s while trying to {what}") from None
+                    f"{self.timeout:g} s while trying to {what}") from None
             except requests.ConnectionError:
                 raise ToxiproxyError(
                     f"toxiproxy at {self.url} is unreachable while trying to "
@@ -202,7 +191,7 @@ class Toxiproxy:
         p = self._proxy(proxy, {"upstream": "", "enabled": True,
                                 "listen": ""})
         self._run(f"remove toxic {name} from {proxy}", p.destroy_toxic,
-                  name, timeout=max(self.timeout, REMOVE_TOXIC_TIMEOUT_S))
+                  name)
 
     # -- metrics ------------------------------------------------------------
     def metrics(self) -> str:
