@@ -9,6 +9,7 @@ import pytest
 from edge_refarch.validation.faults.toxiproxy_api import (
     Toxiproxy,
     ToxiproxyError,
+    hostport,
 )
 
 
@@ -40,3 +41,12 @@ def test_silent_server_times_out():
         tp = Toxiproxy(f"http://127.0.0.1:{port}", timeout=0.5)
         with pytest.raises(ToxiproxyError, match="did not answer within"):
             tp.version()
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://127.0.1.1:9292/v2", "127.0.1.1:9292"),
+    ("http://127.0.1.1/image", "127.0.1.1:80"),          # devstack
+    ("https://dc.example/image/v2/", "dc.example:443"),
+])
+def test_hostport_names_a_url_as_toxiproxy_names_addresses(url, expected):
+    assert hostport(url) == expected

@@ -247,16 +247,14 @@ def link_services(model, deployment: str
 def _endpoint(catalog: list[dict], kind: str, region: str) -> str | None:
     """host:port of the public `kind` endpoint of `region` in a token's
     catalog (Keystone API v3 token format), None when it has none."""
-    from urllib.parse import urlsplit
+    from edge_refarch.validation.faults.toxiproxy_api import hostport
     for svc in catalog:
         if svc.get("type") != kind:
             continue
         for ep in svc.get("endpoints", []):
             if ep.get("interface") == "public" and region in (
                     ep.get("region_id"), ep.get("region")):
-                url = urlsplit(ep["url"])
-                port = url.port or (443 if url.scheme == "https" else 80)
-                return f"{url.hostname}:{port}"
+                return hostport(ep["url"])
     return None
 
 

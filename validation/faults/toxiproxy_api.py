@@ -25,6 +25,20 @@ from edge_refarch.validation.errors import UserError
 
 DEFAULT_TIMEOUT = 5.0
 
+# The port a URL means when it names none (RFC 9110, sections 4.2.1-2).
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def hostport(url: str) -> str:
+    """``host:port`` of an http(s) `url`, as toxiproxy names a proxy's
+    listen and upstream addresses: the scheme's default port filled in
+    where the URL leaves it out (a devstack catalog: ``http://HOST/image``;
+    80 for a scheme other than https)."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
+    return f"{parts.hostname}:{port}"
+
+
 _lock = threading.RLock()
 _current_timeout = DEFAULT_TIMEOUT
 

@@ -24,6 +24,7 @@ from tempest.lib import decorators
 
 from edge_refarch.tempest_plugin.requirement import requirement
 from edge_refarch.tempest_plugin.tests import base
+from edge_refarch.validation.faults.toxiproxy_api import hostport
 from edge_refarch.validation.images import raw_image
 
 CONF = config.CONF
@@ -74,11 +75,9 @@ class DcAvailabilityTest(base.EdgeRefarchTest):
         """The DC's image API (its base URL, version included) as the
         edge's link carries it: through the proxy of that link whose
         upstream is the DC's image endpoint. Not run when there is none."""
-        parts = urllib.parse.urlsplit(self.site(self.root).images.base_url)
-        # host:port as toxiproxy names an upstream; a catalog URL may
-        # leave the scheme's port out (devstack: http://HOST/image).
-        netloc = f"{parts.hostname}:" \
-                 f"{parts.port or {'http': 80, 'https': 443}[parts.scheme]}"
+        base_url = self.site(self.root).images.base_url
+        parts = urllib.parse.urlsplit(base_url)
+        netloc = hostport(base_url)     # as toxiproxy names an upstream
         link = self.link_of(self.edge)
         proxies = inj.toxiproxy.proxies()
         for name in inj.links.proxies(link):
