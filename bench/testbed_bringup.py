@@ -11,7 +11,12 @@ timed first (reported separately).
 
     python -m bench.testbed_bringup
         [--models distributed centralized federated] [--edges 2]
-        [--runs 3] [--install]
+        [--runs 3] [--install] [--without SERVICE ...]
+
+--without leaves services out of every model's testbed (a model file with
+``testbed_services``), to measure what they cost: for example
+``--without gnocchi gnocchi-metricd aodh aodh-evaluator aodh-notifier``
+for the alarm loop's telemetry.
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ import time
 
 from bench import common
 
+MODEL_FILE: list[str] = []      # ["--model-file", path] with --without
+
 
 def cli(*args, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "edge_refarch.validation.cli", "-q", *args],
+        [sys.executable, "-m", "edge_refarch.validation.cli", "-q",
+         *MODEL_FILE, *args],
         capture_output=True, text=True, env={**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL)
 
@@ -44,6 +52,24 @@ def per_site(status: dict, field: str) -> dict[str, float]:
     return out
 
 
+def model_without(services: list[str], path: str) -> None:
+    """Write the shipped model to `path` with `services` left out of every
+    deployment model's testbed (testbed_services: every other service its
+    sites, or its base's, name)."""
+    import yaml
+
+    from edge_refarch.architecture import DEFAULT_MODEL_PATH
+    raw = yaml.safe_load(DEFAULT_MODEL_PATH.read_text())
+    models = raw["deployment_models"]
+    for spec in models.values():
+        sites = spec.get("sites") or models[spec["variant_of"]]["sites"]
+        spec["testbed_services"] = sorted(
+            {svc for tier in sites.values() for svc in tier}
+            - set(services))
+    with open(path, "w") as fh:
+        yaml.safe_dump(raw, fh)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+",
@@ -54,8 +80,16 @@ def main(argv=None) -> int:
                     help="results file name (bench/results/NAME.json)")
     ap.add_argument("--install", action="store_true",
                     help="also time a cold install of the services venv")
+    ap.add_argument("--without", nargs="+", default=[], metavar="SERVICE",
+                    help="services (model.yaml names) left out of every "
+                         "model's testbed")
     args = ap.parse_args(argv)
-    result: dict = {"runs": args.runs, "bring_up": {}}
+    result: dict = {"runs": args.runs, "without": args.without,
+                    "bring_up": {}}
+    if args.without:
+        path = os.path.join(tempfile.mkdtemp(), "model.yaml")
+        model_without(args.without, path)
+        MODEL_FILE[:] = ["--model-file", path]
     if args.install:
         with tempfile.TemporaryDirectory() as cache:
             t = time.monotonic()
