@@ -5,6 +5,7 @@ import datetime
 import time
 import uuid
 
+import requests
 from tempest import config
 from tempest.lib import decorators
 from tempest.lib import exceptions as lib_exc
@@ -186,6 +187,51 @@ class AlarmLoopTest(AutoscaleBase):
                         CONF.edge_refarch.server_build_timeout)
         return time.monotonic() - start
 
+    def assert_trusts_writable(self) -> None:
+        """Aodh writes an alarm's trust at the first public identity
+        endpoint of the user's catalog (keystoneclient with no region:
+        aodh/keystone_client.py create_trust_id), and Keystone orders a
+        catalog by random endpoint IDs: every such endpoint must accept the
+        user's trust, or alarm creation works only by the luck of the
+        order. Each trust written here is deleted again."""
+        clients = self.site(self.edge)
+        token, access = clients.auth.get_auth()
+        user = access["user"]["id"]
+        trustee = clients.users.list_users(name="aodh")["users"]
+        self.assertTrue(trustee, "no aodh service user to trust")
+        endpoints = [(e["region_id"], e["url"].rstrip("/"))
+                     for svc in access["catalog"] if svc["type"] == "identity"
+                     for e in svc["endpoints"] if e["interface"] == "public"]
+        verify = CONF.identity.ca_certificates_file or True
+        refused = []
+        for region, url in endpoints:
+            body = {"trust": {"trustor_user_id": user,
+                              "trustee_user_id": trustee[0]["id"],
+                              "project_id": access["project"]["id"],
+                              "impersonation": True,
+                              "roles": [{"name": "admin"}]}}
+            try:
+                r = requests.post(f"{url}/OS-TRUST/trusts", json=body,
+                                  headers={"X-Auth-Token": token},
+                                  timeout=self.fail_fast, verify=verify)
+            except requests.RequestException as exc:
+                refused.append(f"{region} ({url}): {type(exc).__name__}")
+                continue
+            if r.status_code != 201:
+                refused.append(f"{region} ({url}): HTTP {r.status_code}")
+                continue
+            requests.delete(f"{url}/OS-TRUST/trusts/{r.json()['trust']['id']}",
+                            headers={"X-Auth-Token": token},
+                            timeout=self.fail_fast, verify=verify)
+        self.evidence(identity_endpoints=[r for r, _ in endpoints])
+        if refused:
+            self.fail(
+                "Aodh writes an alarm's trust at the first identity endpoint "
+                "of the user's catalog (no region), and the catalog's order "
+                "is not defined; these identity endpoints of "
+                f"{self.edge}'s catalog refuse the user's trust: "
+                + "; ".join(refused))
+
     @decorators.idempotent_id("9c0fce2c-f29e-455b-be34-89647d993203")
     @requirement("EDGE-US3-ALARM-LOOP")
     def test_alarm_loop_at_cut_off_edge(self):
@@ -196,6 +242,7 @@ class AlarmLoopTest(AutoscaleBase):
         edge's measures fail fast); and when after the heal the stack is
         not consistent or, where the loop failed during the cut, it does
         not scale again."""
+        self.assert_trusts_writable()
         _, image = self.image_at(self.edge)
         flavor = self.create_flavor(self.site(self.edge))
         heat = self.orchestration(self.edge)
