@@ -5,13 +5,15 @@ up` through the CLI (dependencies already installed), the wall time of each
 `up`, and the memory of every service summed per site once it is up: RSS,
 and PSS, which divides each shared page among the processes mapping it, so
 that the sites' PSS add up to what the testbed really takes (Linux
-smaps_rollup, through psutil). With
+smaps_rollup, through psutil), and, with --idle S, the CPU the idle
+testbed burns: each site's CPU seconds (user + system, psutil) over S
+seconds with no request from the bench, as a share of one core. With
 --install, the one-off install of the services venv into an empty cache is
 timed first (reported separately).
 
     python -m bench.testbed_bringup
         [--models distributed centralized federated] [--edges 2]
-        [--runs 3] [--install] [--without SERVICE ...]
+        [--runs 3] [--install] [--without SERVICE ...] [--idle 60]
 
 --without leaves services out of every model's testbed (a model file with
 ``testbed_services``), to measure what they cost: for example
@@ -43,13 +45,25 @@ def cli(*args, env=None) -> subprocess.CompletedProcess:
 
 
 def per_site(status: dict, field: str) -> dict[str, float]:
-    """site -> the sum of `field` ('rss_mib' or 'pss_mib') over its
+    """site -> the sum of `field` ('rss_mib', 'pss_mib' or 'cpu_s') over its
     services (toxiproxy and the shared epmd count as sites of their own)."""
     out: dict[str, float] = {}
     for svc in status["services"]:
         site = svc["name"].split(".")[0]
         out[site] = out.get(site, 0) + svc[field]
     return out
+
+
+def idle_cpu(seconds: float) -> dict[str, float]:
+    """site -> percent of one core its services used while the testbed
+    sat idle for `seconds` (CPU seconds over the window / seconds * 100)."""
+    before = per_site(json.loads(cli("testbed", "status", "--json").stdout),
+                      "cpu_s")
+    time.sleep(seconds)
+    after = per_site(json.loads(cli("testbed", "status", "--json").stdout),
+                     "cpu_s")
+    return {s: round(max(after[s] - before.get(s, 0.0), 0.0) / seconds
+                     * 100, 1) for s in after}
 
 
 def model_without(services: list[str], path: str) -> None:
@@ -83,6 +97,9 @@ def main(argv=None) -> int:
     ap.add_argument("--without", nargs="+", default=[], metavar="SERVICE",
                     help="services (model.yaml names) left out of every "
                          "model's testbed")
+    ap.add_argument("--idle", type=float, default=0, metavar="SECONDS",
+                    help="after each bring-up, measure each site's CPU "
+                         "over this many idle seconds")
     args = ap.parse_args(argv)
     result: dict = {"runs": args.runs, "without": args.without,
                     "bring_up": {}}
@@ -103,7 +120,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
     for model in args.models:
         for edges in args.edges:
-            times, rss, pss = [], [], []
+            times, rss, pss, cpu = [], [], [], []
             for i in range(args.runs):
                 cli("testbed", "down")
                 t = time.monotonic()
@@ -119,6 +136,10 @@ def main(argv=None) -> int:
                 pss.append(per_site(st, "pss_mib"))
                 print(f"{model} edges={edges} run {i + 1}: {took:.1f} s",
                       file=sys.stderr, flush=True)
+                if args.idle:
+                    cpu.append(idle_cpu(args.idle))
+                    print(f"  idle CPU, % of a core: {cpu[-1]}",
+                          file=sys.stderr, flush=True)
             sites = rss[-1].keys()
             result["bring_up"][f"{model}/{edges}"] = {
                 "model": model, "edges": edges,
@@ -132,6 +153,14 @@ def main(argv=None) -> int:
                 "pss_mib_total": common.summary([sum(r.values())
                                                  for r in pss]),
             }
+            if cpu:
+                result["bring_up"][f"{model}/{edges}"].update({
+                    "idle_s": args.idle,
+                    "idle_cpu_pct_per_site": {
+                        s: common.summary([c[s] for c in cpu])
+                        for s in cpu[-1]},
+                    "idle_cpu_pct_total": common.summary(
+                        [sum(c.values()) for c in cpu])})
     cli("testbed", "down")
     path = common.write(args.name, result)
     for key, v in result["bring_up"].items():
@@ -144,6 +173,12 @@ def main(argv=None) -> int:
               f"RSS MiB per site: {rss}; total "
               f"{v['rss_mib_total']['median']:.0f}; PSS MiB per site: "
               f"{pss}; total {v['pss_mib_total']['median']:.0f}")
+        if "idle_cpu_pct_per_site" in v:
+            cpu = ", ".join(f"{s} {x['median']:.1f}"
+                            for s, x in v["idle_cpu_pct_per_site"].items())
+            print(f"  idle CPU over {v['idle_s']:g} s, % of one core per "
+                  f"site: {cpu}; total "
+                  f"{v['idle_cpu_pct_total']['median']:.1f}")
     print(f"results: {path}")
     return 0
 

@@ -673,7 +673,9 @@ class Testbed:
                              "rss_mib": round(p.rss_kib() / 1024)
                              if p and p.alive else 0,
                              "pss_mib": round(p.pss_kib() / 1024)
-                             if p and p.alive else 0})
+                             if p and p.alive else 0,
+                             "cpu_s": round(p.cpu_s(), 2)
+                             if p and p.alive else 0.0})
         links = []
         try:
             live = self.toxiproxy.proxies()
