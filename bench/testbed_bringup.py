@@ -54,16 +54,23 @@ def per_site(status: dict, field: str) -> dict[str, float]:
     return out
 
 
-def idle_cpu(seconds: float) -> dict[str, float]:
-    """site -> percent of one core its services used while the testbed
-    sat idle for `seconds` (CPU seconds over the window / seconds * 100)."""
-    before = per_site(json.loads(cli("testbed", "status", "--json").stdout),
-                      "cpu_s")
+def idle_cpu(seconds: float) -> tuple[dict[str, float], dict[str, float]]:
+    """(site -> percent, service -> percent) of one core used while the
+    testbed sat idle for `seconds` (CPU seconds over the window / seconds
+    * 100)."""
+    def cpu() -> dict[str, float]:
+        st = json.loads(cli("testbed", "status", "--json").stdout)
+        return {svc["name"]: svc["cpu_s"] for svc in st["services"]}
+    before = cpu()
     time.sleep(seconds)
-    after = per_site(json.loads(cli("testbed", "status", "--json").stdout),
-                     "cpu_s")
-    return {s: round(max(after[s] - before.get(s, 0.0), 0.0) / seconds
-                     * 100, 1) for s in after}
+    after = cpu()
+    services = {n: round(max(after[n] - before.get(n, 0.0), 0.0) / seconds
+                         * 100, 1) for n in after}
+    sites: dict[str, float] = {}
+    for n, pct in services.items():
+        site = n.split(".")[0]
+        sites[site] = round(sites.get(site, 0.0) + pct, 1)
+    return sites, services
 
 
 def model_without(services: list[str], path: str) -> None:
@@ -137,8 +144,11 @@ def main(argv=None) -> int:
                 print(f"{model} edges={edges} run {i + 1}: {took:.1f} s",
                       file=sys.stderr, flush=True)
                 if args.idle:
-                    cpu.append(idle_cpu(args.idle))
-                    print(f"  idle CPU, % of a core: {cpu[-1]}",
+                    sites, services = idle_cpu(args.idle)
+                    cpu.append(sites)
+                    busiest = sorted(services.items(), key=lambda kv: -kv[1])
+                    print(f"  idle CPU, % of one core: {sites}; busiest: "
+                          + ", ".join(f"{n} {p}" for n, p in busiest[:8]),
                           file=sys.stderr, flush=True)
             sites = rss[-1].keys()
             result["bring_up"][f"{model}/{edges}"] = {
