@@ -10,10 +10,22 @@ from __future__ import annotations
 
 import json
 
-from edge_refarch.tempest_plugin.services.rest import RestClient
+from tempest.lib import exceptions as lib_exc
+from tempest.lib.common import rest_client
 
 
-class OrchestrationClient(RestClient):
+class OrchestrationClient(rest_client.RestClient):
+
+    def _error_checker(self, resp, resp_body):
+        # Heat's error bodies do not always carry error.message, which
+        # RestClient's checker expects; report the body as it came.
+        try:
+            super()._error_checker(resp, resp_body)
+        except KeyError:
+            body = resp_body.decode(errors="replace") \
+                if isinstance(resp_body, bytes) else str(resp_body)
+            raise lib_exc.UnexpectedResponseCode(
+                f"HTTP {resp.status}: {body[:400]}") from None
 
     def _json(self, resp, body, expect):
         self.expected_success(expect, resp.status)

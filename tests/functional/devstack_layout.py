@@ -47,14 +47,7 @@ OVERLAY = HERE / "overlay.yaml"
 PORT = 80
 PREFIXES = {"identity": "/identity", "image": "/image",
             "compute": "/compute", "placement": "/placement",
-            "network": "/networking", "orchestration": "/heat-api",
-            # gnocchi devstack/plugin.sh: GNOCCHI_SERVICE_PREFIX in uwsgi
-            # mode
-            "metric": "/metric"}
-# APIs devstack serves on a port of their own, not under the web server
-# (aodh devstack/plugin.sh aodh_service_url: AODH_SERVICE_HOST:
-# AODH_SERVICE_PORT): their URLs stay the testbed's own.
-OWN_PORT = ("alarming",)
+            "network": "/networking", "orchestration": "/heat-api"}
 REGION_NAMES = ("RegionOne", "RegionTwo", "RegionThree", "RegionFour")
 MODULES = ("mpm_event", "authz_core", "headers", "proxy", "proxy_http")
 # Seconds Apache waits for an API (an image upload through it is slow).
@@ -156,15 +149,10 @@ class DevstackLayout:
         for site, region in self.regions.items():
             conn.identity.create_region(id=region)
             self._stack.callback(conn.identity.delete_region, region)
-            own_port = [
-                (s.catalog_type, self.topo.url_of(site, self.dc, s.name))
-                for s in self.topo.model.services.values()
-                if s.catalog_type in OWN_PORT and s.name in self.dc.services]
-            for kind, url in [(kind, self.url(site, kind, svc))
-                              for kind, _, svc in self._apis()] + own_port:
+            for kind, _, svc in self._apis():
                 ep = conn.identity.create_endpoint(
                     service_id=services[kind].id, interface="public",
-                    region_id=region, url=url)
+                    region_id=region, url=self.url(site, kind, svc))
                 self._stack.callback(conn.identity.delete_endpoint, ep)
 
     # -- what a user writes ------------------------------------------------

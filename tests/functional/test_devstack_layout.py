@@ -24,8 +24,7 @@ MODEL = "centralized-devstack"
 
 @pytest.fixture(scope="module")
 def layout(manager, tmp_path_factory):
-    # The whole suite runs: the telemetry plane too (EDGE-US3-ALARM-LOOP).
-    bed = manager.ensure("centralized", overlay=OVERLAY, telemetry=True)
+    bed = manager.ensure("centralized", overlay=OVERLAY)
     with DevstackLayout(bed, ["dc", "edge1"],
                         tmp_path_factory.mktemp("devstack")) as lay:
         yield lay
