@@ -4,6 +4,7 @@ before anything is applied."""
 
 from __future__ import annotations
 
+import select
 import signal
 import socket
 import subprocess
@@ -194,6 +195,55 @@ def test_a_toxic_ahead_of_a_black_hole_comes_off_without_hanging(
         finally:
             stop.set()
             server.close()
+
+
+def fill_pipeline(server: socket.socket, pattern: bytes) -> int:
+    """Write `pattern` (repeated) to `server` until nothing more fits: the
+    reader at the other end reads nothing, so the kernel's buffers and
+    toxiproxy's own fill and toxiproxy blocks on its destination. Returns
+    the bytes written. Bounded: it stops once a write has waited 0.5 s."""
+    server.setblocking(False)
+    sent = 0
+    while True:
+        off = sent % len(pattern)
+        try:
+            sent += server.send(pattern[off:] + pattern[:off])
+        except BlockingIOError:
+            if not select.select([], [server], [], 0.5)[1]:
+                return sent
+
+
+def test_toxics_change_while_the_reader_stalls(bed, probe_link):
+    """Shopify/toxiproxy#558: a toxic forwarded each chunk with a send
+    that an interrupt could not stop, so adding or removing any toxic on
+    a link whose reader had stopped reading froze toxiproxy's whole API
+    for good (stock v2.12.0 froze on the first add, every time). The
+    testbed's toxiproxy carries our patch
+    (validation/faults/toxiproxy-server/patches): every change answers,
+    and every byte held arrives afterwards, in order."""
+    injector, probe, listener = probe_link
+    # A cycle of a prime length: a dropped, repeated or reordered chunk
+    # shows in the bytes that arrive.
+    pattern = bytes(range(251)) * 261
+    with connect(probe, timeout=FAIL_FAST_S) as client:
+        server, _ = listener.accept()
+        with server:
+            sent = fill_pipeline(server, pattern)
+            # Each change raises ToxiproxyError if the API does not answer.
+            with injector.bandwidth(LINK, 800), \
+                    injector.latency(LINK, rtt_ms=20):
+                with injector.partition(LINK, mode="blackhole"):
+                    pass
+            probe_proxy = bed.toxiproxy.proxies()[f"{LINK}.test-probe"]
+            assert probe_proxy["toxics"] == []
+            got = bytearray()
+            client.settimeout(FAIL_FAST_S)
+            while len(got) < sent:
+                chunk = client.recv(1 << 20)
+                assert chunk, f"the stream ended after {len(got)} bytes"
+                got += chunk
+    assert len(got) == sent
+    assert bytes(got) == (pattern * (sent // len(pattern) + 1))[:sent]
 
 
 def test_latency_is_added_to_each_request(bed, injector):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -121,11 +122,17 @@ def _toxiproxy_sources() -> list[Path]:
     return sorted((_source() / TOXIPROXY_SOURCE).glob("*.go"))
 
 
+def _toxiproxy_patches() -> list[Path]:
+    """Our patches to toxiproxy's own module (unified diffs, -p1), applied
+    in name order; each says what it changes and why."""
+    return sorted((_source() / TOXIPROXY_SOURCE / "patches").glob("*.patch"))
+
+
 def _toxiproxy_build_id(version: str) -> str:
-    """The pinned toxiproxy release plus a hash of our Go sources: a change
-    to either builds a new binary."""
+    """The pinned toxiproxy release plus a hash of our Go sources and
+    patches: a change to any builds a new binary."""
     h = hashlib.sha256(version.encode())
-    for f in _toxiproxy_sources():
+    for f in _toxiproxy_sources() + _toxiproxy_patches():
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return f"{version}-{h.hexdigest()[:10]}"
 
@@ -169,8 +176,8 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
     with _locked("toxiproxy"):
         if server.exists():
             return server
-        say(f"building toxiproxy {version} with the blackhole toxic (first "
-            "time, ~40 s)")
+        say(f"building toxiproxy {version} with the blackhole toxic and "
+            "our patches (first time, ~40 s)")
         tmp = bindir.with_name(bindir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         src = tmp / "src"
@@ -185,6 +192,7 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
         run_tool([go, "mod", "tidy"], f"go mod tidy ({TOXIPROXY_MODULE}@"
                  f"{version})", timeout=INSTALL_TIMEOUT_S,
                  log=logs / "toxiproxy-mod.log", env=env, cwd=src)
+        _patch_toxiproxy(go, version, src, env, logs)
         run_tool([go, "build", "-trimpath", "-ldflags",
                   f"-X {TOXIPROXY_MODULE}.Version={version}",
                   "-o", str(tmp / "toxiproxy-server"), "."],
@@ -195,6 +203,41 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
         shutil.rmtree(bindir, ignore_errors=True)
         tmp.rename(bindir)
     return server
+
+
+def _patch_toxiproxy(go: str, version: str, src: Path, env: dict,
+                     logs: Path) -> None:
+    """Build against a patched copy of toxiproxy's module: the module as
+    `go mod tidy` downloaded it, copied to src/toxiproxy, our patches
+    applied with patch(1), and a go.mod ``replace`` pointing at the copy.
+
+    Raises UserError (one line) when a patch does not apply (a new
+    toxiproxy release needs the patches re-made)."""
+    patches = _toxiproxy_patches()
+    if not patches:
+        return
+    info = json.loads(run_tool(
+        [go, "mod", "download", "-json", f"{TOXIPROXY_MODULE}@{version}"],
+        f"go mod download {TOXIPROXY_MODULE}@{version}",
+        timeout=INSTALL_TIMEOUT_S, env=env, cwd=src))
+    copy = src / "toxiproxy"
+    # The module cache is read-only; the copy must be writable to patch.
+    shutil.copytree(info["Dir"], copy, copy_function=shutil.copyfile)
+    for d in [copy, *(p for p in copy.rglob("*") if p.is_dir())]:
+        d.chmod(0o755)
+    patch = shutil.which("patch")
+    if patch is None:
+        raise UserError("patch(1) is missing; it is in bindep.txt "
+                        "(testbed profile): install it, then run: "
+                        "edge-refarch fault build-toxiproxy")
+    for p in patches:
+        run_tool([patch, "-p1", "--batch", "--forward", "-d", str(copy),
+                  "-i", str(p)],
+                 f"patch toxiproxy {version} with {p.name} (does it still "
+                 "apply to this release?)",
+                 timeout=60, log=logs / f"toxiproxy-{p.stem}.log")
+    with (src / "go.mod").open("a") as f:
+        f.write(f"\nreplace {TOXIPROXY_MODULE} => ./toxiproxy\n")
 
 
 def venv_key() -> str:

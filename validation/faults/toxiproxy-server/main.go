@@ -1,5 +1,7 @@
 // Command toxiproxy-server is toxiproxy's server, as upstream's
-// cmd/server builds it, with one more toxic: blackhole (blackhole.go).
+// cmd/server builds it, with one more toxic: blackhole (blackhole.go),
+// built against toxiproxy with the changes in patches/ (toxics that can be
+// interrupted while their reader stalls: Shopify/toxiproxy#558).
 //
 // Flags: -host, -port, -config and -proxy-metrics as upstream's.
 package main
@@ -28,7 +30,7 @@ func main() {
 	version := flag.Bool("version", false, "print the version")
 	flag.Parse()
 	if *version {
-		fmt.Printf("toxiproxy-server version %s (edge-refarch: +blackhole)\n", toxiproxy.Version)
+		fmt.Printf("toxiproxy-server version %s (edge-refarch: +blackhole, +patches)\n", toxiproxy.Version)
 		return
 	}
 
