@@ -251,6 +251,14 @@ class Topology:
             return self.root
         return ident
 
+    def accepts_tokens(self, keystone_site: str, issuer_site: str) -> bool:
+        """Whether the Keystone at `keystone_site` accepts tokens that the
+        Keystone at `issuer_site` issues: its own, and with replicated
+        identity every site's (each edge holds the DC's fernet keys).
+        A K2K service provider accepts only its own tokens."""
+        return keystone_site == issuer_site or \
+            self.deployment.identity_source == "replicated"
+
     def catalog_sites(self) -> list[Site]:
         """Sites that run a Keystone and so hold a catalog of their own."""
         return [s for s in self.sites.values() if "keystone" in s.services]
@@ -261,7 +269,12 @@ class Topology:
         For a region whose users this Keystone serves, the endpoints are
         those the region's own clients use (seen from that region); for any
         other region, those the Keystone's own site uses (seen from it).
-        Regions its site has no link to are left out.
+        Regions its site has no link to are left out, and so are the
+        identity endpoints of Keystones that do not accept this Keystone's
+        tokens (federated identity): a client that follows the catalog to
+        Keystone with no region, as Aodh does to write an alarm's trust
+        (aodh/keystone_client.py create_trust_id), must not land on a
+        Keystone that refuses the token it follows the catalog with.
         """
         served = {name for name in self.sites
                   if self.identity_site(name).name == keystone_site}
@@ -273,6 +286,9 @@ class Topology:
                     continue
                 provider = self.provider(region, svc.name)
                 if provider is None:
+                    continue
+                if svc.name == "keystone" and not self.accepts_tokens(
+                        provider.name, keystone_site):
                     continue
                 url = self.url_of(seen_from, provider, svc.name)
                 if url is None:

@@ -5,13 +5,20 @@ up` through the CLI (dependencies already installed), the wall time of each
 `up`, and the memory of every service summed per site once it is up: RSS,
 and PSS, which divides each shared page among the processes mapping it, so
 that the sites' PSS add up to what the testbed really takes (Linux
-smaps_rollup, through psutil). With
+smaps_rollup, through psutil), and, with --idle S, the CPU the idle
+testbed burns: each site's CPU seconds (user + system, psutil) over S
+seconds with no request from the bench, as a share of one core. With
 --install, the one-off install of the services venv into an empty cache is
 timed first (reported separately).
 
     python -m bench.testbed_bringup
         [--models distributed centralized federated] [--edges 2]
-        [--runs 3] [--install]
+        [--runs 3] [--install] [--without SERVICE ...] [--idle 60]
+
+--without leaves services out of every model's testbed (a model file with
+``testbed_services``), to measure what they cost: for example
+``--without gnocchi gnocchi-metricd aodh aodh-evaluator aodh-notifier``
+for the alarm loop's telemetry.
 """
 
 from __future__ import annotations
@@ -26,22 +33,62 @@ import time
 
 from bench import common
 
+MODEL_FILE: list[str] = []      # ["--model-file", path] with --without
+
 
 def cli(*args, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "edge_refarch.validation.cli", "-q", *args],
+        [sys.executable, "-m", "edge_refarch.validation.cli", "-q",
+         *MODEL_FILE, *args],
         capture_output=True, text=True, env={**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL)
 
 
 def per_site(status: dict, field: str) -> dict[str, float]:
-    """site -> the sum of `field` ('rss_mib' or 'pss_mib') over its
+    """site -> the sum of `field` ('rss_mib', 'pss_mib' or 'cpu_s') over its
     services (toxiproxy and the shared epmd count as sites of their own)."""
     out: dict[str, float] = {}
     for svc in status["services"]:
         site = svc["name"].split(".")[0]
         out[site] = out.get(site, 0) + svc[field]
     return out
+
+
+def idle_cpu(seconds: float) -> tuple[dict[str, float], dict[str, float]]:
+    """(site -> percent, service -> percent) of one core used while the
+    testbed sat idle for `seconds` (CPU seconds over the window / seconds
+    * 100)."""
+    def cpu() -> dict[str, float]:
+        st = json.loads(cli("testbed", "status", "--json").stdout)
+        return {svc["name"]: svc["cpu_s"] for svc in st["services"]}
+    before = cpu()
+    time.sleep(seconds)
+    after = cpu()
+    services = {n: round(max(after[n] - before.get(n, 0.0), 0.0) / seconds
+                         * 100, 1) for n in after}
+    sites: dict[str, float] = {}
+    for n, pct in services.items():
+        site = n.split(".")[0]
+        sites[site] = round(sites.get(site, 0.0) + pct, 1)
+    return sites, services
+
+
+def model_without(services: list[str], path: str) -> None:
+    """Write the shipped model to `path` with `services` left out of every
+    deployment model's testbed (testbed_services: every other service its
+    sites, or its base's, name)."""
+    import yaml
+
+    from edge_refarch.architecture import DEFAULT_MODEL_PATH
+    raw = yaml.safe_load(DEFAULT_MODEL_PATH.read_text())
+    models = raw["deployment_models"]
+    for spec in models.values():
+        sites = spec.get("sites") or models[spec["variant_of"]]["sites"]
+        spec["testbed_services"] = sorted(
+            {svc for tier in sites.values() for svc in tier}
+            - set(services))
+    with open(path, "w") as fh:
+        yaml.safe_dump(raw, fh)
 
 
 def main(argv=None) -> int:
@@ -54,8 +101,19 @@ def main(argv=None) -> int:
                     help="results file name (bench/results/NAME.json)")
     ap.add_argument("--install", action="store_true",
                     help="also time a cold install of the services venv")
+    ap.add_argument("--without", nargs="+", default=[], metavar="SERVICE",
+                    help="services (model.yaml names) left out of every "
+                         "model's testbed")
+    ap.add_argument("--idle", type=float, default=0, metavar="SECONDS",
+                    help="after each bring-up, measure each site's CPU "
+                         "over this many idle seconds")
     args = ap.parse_args(argv)
-    result: dict = {"runs": args.runs, "bring_up": {}}
+    result: dict = {"runs": args.runs, "without": args.without,
+                    "bring_up": {}}
+    if args.without:
+        path = os.path.join(tempfile.mkdtemp(), "model.yaml")
+        model_without(args.without, path)
+        MODEL_FILE[:] = ["--model-file", path]
     if args.install:
         with tempfile.TemporaryDirectory() as cache:
             t = time.monotonic()
@@ -69,7 +127,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
     for model in args.models:
         for edges in args.edges:
-            times, rss, pss = [], [], []
+            times, rss, pss, cpu = [], [], [], []
             for i in range(args.runs):
                 cli("testbed", "down")
                 t = time.monotonic()
@@ -85,6 +143,13 @@ def main(argv=None) -> int:
                 pss.append(per_site(st, "pss_mib"))
                 print(f"{model} edges={edges} run {i + 1}: {took:.1f} s",
                       file=sys.stderr, flush=True)
+                if args.idle:
+                    sites, services = idle_cpu(args.idle)
+                    cpu.append(sites)
+                    busiest = sorted(services.items(), key=lambda kv: -kv[1])
+                    print(f"  idle CPU, % of one core: {sites}; busiest: "
+                          + ", ".join(f"{n} {p}" for n, p in busiest[:8]),
+                          file=sys.stderr, flush=True)
             sites = rss[-1].keys()
             result["bring_up"][f"{model}/{edges}"] = {
                 "model": model, "edges": edges,
@@ -98,6 +163,14 @@ def main(argv=None) -> int:
                 "pss_mib_total": common.summary([sum(r.values())
                                                  for r in pss]),
             }
+            if cpu:
+                result["bring_up"][f"{model}/{edges}"].update({
+                    "idle_s": args.idle,
+                    "idle_cpu_pct_per_site": {
+                        s: common.summary([c[s] for c in cpu])
+                        for s in cpu[-1]},
+                    "idle_cpu_pct_total": common.summary(
+                        [sum(c.values()) for c in cpu])})
     cli("testbed", "down")
     path = common.write(args.name, result)
     for key, v in result["bring_up"].items():
@@ -110,6 +183,12 @@ def main(argv=None) -> int:
               f"RSS MiB per site: {rss}; total "
               f"{v['rss_mib_total']['median']:.0f}; PSS MiB per site: "
               f"{pss}; total {v['pss_mib_total']['median']:.0f}")
+        if "idle_cpu_pct_per_site" in v:
+            cpu = ", ".join(f"{s} {x['median']:.1f}"
+                            for s, x in v["idle_cpu_pct_per_site"].items())
+            print(f"  idle CPU over {v['idle_s']:g} s, % of one core per "
+                  f"site: {cpu}; total "
+                  f"{v['idle_cpu_pct_total']['median']:.1f}")
     print(f"results: {path}")
     return 0
 

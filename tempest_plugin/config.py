@@ -15,6 +15,17 @@ service_option = cfg.BoolOpt(
 heat_option = cfg.BoolOpt(
     "heat_plugin", default=True,
     help="Whether or not heat is expected to be available")
+# telemetry-tempest-plugin's options for the alarm loop's services
+# (telemetry_tempest_plugin/config.py), registered by us the same way.
+gnocchi_option = cfg.BoolOpt(
+    "gnocchi", default=True,
+    help="Whether or not Gnocchi is expected to be available")
+aodh_option = cfg.BoolOpt(
+    "aodh", default=True,
+    help="Whether or not Aodh is expected to be available")
+# The [service_available] options other plugins own, registered here when
+# those plugins are not installed.
+foreign_service_options = (heat_option, gnocchi_option, aodh_option)
 
 
 group = cfg.OptGroup(

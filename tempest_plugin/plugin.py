@@ -20,11 +20,12 @@ class EdgeRefarchTempestPlugin(plugins.TempestPlugin):
     def register_opts(self, conf):
         config.register_opt_group(conf, config.service_available_group,
                                   [er_config.service_option])
-        try:
-            conf.register_opt(er_config.heat_option,
-                              group=config.service_available_group.name)
-        except cfg.DuplicateOptError:
-            pass    # heat-tempest-plugin registered its own
+        for opt in er_config.foreign_service_options:
+            try:
+                conf.register_opt(opt,
+                                  group=config.service_available_group.name)
+            except cfg.DuplicateOptError:
+                pass    # its own plugin (heat, telemetry) registered it
         config.register_opt_group(conf, er_config.group, er_config.opts)
         config.register_opt_group(conf, er_config.feature_group,
                                   er_config.feature_opts)
@@ -32,8 +33,9 @@ class EdgeRefarchTempestPlugin(plugins.TempestPlugin):
     def get_opt_lists(self):
         return [(er_config.group.name, er_config.opts),
                 (er_config.feature_group.name, er_config.feature_opts),
-                ("service_available", [er_config.service_option,
-                                       er_config.heat_option])]
+                ("service_available", [
+                    er_config.service_option,
+                    *er_config.foreign_service_options])]
 
     def get_service_clients(self):
         # Tempest 47 has every client these tests need (images with

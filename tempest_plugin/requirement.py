@@ -17,10 +17,13 @@ def requirements_of(fn):
 # The [service_available] option that says whether the cloud offers each
 # service the requirements exercise (model.yaml names), named as Tempest
 # (tempest/config.py ServiceAvailableGroup: glance, nova) and
-# heat-tempest-plugin (heat_tempest_plugin/config.py: heat_plugin) name it.
+# heat-tempest-plugin (heat_tempest_plugin/config.py: heat_plugin) and
+# telemetry-tempest-plugin (telemetry_tempest_plugin/config.py: gnocchi,
+# aodh) name them.
 # Keystone is always there.
 SERVICE_AVAILABLE = {"glance": "glance", "nova": "nova",
-                     "heat": "heat_plugin"}
+                     "heat": "heat_plugin", "gnocchi": "gnocchi",
+                     "aodh": "aodh"}
 
 
 def missing_services(services, available) -> list[tuple[str, str]]:

@@ -41,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true",
                    help="show tracebacks on errors")
     p.add_argument("--model-file", metavar="PATH",
-                   help="architecture model (default: the shipped "
-                        "architecture/model.yaml, or $EDGE_REFARCH_MODEL)")
+                   help="architecture model (default: the one the "
+                        "running testbed was brought up with, else "
+                        "$EDGE_REFARCH_MODEL, else the shipped "
+                        "architecture/model.yaml)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress output")
     areas = p.add_subparsers(dest="area", required=True, parser_class=_Parser)
@@ -227,8 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         say = Progress(quiet=args.quiet)
+        model_file = args.model_file
+        if model_file is None:
+            from edge_refarch.validation.testbed.testbed import (
+                running_model_file,
+            )
+            model_file = running_model_file()
         try:
-            model = load_model(args.model_file)
+            model = load_model(model_file)
         except ModelError as exc:
             raise BadInput(str(exc)) from None
         if args.area == "testbed":

@@ -10,22 +10,10 @@ from __future__ import annotations
 
 import json
 
-from tempest.lib import exceptions as lib_exc
-from tempest.lib.common import rest_client
+from edge_refarch.tempest_plugin.services.rest import RestClient
 
 
-class OrchestrationClient(rest_client.RestClient):
-
-    def _error_checker(self, resp, resp_body):
-        # Heat's error bodies do not always carry error.message, which
-        # RestClient's checker expects; report the body as it came.
-        try:
-            super()._error_checker(resp, resp_body)
-        except KeyError:
-            body = resp_body.decode(errors="replace") \
-                if isinstance(resp_body, bytes) else str(resp_body)
-            raise lib_exc.UnexpectedResponseCode(
-                f"HTTP {resp.status}: {body[:400]}") from None
+class OrchestrationClient(RestClient):
 
     def _json(self, resp, body, expect):
         self.expected_success(expect, resp.status)

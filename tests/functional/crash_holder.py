@@ -11,10 +11,15 @@ from edge_refarch.validation import paths
 from edge_refarch.validation.faults.faults import FaultInjector, Links
 from edge_refarch.validation.images import raw_image
 from edge_refarch.validation.testbed.smoke import connect
-from edge_refarch.validation.testbed.testbed import Testbed
+from edge_refarch.validation.testbed.testbed import (
+    Testbed,
+    running_model_file,
+)
 
 mode = sys.argv[1]
-testbed = Testbed(load_model())
+# The model the running testbed was brought up with (the functional tests
+# scope theirs): its links' proxies are the ones to cut.
+testbed = Testbed(load_model(running_model_file()))
 topo = testbed.topology()
 clouds = testbed.recorded()["clouds_yaml"]
 dc, edge = connect(clouds, "dc"), connect(clouds, "edge1")

@@ -47,7 +47,14 @@ OVERLAY = HERE / "overlay.yaml"
 PORT = 80
 PREFIXES = {"identity": "/identity", "image": "/image",
             "compute": "/compute", "placement": "/placement",
-            "network": "/networking", "orchestration": "/heat-api"}
+            "network": "/networking", "orchestration": "/heat-api",
+            # gnocchi devstack/plugin.sh: GNOCCHI_SERVICE_PREFIX in uwsgi
+            # mode
+            "metric": "/metric"}
+# APIs devstack serves on a port of their own, not under the web server
+# (aodh devstack/plugin.sh aodh_service_url: AODH_SERVICE_HOST:
+# AODH_SERVICE_PORT): their URLs stay the testbed's own.
+OWN_PORT = ("alarming",)
 REGION_NAMES = ("RegionOne", "RegionTwo", "RegionThree", "RegionFour")
 MODULES = ("mpm_event", "authz_core", "headers", "proxy", "proxy_http")
 # Seconds Apache waits for an API (an image upload through it is slow).
@@ -149,10 +156,15 @@ class DevstackLayout:
         for site, region in self.regions.items():
             conn.identity.create_region(id=region)
             self._stack.callback(conn.identity.delete_region, region)
-            for kind, _, svc in self._apis():
+            own_port = [
+                (s.catalog_type, self.topo.url_of(site, self.dc, s.name))
+                for s in self.topo.model.services.values()
+                if s.catalog_type in OWN_PORT and s.name in self.dc.services]
+            for kind, url in [(kind, self.url(site, kind, svc))
+                              for kind, _, svc in self._apis()] + own_port:
                 ep = conn.identity.create_endpoint(
                     service_id=services[kind].id, interface="public",
-                    region_id=region, url=self.url(site, kind, svc))
+                    region_id=region, url=url)
                 self._stack.callback(conn.identity.delete_endpoint, ep)
 
     # -- what a user writes ------------------------------------------------

@@ -24,7 +24,8 @@ MODEL = "centralized-devstack"
 
 @pytest.fixture(scope="module")
 def layout(manager, tmp_path_factory):
-    bed = manager.ensure("centralized", overlay=OVERLAY)
+    # The whole suite runs: the telemetry plane too (EDGE-US3-ALARM-LOOP).
+    bed = manager.ensure("centralized", overlay=OVERLAY, telemetry=True)
     with DevstackLayout(bed, ["dc", "edge1"],
                         tmp_path_factory.mktemp("devstack")) as lay:
         yield lay

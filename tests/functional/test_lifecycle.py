@@ -129,10 +129,13 @@ def test_toxiproxy_down_is_reported_and_up_survives_kill_9(manager):
         for pid in p.group():
             if p.name not in ("toxiproxy", "epmd"):
                 os.kill(pid, signal.SIGKILL)
+    # Given no --model-file, `up` reads the one the killed testbed was
+    # brought up with (its record survives the crash).
+    scoped = manager.model_file
     result = run_cli("testbed", "up", "--model", "distributed")
     assert result.returncode == 0, result.stderr
     assert "remains of an earlier testbed" in result.stderr
-    bed = manager.started("distributed", None)
+    bed = manager.started("distributed", scoped)
     assert manager.testbed.healthy()
     assert bed.at("edge1").issue_token().status_code == 201
     procs = ProcessTable(manager.testbed.state).all()

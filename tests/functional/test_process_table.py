@@ -105,3 +105,30 @@ def test_a_process_that_left_its_session_is_stopped(tmp_path):
     finally:
         if daemon.is_running():
             daemon.kill()
+
+
+# A service whose worker (in its session, as gunicorn's or cotyledon's are)
+# burns CPU until `seconds` of its own CPU time are used, then idles.
+BUSY = """
+import subprocess, sys, time
+subprocess.Popen([sys.executable, "-c",
+                  "import time\\n"
+                  "while time.process_time() < %s: pass\\n"
+                  "time.sleep(300)"])
+time.sleep(300)
+"""
+
+
+def test_cpu_time_counts_the_workers_of_a_service(tmp_path):
+    table = ProcessTable(tmp_path / "state")
+    proc = table.spawn("busy", [sys.executable, "-c", BUSY % 1.0],
+                       cwd=tmp_path, log=tmp_path / "busy.log")
+    try:
+        deadline = time.monotonic() + 20
+        while proc.cpu_s() < 1.0:
+            assert time.monotonic() < deadline, \
+                f"the worker's CPU time was not counted ({proc.cpu_s()} s)"
+            time.sleep(0.1)
+        assert len(proc.group()) == 2
+    finally:
+        table.stop_all(timeout=10)

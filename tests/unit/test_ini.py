@@ -65,3 +65,39 @@ def test_an_overlay_keeps_the_header_of_a_rendered_file(tmp_path):
     cp = _read(text)
     assert cp["token"]["expiration"] == "7200"
     assert cp["DEFAULT"]["debug"] == "true"
+
+
+PASTE = """\
+[composite:svc+keystone]
+use = egg:Paste#urlmap
+/ = versions
+/v1 = v1_keystone
+
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+oslo_config_project = svc
+"""
+
+
+def test_a_paste_copy_points_keystonemiddleware_at_the_sites_file(
+        tmp_path):
+    """Gnocchi's and Aodh's paste files name only oslo_config_project:
+    the copy adds the site's file, keeps everything else as it was."""
+    packaged = tmp_path / "api-paste.ini"
+    packaged.write_text(PASTE)
+    conf = tmp_path / "etc" / "svc.conf"
+    out = ini.paste_with_config(packaged, tmp_path / "etc" / "paste.ini",
+                                "authtoken", conf, "written by a test")
+    cp = _read(out.read_text())
+    assert cp["filter:authtoken"]["oslo_config_file"] == str(conf)
+    assert cp["filter:authtoken"]["oslo_config_project"] == "svc"
+    assert cp["composite:svc+keystone"]["/v1"] == "v1_keystone"
+    assert out.read_text().startswith("# written by a test\n")
+
+
+def test_a_paste_file_without_the_filter_is_refused(tmp_path):
+    packaged = tmp_path / "api-paste.ini"
+    packaged.write_text(PASTE)
+    with pytest.raises(KeyError, match="no \\[filter:keystone_authtoken\\]"):
+        ini.paste_with_config(packaged, tmp_path / "out.ini",
+                              "keystone_authtoken", tmp_path / "x.conf")

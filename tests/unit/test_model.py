@@ -153,3 +153,21 @@ def test_testbed_secrets_are_safe_everywhere(tmp_path):
     assert values and all(re.fullmatch(r"[0-9a-f]{32}", v)
                           for v in values.values())
     assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_the_alarm_loop_runs_where_the_autoscaled_stacks_run():
+    """Telemetry (EDGE-US3-ALARM-LOOP) sits with Heat: in the DC when the
+    control plane is central, at every edge when it is distributed; the
+    declaration of alarm evaluation at a cut-off edge follows."""
+    model = load_model()
+    loop = {"gnocchi", "gnocchi-metricd", "aodh", "aodh-evaluator",
+            "aodh-notifier"}
+    central = model.deployment_model("centralized")
+    dist = model.deployment_model("distributed")
+    assert loop <= set(central.services_at("regional_dc"))
+    assert not loop & set(central.services_at("edge"))
+    assert loop <= set(dist.services_at("edge"))
+    assert central.during_partition["alarm_evaluation_at_edge"] == \
+        "fails_fast"
+    assert dist.during_partition["alarm_evaluation_at_edge"] == "works"
+    assert model.testbed.alarm_evaluation_interval_s >= 1

@@ -56,3 +56,27 @@ def test_the_lock_is_reentrant_in_one_process(tmp_path):
         assert bed.down(quiet=True) == []
         assert bed.lock_file.read_text() == f"up (PID {os.getpid()})"
     assert bed.lock_file.read_text() == ""
+
+
+def test_commands_see_the_model_file_the_testbed_was_brought_up_with(
+        tmp_path, monkeypatch):
+    """A testbed brought up with --model-file: later commands without one
+    read that file; the shipped model, or a file gone since, is no
+    override."""
+    import json
+
+    from edge_refarch.architecture import DEFAULT_MODEL_PATH
+    from edge_refarch.validation.testbed.testbed import (
+        STATE_FILE,
+        running_model_file,
+    )
+    state = tmp_path / "state"
+    state.mkdir()
+    monkeypatch.setenv("EDGE_REFARCH_STATE", str(state))
+    assert running_model_file() is None             # nothing is up
+    scoped = tmp_path / "scoped.yaml"
+    scoped.write_text("x")
+    for model, expected in ((scoped, scoped), (DEFAULT_MODEL_PATH, None),
+                            (tmp_path / "gone.yaml", None)):
+        (state / STATE_FILE).write_text(json.dumps({"model": str(model)}))
+        assert running_model_file() == expected

@@ -77,6 +77,27 @@ def test_distributed_edge_catalog_goes_through_its_own_link(model):
     assert {e.region for e in topo.catalog_for("dc")} == set(topo.sites)
 
 
+def _identity_regions(topo, keystone_site):
+    return {e.region for e in topo.catalog_for(keystone_site)
+            if e.service == "keystone"}
+
+
+def test_a_catalog_lists_only_keystones_that_accept_its_tokens(model):
+    # Replicated: every Keystone holds the DC's keys, so each catalog lists
+    # every region's identity endpoint.
+    dist = Topology(model, "distributed", edges=2)
+    assert _identity_regions(dist, "dc") == set(dist.sites)
+    # K2K: a service provider accepts only its own tokens, so neither the
+    # DC's catalog nor an edge's names the other's Keystone.
+    fed = Topology(model, "federated", edges=2)
+    assert _identity_regions(fed, "dc") == {"dc"}
+    edge1 = _identity_regions(fed, "edge1")
+    assert "dc" not in edge1 and "edge1" in edge1
+    assert all(fed.identity_site(r).name == "edge1" for r in edge1)
+    # Other services of every region stay listed.
+    assert {e.region for e in fed.catalog_for("dc")} == set(fed.sites)
+
+
 def test_centralized_edges_use_the_dc_over_their_link(model):
     topo = Topology(model, "centralized", edges=2)
     assert [s.name for s in topo.catalog_sites()] == ["dc"]

@@ -21,6 +21,7 @@ from edge_refarch.validation.testbed import (
     probes,
     setup_api,
 )
+from edge_refarch.validation.testbed import gnocchi as gnocchi_mod
 from edge_refarch.validation.testbed import keys as keys_mod
 from edge_refarch.validation.testbed import overlay as overlay_mod
 from edge_refarch.validation.testbed import steps as steps_mod
@@ -35,8 +36,9 @@ from edge_refarch.validation.testbed.steps import Step
 
 # Seconds for one set-up call to a Keystone (creating users, the catalog).
 SETUP_CALL_TIMEOUT_S = 10.0
-# Service users the compute side adds to the DC's Keystone (beside glance).
-SERVICE_USERS = ("nova", "placement", "neutron", "heat")
+# Service users the compute side and telemetry add to the Keystone that
+# writes identity (beside glance).
+SERVICE_USERS = ("nova", "placement", "neutron", "heat", "gnocchi", "aodh")
 # Steps that run at once (most of them wait on a probe).
 MAX_PARALLEL_STEPS = 32
 
@@ -161,6 +163,11 @@ class BringUp:
             federation.write_idp_metadata(self.ks_root)
 
     def prepare_schema(self, comp, name: str) -> None:
+        if name == "gnocchi":
+            # gnocchi-upgrade also lays out the file storage, which lives
+            # in the site's state: no dump can stand in for it.
+            comp.db_sync()
+            return
         # Glance's dump holds its metadata definitions too (a new name, so
         # no dump cached before them is loaded).
         self.schemas.prepare(
@@ -339,6 +346,29 @@ class BringUp:
             interval=0.5, alive=self.workers_alive, hint=str(heat.logdir))
         self.say(f"{name}: Heat ready (+{waited:.1f}s)")
 
+    def finish_gnocchi(self, name: str) -> None:
+        """What Ceilometer's ``ceilometer-upgrade`` creates in the site's
+        Gnocchi for its publisher: the instance resource type and the
+        archive policy its measures are kept with."""
+        topo = self.topo
+        conn = self.admin_at(topo.identity_site(name).name)
+        gnocchi = self.compute.gnocchis[name]
+
+        def created() -> bool | probes.NotYet:
+            try:
+                setup_api.ensure_gnocchi_publisher(
+                    conn, topo.url_of(name, topo.sites[name], "gnocchi"),
+                    gnocchi_mod.INSTANCE_RESOURCE_TYPE,
+                    gnocchi_mod.ARCHIVE_POLICY)
+            except UserError as exc:
+                return probes.NotYet(str(exc))
+            return True
+        probes.wait_for(f"{name}: Gnocchi set-up", created, self.finish_by,
+                        interval=1, hint=str(gnocchi.logdir))
+        self.say(f"{name}: Gnocchi ready (resource type "
+                 f"{gnocchi_mod.INSTANCE_RESOURCE_TYPE['name']}, archive "
+                 f"policy {gnocchi_mod.ARCHIVE_POLICY['name']})")
+
     # -- the plan ----------------------------------------------------------
     def near(self, site: str) -> tuple[str, ...]:
         """What any service of `site` needs running first: its memcached
@@ -375,7 +405,9 @@ class BringUp:
         with_schema = [(g, "glance") for g in self.glances.values()] + [
             (c, c.project) for c in (*compute.placements.values(),
                                      *compute.neutrons.values(),
-                                     *compute.heats.values())]
+                                     *compute.heats.values(),
+                                     *compute.gnocchis.values(),
+                                     *compute.aodhs.values())]
         plan += [Step(f"{comp.name}-schema",
                       lambda comp=comp, name=name:
                       self.prepare_schema(comp, name), after=ready)
@@ -433,4 +465,7 @@ class BringUp:
             plan += [Step(f"{n}.heat-ready",
                           lambda n=n: self.finish_heat(n),
                           after=("workers",)) for n in compute.heats]
+            plan += [Step(f"{n}.gnocchi-ready",
+                          lambda n=n: self.finish_gnocchi(n),
+                          after=("workers",)) for n in compute.gnocchis]
         return plan

@@ -1,4 +1,5 @@
-"""Compute in the testbed: RabbitMQ, Placement, the Neutron API and Nova.
+"""Compute in the testbed: RabbitMQ, Placement, the Neutron API, Nova,
+Heat and the telemetry that drives autoscaling (Gnocchi, Aodh).
 
 Where each runs comes from the model (``deployment_models.*.sites``); the
 addresses every process uses for another site's service come from the
@@ -23,6 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_refarch.validation.testbed import ini
+from edge_refarch.validation.testbed.aodh import Aodh, AodhWorker
+from edge_refarch.validation.testbed.gnocchi import Gnocchi, GnocchiMetricd
 from edge_refarch.validation.testbed.gunicorn import GunicornApi
 from edge_refarch.validation.testbed.heat import Heat, HeatEngine
 from edge_refarch.validation.testbed.keystone import (
@@ -71,8 +74,12 @@ class ComputePlan:
         self.neutrons: dict[str, Neutron] = {}
         self.apis: dict[str, NovaApi] = {}
         self.heats: dict[str, Heat] = {}
+        self.gnocchis: dict[str, Gnocchi] = {}
+        self.aodhs: dict[str, Aodh] = {}
         self.services: list[NovaService] = []
-        self.engines: list[HeatEngine] = []
+        # Workers that report to no API: Heat's engines, Gnocchi's metricd,
+        # Aodh's evaluator and notifier.
+        self.engines: list[HeatEngine | GnocchiMetricd | AodhWorker] = []
         self.manage: dict[str, NovaManage] = {}
         # control site -> [(cell name, transport URL, DB URL as the control
         # site sees them, the cell conductor's conf or None if local)]
@@ -99,6 +106,8 @@ class ComputePlan:
                              ("placement", self._add_placement),
                              ("neutron", self._add_neutron),
                              ("heat", self._add_heat),
+                             ("gnocchi", self._add_gnocchi),
+                             ("aodh", self._add_aodh),
                              ("nova", self._add_nova),
                              ("nova-cell", self._add_cell),
                              ("nova-compute", self._add_compute)):
@@ -210,6 +219,32 @@ class ComputePlan:
         if "heat-engine" in site.services:
             self.engines.append(HeatEngine(heat))
 
+    def _add_gnocchi(self, site) -> None:
+        gnocchi = self.gnocchis[site.name] = Gnocchi(
+            site, self._dir(site), self.venv,
+            self.topo.service_port("gnocchi"),
+            health_path=self._health("gnocchi"),
+            db_url=self._own_db(site, "gnocchi"),
+            authtoken=self._authtoken(site, "gnocchi"))
+        if "gnocchi-metricd" in site.services:
+            self.engines.append(GnocchiMetricd(gnocchi))
+
+    def _add_aodh(self, site) -> None:
+        tb = self.topo.model.testbed
+        aodh = self.aodhs[site.name] = Aodh(
+            site, self._dir(site), self.venv, self.topo.service_port("aodh"),
+            health_path=self._health("aodh"),
+            db_url=self._own_db(site, "aodh"),
+            transport_url=self._local_mq(site),
+            authtoken=self._authtoken(site, "aodh"),
+            credentials=service_user(self._keystone(site), "aodh",
+                                     self.pw["aodh"], site.region),
+            evaluation_interval=tb.alarm_evaluation_interval_s,
+            ingestion_lag=2 * tb.alarm_evaluation_interval_s)
+        for binary in ("aodh-evaluator", "aodh-notifier"):
+            if binary in site.services:
+                self.engines.append(AodhWorker(aodh, binary))
+
     def _add_nova(self, site) -> None:
         """The control plane: API, scheduler, (super-)conductor."""
         pw, local_db = self.pw, self._local_db(site)
@@ -280,7 +315,8 @@ class ComputePlan:
     @property
     def wsgi(self) -> list[GunicornApi]:
         return [*self.placements.values(), *self.neutrons.values(),
-                *self.apis.values(), *self.heats.values()]
+                *self.apis.values(), *self.heats.values(),
+                *self.gnocchis.values(), *self.aodhs.values()]
 
     def configure(self) -> None:
         """Every OpenStack service's files (RabbitMQ writes its own when it

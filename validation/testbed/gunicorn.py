@@ -7,6 +7,7 @@ here (gunicorn reads it from its working directory).
 
 from __future__ import annotations
 
+import sysconfig
 from pathlib import Path
 
 from edge_refarch.validation.testbed.service import HttpServer
@@ -82,6 +83,15 @@ class GunicornApi(HttpServer):
     @property
     def url(self) -> str:
         return f"{self.site.scheme}://{self.site.address}:{self.port}"
+
+    @property
+    def site_packages(self) -> Path:
+        """The services venv's site-packages (made with the Python that
+        runs us, deps.services_venv), where packaged files such as a
+        paste file are."""
+        return Path(sysconfig.get_path(
+            "purelib", "venv", vars={"base": str(self.venv),
+                                     "platbase": str(self.venv)}))
 
     def _gunicorn(self, pythonpath: str = "") -> None:
         gunicorn_conf(self.dir / "gunicorn.conf.py", self.app,

@@ -81,3 +81,24 @@ def write(path: Path, sections: Sections, header: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(sections, header))
     return path
+
+
+def paste_with_config(packaged: Path, path: Path, filter_name: str,
+                      conf: Path, header: str = "") -> Path:
+    """A copy of a service's packaged paste file (`packaged`) at `path`
+    whose keystonemiddleware filter ``[filter:<filter_name>]`` reads
+    `conf` (``oslo_config_file``): with only ``oslo_config_project`` set,
+    keystonemiddleware looks for the project's file in oslo.config's
+    default places (``/etc/<project>/``...) and finds no
+    [keystone_authtoken] (keystonemiddleware, _common/config.py).
+    Raises KeyError when the file has no such filter."""
+    cp = configparser.ConfigParser(interpolation=None,
+                                   default_section="\0none")
+    cp.optionxform = str
+    cp.read(packaged)
+    section = f"filter:{filter_name}"
+    if not cp.has_section(section):
+        raise KeyError(f"{packaged}: no [{section}]")
+    cp.set(section, "oslo_config_file", str(conf))
+    sections = {s: dict(cp.items(s)) for s in cp.sections()}
+    return write(path, sections, header)

@@ -66,6 +66,19 @@ class Process:
                 pass
         return total // 1024
 
+    def cpu_s(self) -> float:
+        """CPU time the session's live processes have used, user plus
+        system, seconds (psutil cpu_times; processes that already exited
+        are not counted)."""
+        total = 0.0
+        for pid in self.group():
+            try:
+                t = psutil.Process(pid).cpu_times()
+                total += t.user + t.system
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return total
+
     def rss_kib(self) -> int:
         """Resident memory of the session, KiB (shared pages counted once
         per process)."""

@@ -252,3 +252,27 @@ def heat_engine_up(conn) -> bool:
         return False
     return r.status_code == 200 and any(
         s.get("status") == "up" for s in r.json().get("services", []))
+
+
+# -- telemetry ----------------------------------------------------------------
+def ensure_gnocchi_publisher(conn, gnocchi_url: str, resource_type: dict,
+                             archive_policy: dict) -> None:
+    """The resource type and the archive policy a metric publisher
+    (Ceilometer) writes with, in the Gnocchi at `gnocchi_url`, created when
+    missing (Gnocchi REST API v1: POST /v1/resource_type and
+    /v1/archive_policy; 409 when it exists)."""
+    for path, body in (("/v1/resource_type", resource_type),
+                       ("/v1/archive_policy", archive_policy)):
+        with calls(f"Gnocchi {path} {body['name']}"):
+            if not _gnocchi_has(conn, gnocchi_url, path, body["name"]):
+                conn.session.post(gnocchi_url + path, json=body)
+
+
+def _gnocchi_has(conn, gnocchi_url: str, path: str, name: str) -> bool:
+    answer = conn.session.get(f"{gnocchi_url}{path}/{name}",
+                              raise_exc=False)
+    if answer.status_code == 404:
+        return False
+    if answer.status_code >= 400:
+        raise UserError(f"Gnocchi {path}/{name}: HTTP {answer.status_code}")
+    return True

@@ -58,7 +58,24 @@ SERVICE_USERS = bringup.SERVICE_USERS
 PASSWORDS = ("admin", "glance", "db_keystone", "db_glance", "replicator",
              keys_mod.ACK_USER,
              *SERVICE_USERS, "db_nova", "db_placement", "db_neutron",
-             "db_heat", "heat_domain_admin", "rabbit")
+             "db_heat", "db_gnocchi", "db_aodh", "heat_domain_admin",
+             "rabbit")
+
+
+def running_model_file() -> Path | None:
+    """The model file the running testbed (paths.state_dir()) was brought
+    up with, when it is not the shipped one and still exists; None
+    otherwise. Commands given no --model-file use it, so that they see the
+    testbed that is up (a model scoped with testbed_services, say)."""
+    try:
+        rec = json.loads((paths.state_dir() / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    path = Path(rec.get("model") or "")
+    if not rec.get("model") or not path.is_file():
+        return None
+    from edge_refarch.architecture import DEFAULT_MODEL_PATH
+    return None if path.resolve() == DEFAULT_MODEL_PATH.resolve() else path
 
 
 def _parallel(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
@@ -656,7 +673,9 @@ class Testbed:
                              "rss_mib": round(p.rss_kib() / 1024)
                              if p and p.alive else 0,
                              "pss_mib": round(p.pss_kib() / 1024)
-                             if p and p.alive else 0})
+                             if p and p.alive else 0,
+                             "cpu_s": round(p.cpu_s(), 2)
+                             if p and p.alive else 0.0})
         links = []
         try:
             live = self.toxiproxy.proxies()

@@ -16,38 +16,47 @@ from edge_refarch.tempest_plugin.tests import base
 
 CONF = config.CONF
 
-# Servers with no network in the edge's zone; one policy each way. The
-# group's members are counted from its nested stack, not from its
-# current_size attribute (which lags under fast polling).
+def scaling_group(max_size: int, **server: object) -> dict:
+    """An OS::Heat::AutoScalingGroup of 1 to `max_size` servers with no
+    network in the zone of parameter `zone` (image and flavor from the
+    parameters of those names; `server`: more server properties)."""
+    return {
+        "type": "OS::Heat::AutoScalingGroup",
+        "properties": {
+            "min_size": 1, "max_size": max_size, "desired_capacity": 1,
+            "resource": {
+                "type": "OS::Nova::Server",
+                "properties": {
+                    "image": {"get_param": "image"},
+                    "flavor": {"get_param": "flavor"},
+                    "availability_zone": {"get_param": "zone"},
+                    "networks": [{"allocate_network": "none"}],
+                    **server,
+                }}}}
+
+
+def scaling_policy(adjustment: int) -> dict:
+    """An OS::Heat::ScalingPolicy of the resource ``group``, by
+    `adjustment` servers, with no cooldown."""
+    return {"type": "OS::Heat::ScalingPolicy",
+            "properties": {"adjustment_type": "change_in_capacity",
+                           "auto_scaling_group_id": {"get_resource": "group"},
+                           "scaling_adjustment": adjustment, "cooldown": 0}}
+
+
+# The parameters of every autoscaling template here.
+PARAMETERS = {"image": {"type": "string"}, "flavor": {"type": "string"},
+              "zone": {"type": "string"}}
+
+# One policy each way. The group's members are counted from its nested
+# stack, not from its current_size attribute (which lags under fast
+# polling).
 TEMPLATE = {
     "heat_template_version": "2021-04-16",
-    "parameters": {"image": {"type": "string"},
-                   "flavor": {"type": "string"},
-                   "zone": {"type": "string"}},
-    "resources": {
-        "group": {
-            "type": "OS::Heat::AutoScalingGroup",
-            "properties": {
-                "min_size": 1, "max_size": 4, "desired_capacity": 1,
-                "resource": {
-                    "type": "OS::Nova::Server",
-                    "properties": {
-                        "image": {"get_param": "image"},
-                        "flavor": {"get_param": "flavor"},
-                        "availability_zone": {"get_param": "zone"},
-                        "networks": [{"allocate_network": "none"}],
-                    }}}},
-        "scale_out": {
-            "type": "OS::Heat::ScalingPolicy",
-            "properties": {"adjustment_type": "change_in_capacity",
-                           "auto_scaling_group_id": {"get_resource": "group"},
-                           "scaling_adjustment": 1, "cooldown": 0}},
-        "scale_in": {
-            "type": "OS::Heat::ScalingPolicy",
-            "properties": {"adjustment_type": "change_in_capacity",
-                           "auto_scaling_group_id": {"get_resource": "group"},
-                           "scaling_adjustment": -1, "cooldown": 0}},
-    },
+    "parameters": PARAMETERS,
+    "resources": {"group": scaling_group(4),
+                  "scale_out": scaling_policy(1),
+                  "scale_in": scaling_policy(-1)},
 }
 
 

@@ -1,0 +1,140 @@
+"""A site's Gnocchi: the metric store the alarm loop reads (API and
+metricd).
+
+Storage and incoming measures on the local file system, the index in the
+site's MariaDB, one metricd worker that aggregates new measures within
+about a second (``[metricd] metric_processing_delay``; default 60 s).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_refarch.validation.testbed import ini
+from edge_refarch.validation.testbed.gunicorn import GunicornApi
+from edge_refarch.validation.testbed.procs import run_tool
+from edge_refarch.validation.testbed.service import Service
+
+# gnocchi.rest.wsgi parses sys.argv through oslo.config when imported (and
+# gunicorn's argv is gunicorn's own), so a shim sets it, as for Heat.
+GNOCCHI_SHIM = """\
+import sys
+sys.argv = [sys.argv[0], "--config-file", {conf!r}]
+from gnocchi.rest.wsgi import application  # noqa: E402,F401
+"""
+
+# Seconds between two passes of metricd over new measures.
+METRIC_PROCESSING_DELAY_S = 1
+
+# What Ceilometer's `ceilometer-upgrade` creates in Gnocchi for the
+# publisher (ceilometer/gnocchi_client.py, resources_definition and
+# archive_policies): the instance resource type (server_group is what
+# Heat's autoscaling alarms search on) and its 1-second archive policy.
+INSTANCE_RESOURCE_TYPE = {
+    "name": "instance",
+    "attributes": {
+        "display_name": {"type": "string", "min_length": 0,
+                         "max_length": 255, "required": True},
+        "flavor_id": {"type": "string", "min_length": 0,
+                      "max_length": 255, "required": True},
+        "image_ref": {"type": "string", "min_length": 0,
+                      "max_length": 255, "required": False},
+        "host": {"type": "string", "min_length": 0, "max_length": 255,
+                 "required": True},
+        "server_group": {"type": "string", "min_length": 0,
+                         "max_length": 255, "required": False},
+    },
+}
+ARCHIVE_POLICY = {
+    "name": "ceilometer-high",
+    "aggregation_methods": ["mean", "min", "max", "sum", "count"],
+    "back_window": 0,
+    "definition": [
+        {"granularity": "1 second", "timespan": "1 hour"},
+        {"granularity": "1 minute", "timespan": "1 day"},
+    ],
+}
+
+
+class Gnocchi(GunicornApi):
+    """The Gnocchi API; its metricd is a GnocchiMetricd."""
+
+    app = "edge_refarch_gnocchi_wsgi:application"
+    env_prefix = "GNOCCHI"
+    project = "gnocchi"
+
+    def __init__(self, site, root, venv, port, *, health_path: str,
+                 db_url: str, authtoken: ini.Sections):
+        super().__init__(site, root, venv, port, health_path)
+        self.db_url = db_url
+        self.authtoken = authtoken
+
+    @property
+    def conf(self) -> Path:
+        return self.etc / "gnocchi.conf"
+
+    @property
+    def paste(self) -> Path:
+        return self.etc / "api-paste.ini"
+
+    def write_config(self) -> None:
+        storage = self.dir / "storage"
+        for d in (self.etc, self.logdir, storage):
+            d.mkdir(parents=True, exist_ok=True)
+        ini.write(self.conf, ini.merge({
+            "DEFAULT": {"log_file": self.logdir / "gnocchi.log",
+                        "parallel_operations": 1,
+                        # At INFO (verbose, Gnocchi's default) the API logs
+                        # its whole configuration when it starts, passwords
+                        # included (gnocchi/rest/app.py, "Application setup
+                        # for context path"): warnings and errors only.
+                        "verbose": False},
+            "api": {"auth_mode": "keystone", "paste_config": self.paste},
+            "indexer": {"url": self.db_url},
+            "storage": {"driver": "file", "file_basepath": storage},
+            "incoming": {"driver": "file", "file_basepath": storage},
+            "metricd": {"workers": 1, "metric_processing_delay":
+                        METRIC_PROCESSING_DELAY_S},
+        }, self.authtoken), ini.header(self.site.name, "gnocchi"))
+        ini.paste_with_config(
+            self.site_packages / "gnocchi" / "rest" / "api-paste.ini",
+            self.paste, "keystone_authtoken", self.conf,
+            ini.header(self.site.name, "gnocchi"))
+        (self.dir / "edge_refarch_gnocchi_wsgi.py").write_text(
+            GNOCCHI_SHIM.format(conf=str(self.conf)))
+        self._gunicorn(pythonpath=str(self.dir))   # the shim's directory
+
+    def db_sync(self) -> None:
+        """The index's schema and the file storage (gnocchi-upgrade),
+        without Gnocchi's default archive policies: the set-up creates the
+        publisher's (ARCHIVE_POLICY)."""
+        run_tool([str(self.venv / "bin" / "gnocchi-upgrade"),
+                  "--config-file", str(self.conf),
+                  "--skip-archive-policies-creation"],
+                 f"{self.name}: gnocchi-upgrade")
+
+
+class GnocchiMetricd(Service):
+    """gnocchi-metricd: aggregates the measures the API received."""
+
+    def __init__(self, api: Gnocchi):
+        self.api = api
+        self.site = api.site
+        self.dir = api.dir / "metricd"
+        # Where it runs, as `testbed status` names a worker's host.
+        self.host = api.site.name
+
+    @property
+    def name(self) -> str:
+        return f"{self.site.name}.gnocchi-metricd"
+
+    def write_config(self) -> None:
+        self.logdir.mkdir(parents=True, exist_ok=True)
+
+    def argv(self) -> list[str]:
+        return [str(self.api.venv / "bin" / "gnocchi-metricd"),
+                "--config-file", str(self.api.conf),
+                "--log-file", str(self.logdir / "gnocchi-metricd.log")]
+
+    def env(self) -> dict[str, str]:
+        return {"PYTHONWARNINGS": "ignore"}
