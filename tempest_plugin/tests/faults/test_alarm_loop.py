@@ -5,7 +5,9 @@ import datetime
 import time
 import uuid
 
-import requests
+from keystoneauth1 import discover as ks_discover
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import session as ks_session
 from tempest import config
 from tempest.lib import decorators
 from tempest.lib import exceptions as lib_exc
@@ -203,26 +205,40 @@ class AlarmLoopTest(AutoscaleBase):
                      for svc in access["catalog"] if svc["type"] == "identity"
                      for e in svc["endpoints"] if e["interface"] == "public"]
         verify = CONF.identity.ca_certificates_file or True
+        session = ks_session.Session(verify=verify, timeout=self.fail_fast)
         refused = []
-        for region, url in endpoints:
+        for region, listed in endpoints:
+            # A catalog may list Keystone without its version (devstack:
+            # http://HOST/identity); keystoneclient discovers /v3 from the
+            # listed URL, and so does this probe.
+            try:
+                url = ks_discover.Discover(
+                    session, listed, authenticated=False).url_for("3.0")
+            except ks_exc.ClientException as exc:
+                refused.append(f"{region} ({listed}): version discovery "
+                               f"failed: {type(exc).__name__}")
+                continue
+            if url is None:
+                refused.append(f"{region} ({listed}): no identity v3")
+                continue
+            url = url.rstrip("/")
             body = {"trust": {"trustor_user_id": user,
                               "trustee_user_id": trustee[0]["id"],
                               "project_id": access["project"]["id"],
                               "impersonation": True,
                               "roles": [{"name": "admin"}]}}
+            headers = {"X-Auth-Token": token}
             try:
-                r = requests.post(f"{url}/OS-TRUST/trusts", json=body,
-                                  headers={"X-Auth-Token": token},
-                                  timeout=self.fail_fast, verify=verify)
-            except requests.RequestException as exc:
+                r = session.post(f"{url}/OS-TRUST/trusts", json=body,
+                                 headers=headers, raise_exc=False)
+            except ks_exc.ClientException as exc:
                 refused.append(f"{region} ({url}): {type(exc).__name__}")
                 continue
             if r.status_code != 201:
                 refused.append(f"{region} ({url}): HTTP {r.status_code}")
                 continue
-            requests.delete(f"{url}/OS-TRUST/trusts/{r.json()['trust']['id']}",
-                            headers={"X-Auth-Token": token},
-                            timeout=self.fail_fast, verify=verify)
+            session.delete(f"{url}/OS-TRUST/trusts/{r.json()['trust']['id']}",
+                           headers=headers, raise_exc=False)
         self.evidence(identity_endpoints=[r for r, _ in endpoints])
         if refused:
             self.fail(
