@@ -25,6 +25,11 @@ from gnocchi.rest.wsgi import application  # noqa: E402,F401
 
 # Seconds between two passes of metricd over new measures.
 METRIC_PROCESSING_DELAY_S = 1
+# Sacks (shards) of the incoming measures. metricd scans every sack on each
+# pass, so Gnocchi's default of 128 (gnocchi/cli/manage.py, --sacks-number)
+# kept an idle edge's metricd at ~89 % of a core at a 1 s delay; a test's
+# few metrics need 2 (bench/results/telemetry_with.json).
+SACKS = 2
 
 # What Ceilometer's `ceilometer-upgrade` creates in Gnocchi for the
 # publisher (ceilometer/gnocchi_client.py, resources_definition and
@@ -105,11 +110,12 @@ class Gnocchi(GunicornApi):
         self._gunicorn(pythonpath=str(self.dir))   # the shim's directory
 
     def db_sync(self) -> None:
-        """The index's schema and the file storage (gnocchi-upgrade),
-        without Gnocchi's default archive policies: the set-up creates the
-        publisher's (ARCHIVE_POLICY)."""
+        """The index's schema and the file storage (gnocchi-upgrade) with
+        SACKS incoming sacks, without Gnocchi's default archive policies:
+        the set-up creates the publisher's (ARCHIVE_POLICY)."""
         run_tool([str(self.venv / "bin" / "gnocchi-upgrade"),
                   "--config-file", str(self.conf),
+                  "--sacks-number", str(SACKS),
                   "--skip-archive-policies-creation"],
                  f"{self.name}: gnocchi-upgrade")
 
