@@ -30,3 +30,17 @@ def test_build_id_follows_release_and_sources(monkeypatch, tmp_path):
 def test_the_blackhole_sources_are_in_the_tree():
     names = {p.name for p in deps._toxiproxy_sources()}
     assert {"blackhole.go", "main.go"} <= names
+
+
+def test_a_stopped_builds_read_only_copy_is_removed(tmp_path):
+    # What an interrupted copy of the module cache leaves: read-only
+    # directories (as non-root, rmtree alone cannot empty them).
+    tmp = tmp_path / "v2.12.0-abc.tmp"
+    module = tmp / "src" / "toxiproxy" / "toxics"
+    module.mkdir(parents=True)
+    (module / "noop.go").write_text("package toxics\n")
+    for d in (module, module.parent):
+        d.chmod(0o555)
+    deps._remove_build(tmp)
+    assert not tmp.exists()
+    deps._remove_build(tmp)             # nothing left to remove is fine

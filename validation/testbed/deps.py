@@ -179,7 +179,7 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
         say(f"building toxiproxy {version} with the blackhole toxic and "
             "our patches (first time, ~40 s)")
         tmp = bindir.with_name(bindir.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_build(tmp)      # what a failed or interrupted build left
         src = tmp / "src"
         src.mkdir(parents=True)
         for f in _toxiproxy_sources():
@@ -203,6 +203,18 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
         shutil.rmtree(bindir, ignore_errors=True)
         tmp.rename(bindir)
     return server
+
+
+def _remove_build(tmp: Path) -> None:
+    """Remove a toxiproxy build directory. A build stopped while copying
+    the module (whose directories the module cache keeps read-only) leaves
+    directories rmtree cannot empty, so they are made writable first."""
+    if not tmp.exists():
+        return
+    for d in [tmp, *(p for p in tmp.rglob("*")
+                     if p.is_dir() and not p.is_symlink())]:
+        d.chmod(0o755)
+    shutil.rmtree(tmp)
 
 
 def _patch_toxiproxy(go: str, version: str, src: Path, env: dict,
