@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -54,41 +55,36 @@ class Process:
                 continue
         return sorted(pids)
 
-    def _memory(self, field: str) -> int:
-        total = 0
+    def _sum(self, measure: Callable[[psutil.Process], float]) -> float:
+        """`measure` summed over the session's live processes (those that
+        exit meanwhile, or that may not be read, count nothing)."""
+        total = 0.0
         for pid in self.group():
             try:
-                proc = psutil.Process(pid)
-                info = proc.memory_full_info() if field == "pss" \
-                    else proc.memory_info()
-                total += getattr(info, field)
+                total += measure(psutil.Process(pid))
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass
-        return total // 1024
+        return total
 
     def cpu_s(self) -> float:
         """CPU time the session's live processes have used, user plus
         system, seconds (psutil cpu_times; processes that already exited
         are not counted)."""
-        total = 0.0
-        for pid in self.group():
-            try:
-                t = psutil.Process(pid).cpu_times()
-                total += t.user + t.system
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                pass
-        return total
+        def cpu(proc: psutil.Process) -> float:
+            t = proc.cpu_times()
+            return t.user + t.system
+        return self._sum(cpu)
 
     def rss_kib(self) -> int:
         """Resident memory of the session, KiB (shared pages counted once
         per process)."""
-        return self._memory("rss")
+        return int(self._sum(lambda p: p.memory_info().rss)) // 1024
 
     def pss_kib(self) -> int:
         """Proportional set size of the session, KiB: each shared page
         divided among the processes that map it, so the PSS of all
         services adds up to what they really take (Linux smaps_rollup)."""
-        return self._memory("pss")
+        return int(self._sum(lambda p: p.memory_full_info().pss)) // 1024
 
 
 # Environment variable that every process the testbed starts (and what
