@@ -166,22 +166,41 @@ def write_repository(path: Path, keys: dict[str, str]) -> bool:
     return True
 
 
-def _fetch(socket: str, repository: str) -> dict[str, str] | None:
-    """The keys the local replica holds (None: no table yet)."""
-    try:
-        conn = pymysql.connect(unix_socket=socket, user="root",
-                               connect_timeout=5, read_timeout=5)
-    except pymysql.MySQLError:
-        return None
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT name, material FROM keystone.{KEY_TABLE} "
-                        "WHERE repository = %s", (repository,))
-            return dict(cur.fetchall())
-    except pymysql.MySQLError:
-        return None
-    finally:
-        conn.close()
+class Replica:
+    """The edge's replica of the DC's key table, read over one connection
+    that is kept open (a connection per read cost the agent ~8 % of a core
+    per edge at 1 s intervals: bench/testbed_bringup.py --idle) and opened
+    again after an error."""
+
+    def __init__(self, socket: str):
+        self.socket = socket
+        self.conn: pymysql.connections.Connection | None = None
+
+    def keys(self, repository: str) -> dict[str, str] | None:
+        """name -> key material of `repository` in the replica (None: the
+        replica is not reachable or has no table yet)."""
+        try:
+            if self.conn is None:
+                # autocommit: every SELECT reads what replication has
+                # applied by then (not one transaction's snapshot).
+                self.conn = pymysql.connect(
+                    unix_socket=self.socket, user="root", connect_timeout=5,
+                    read_timeout=5, autocommit=True)
+            with self.conn.cursor() as cur:
+                cur.execute(f"SELECT name, material FROM keystone.{KEY_TABLE}"
+                            " WHERE repository = %s", (repository,))
+                return dict(cur.fetchall())
+        except pymysql.MySQLError:
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except pymysql.MySQLError:
+                pass        # already gone
+            self.conn = None
 
 
 def _ack(args, password: str, repository: str, keys: dict[str, str]
@@ -231,9 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     repos = dict(r.split("=", 1) for r in args.repository)
     print(f"key-sync: {', '.join(repos)} from {args.socket}", flush=True)
     acked: dict[str, dict[str, str]] = {}
+    replica = Replica(args.socket)
     while True:
         for name, directory in repos.items():
-            keys = _fetch(args.socket, name)
+            keys = replica.keys(name)
             if keys and write_repository(Path(directory), keys):
                 print(f"key-sync: {name} now holds keys "
                       f"{', '.join(sorted(keys, key=int))}", flush=True)
