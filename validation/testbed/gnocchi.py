@@ -93,7 +93,14 @@ class Gnocchi(GunicornApi):
                         # its whole configuration when it starts, passwords
                         # included (gnocchi/rest/app.py, "Application setup
                         # for context path"): warnings and errors only.
-                        "verbose": False},
+                        "verbose": False,
+                        # Without it, Gnocchi locks each sack through the
+                        # indexer (tooz's MySQL driver: a new connection
+                        # per lock, gnocchi/service.py, tooz/drivers/
+                        # mysql.py). The site's API and metricd share this
+                        # host and its file storage: file locks suffice.
+                        "coordination_url":
+                            f"file://{self.dir / 'coordination'}"},
             "api": {"auth_mode": "keystone", "paste_config": self.paste},
             "indexer": {"url": self.db_url},
             "storage": {"driver": "file", "file_basepath": storage},
