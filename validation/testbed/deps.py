@@ -228,6 +228,11 @@ def _patch_toxiproxy(go: str, version: str, src: Path, env: dict,
     patches = _toxiproxy_patches()
     if not patches:
         return
+    patch = shutil.which("patch")
+    if patch is None:
+        raise UserError("patch(1) is missing; it is in bindep.txt "
+                        "(testbed profile): install it, then run: "
+                        "edge-refarch fault build-toxiproxy")
     info = json.loads(run_tool(
         [go, "mod", "download", "-json", f"{TOXIPROXY_MODULE}@{version}"],
         f"go mod download {TOXIPROXY_MODULE}@{version}",
@@ -237,11 +242,6 @@ def _patch_toxiproxy(go: str, version: str, src: Path, env: dict,
     shutil.copytree(info["Dir"], copy, copy_function=shutil.copyfile)
     for d in [copy, *(p for p in copy.rglob("*") if p.is_dir())]:
         d.chmod(0o755)
-    patch = shutil.which("patch")
-    if patch is None:
-        raise UserError("patch(1) is missing; it is in bindep.txt "
-                        "(testbed profile): install it, then run: "
-                        "edge-refarch fault build-toxiproxy")
     for p in patches:
         run_tool([patch, "-p1", "--batch", "--forward", "-d", str(copy),
                   "-i", str(p)],
