@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -229,6 +230,26 @@ def write(report: dict, directory: Path) -> tuple[Path, Path]:
     return js, rst
 
 
+#: What reStructuredText reads as markup inside a line of text. Escaped
+#: with a backslash, each stands for itself (reStructuredText Markup
+#: Specification, "Escaping Mechanism").
+_RST_MARKUP = re.compile(r"([\\`*_|\[\]<>:])")
+
+
+def rst_text(text: object, limit: int | None = None) -> str:
+    """``text`` as plain reStructuredText on one line: str -> str.
+
+    Whitespace is folded to single spaces; the text is cut at ``limit``
+    characters *before* it is escaped, so a cut never splits an escape
+    nor leaves ``name_`` behind (which docutils reads as a reference to
+    an unknown target); then every markup character is backslash-escaped.
+    """
+    flat = " ".join(str(text).split())
+    if limit is not None:
+        flat = flat[:limit]
+    return _RST_MARKUP.sub(r"\\\1", flat)
+
+
 _MARK = {"pass": "PASS", "fail": "FAIL", "not_applicable": "n/a",
          "not_run": "not run", "no_test": "NO TEST"}
 
@@ -253,7 +274,7 @@ def render_rst(report: dict) -> str:
         ev = r.get("reason") or "; ".join(
             ", ".join(f"{k}={v}" for k, v in e.items())
             for t in r["tests"] for e in t["evidence"]) or "--"
-        ev = ev.replace("\n", " ").replace("|", "/").replace("*", "x")
+        ev = rst_text(ev)
         mark = _MARK[r["verdict"]]
         if r.get("modes"):
             mark += " (" + ", ".join(f"{m}: {_MARK[v['verdict']]}" for m, v

@@ -82,8 +82,9 @@ class _RstDirective(Directive):
         return container.children
 
 
-def _esc(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "/").replace("*", "x")
+def _esc(text: object, limit: int | None = None) -> str:
+    from edge_refarch.validation.conformance.report import rst_text
+    return rst_text(text, limit)
 
 
 def _diagram(directive: _RstDirective, stem: str, alt: str,
@@ -231,7 +232,7 @@ def _verdict(reports, model, req_id) -> str:
         return "not in the latest report"
     text = VERDICT_TEXT[r["verdict"]] + _modes(r)
     if r.get("reason") and r["verdict"] != "pass":
-        text += f" ({_esc(r['reason'])[:200]})"
+        text += f" ({_esc(r['reason'], 200)})"
     return f"{text}, {r.get('duration_s', 0)} s ({rep['when']})"
 
 
@@ -350,7 +351,7 @@ def _evidence(entry: dict, limit: int = 300) -> str:
     for t in entry.get("tests", []):
         for ev in t.get("evidence", []):
             facts += [f"{k}: {v}" for k, v in ev.items()]
-    return _esc("; ".join(facts))[:limit]
+    return _esc("; ".join(facts), limit)
 
 
 class IdentityMatrix(_RstDirective):
@@ -382,7 +383,7 @@ class IdentityMatrix(_RstDirective):
                 why = entry.get("reason") if entry["verdict"] != "pass" \
                     else ""
                 if why:
-                    text += f" -- {_esc(why)[:240]}"
+                    text += f" -- {_esc(why, 240)}"
                 ev = _evidence(entry)
                 if ev:
                     text += f" -- evidence: {ev}"
