@@ -205,15 +205,22 @@ def ensure_toxiproxy(version: str, say: Callable[[str], None]) -> Path:
     return server
 
 
+def _make_writable(tree: Path) -> None:
+    """Every directory of `tree` (symlinks not followed) mode 0755: Go's
+    module cache keeps its directories read-only, and so does a copy of
+    them."""
+    for d in [tree, *(p for p in tree.rglob("*")
+                      if p.is_dir() and not p.is_symlink())]:
+        d.chmod(0o755)
+
+
 def _remove_build(tmp: Path) -> None:
     """Remove a toxiproxy build directory. A build stopped while copying
-    the module (whose directories the module cache keeps read-only) leaves
-    directories rmtree cannot empty, so they are made writable first."""
+    the module leaves read-only directories rmtree cannot empty, so they
+    are made writable first."""
     if not tmp.exists():
         return
-    for d in [tmp, *(p for p in tmp.rglob("*")
-                     if p.is_dir() and not p.is_symlink())]:
-        d.chmod(0o755)
+    _make_writable(tmp)
     shutil.rmtree(tmp)
 
 
@@ -240,8 +247,7 @@ def _patch_toxiproxy(go: str, version: str, src: Path, env: dict,
     copy = src / "toxiproxy"
     # The module cache is read-only; the copy must be writable to patch.
     shutil.copytree(info["Dir"], copy, copy_function=shutil.copyfile)
-    for d in [copy, *(p for p in copy.rglob("*") if p.is_dir())]:
-        d.chmod(0o755)
+    _make_writable(copy)
     for p in patches:
         run_tool([patch, "-p1", "--batch", "--forward", "-d", str(copy),
                   "-i", str(p)],
