@@ -52,10 +52,6 @@ class Aodh(GunicornApi):
     def conf(self) -> Path:
         return self.etc / "aodh.conf"
 
-    @property
-    def paste(self) -> Path:
-        return self.etc / "api-paste.ini"
-
     def write_config(self) -> None:
         for d in (self.etc, self.logdir):
             d.mkdir(parents=True, exist_ok=True)

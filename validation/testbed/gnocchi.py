@@ -78,10 +78,6 @@ class Gnocchi(GunicornApi):
     def conf(self) -> Path:
         return self.etc / "gnocchi.conf"
 
-    @property
-    def paste(self) -> Path:
-        return self.etc / "api-paste.ini"
-
     def write_config(self) -> None:
         storage = self.dir / "storage"
         for d in (self.etc, self.logdir, storage):

@@ -85,6 +85,12 @@ class GunicornApi(HttpServer):
         return f"{self.site.scheme}://{self.site.address}:{self.port}"
 
     @property
+    def paste(self) -> Path:
+        """Where the service's own copy of its paste pipeline goes (in its
+        etc/, beside its configuration file)."""
+        return self.etc / "api-paste.ini"
+
+    @property
     def site_packages(self) -> Path:
         """The services venv's site-packages (made with the Python that
         runs us, deps.services_venv), where packaged files such as a

@@ -80,12 +80,12 @@ class NovaApi(GunicornApi):
         # Nova's WSGI app loads its paste pipeline from the first config
         # file, so api-paste.ini sits beside nova.conf.
         shutil.copyfile(self.venv / "etc" / "nova" / "api-paste.ini",
-                        self.etc / "api-paste.ini")
+                        self.paste)
         self._gunicorn()
 
     def env(self) -> dict[str, str]:
         return {**super().env(), "OS_NOVA_CONFIG_FILES":
-                f"api-paste.ini;{self.nova_conf.path.name}"}
+                f"{self.paste.name};{self.nova_conf.path.name}"}
 
 
 class NovaService(Service):
