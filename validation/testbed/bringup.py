@@ -377,15 +377,28 @@ class BringUp:
         return (mc.name,) if mc is not None else ()
 
     def plan(self) -> list[Step]:
-        """Every step, with what it waits for."""
-        compute, keystones, root = self.compute, self.keystones, self.root
-        spawn = self.testbed._spawn
+        """Every step, with what it waits for: the shared infrastructure,
+        the schemas and Keystone's bootstraps, identity, the APIs, then
+        the workers and the set-up that waits on them."""
+        queues = self.queue_steps()
+        plan = [*self.infrastructure_steps(queues), *self.schema_steps(),
+                *self.identity_steps(), *self.api_steps(queues)]
+        return plan + self.worker_steps(plan)
+
+    def queue_steps(self) -> list[Step]:
+        """epmd (when a site runs RabbitMQ) and every site's RabbitMQ."""
+        compute, spawn = self.compute, self.testbed._spawn
         queues = ([Step("epmd", lambda: spawn(compute.epmd))]
                   if compute.epmd is not None else [])
-        queues += [Step(mq.name, lambda mq=mq: self.start_queue(mq),
-                        after=("epmd",))
-                   for mq in compute.rabbits.values()]
-        plan = [Step("toxiproxy", self.start_toxiproxy), *queues,
+        return queues + [Step(mq.name, lambda mq=mq: self.start_queue(mq),
+                              after=("epmd",))
+                         for mq in compute.rabbits.values()]
+
+    def infrastructure_steps(self, queues: list[Step]) -> list[Step]:
+        """toxiproxy, the queues, the databases and caches, the services'
+        databases and configuration files."""
+        spawn = self.testbed._spawn
+        return [Step("toxiproxy", self.start_toxiproxy), *queues,
                 *(Step(db.name, lambda db=db: self.start_db(db))
                   for db in self.dbs.values()),
                 *(Step(mc.name, lambda mc=mc: spawn(mc))
@@ -393,29 +406,44 @@ class BringUp:
                 Step("databases", self.create_databases,
                      after=tuple(db.name for db in self.dbs.values())),
                 Step("configs", self.write_configs)]
-        ready = ("databases", "configs")
-        plan.append(Step("keystone-bootstrap", self.bootstrap_root,
-                         after=ready))
-        # A service provider holds identity of its own: bootstrapped like
-        # the root, with its own keys and local admin (the site operator).
-        plan += [Step(f"{ks.name}-bootstrap",
-                      lambda ks=ks: self.bootstrap(ks),
-                      after=ready)
-                 for ks in self.sps.values()]
-        with_schema = [(g, "glance") for g in self.glances.values()] + [
+
+    def with_schema(self) -> list[tuple[object, str]]:
+        """(component, schema name) of every API with a schema of its own
+        (Nova's are per control plane: ``compute.manage``)."""
+        compute = self.compute
+        return [(g, "glance") for g in self.glances.values()] + [
             (c, c.project) for c in (*compute.placements.values(),
                                      *compute.neutrons.values(),
                                      *compute.heats.values(),
                                      *compute.gnocchis.values(),
                                      *compute.aodhs.values())]
+
+    def schema_steps(self) -> list[Step]:
+        """The root's and each service provider's Keystone bootstrap (a
+        service provider holds identity of its own, with its own keys and
+        local admin: the site operator), then every schema."""
+        ready = ("databases", "configs")
+        compute = self.compute
+        plan = [Step("keystone-bootstrap", self.bootstrap_root,
+                     after=ready)]
+        plan += [Step(f"{ks.name}-bootstrap",
+                      lambda ks=ks: self.bootstrap(ks), after=ready)
+                 for ks in self.sps.values()]
         plan += [Step(f"{comp.name}-schema",
                       lambda comp=comp, name=name:
                       self.prepare_schema(comp, name), after=ready)
-                 for comp, name in with_schema]
+                 for comp, name in self.with_schema()]
         plan += [Step(f"{n}.nova-schemas",
                       lambda n=n: compute.nova_schemas(n, self.dbs,
                                                        self.schemas),
                       after=ready) for n in compute.manage]
+        return plan
+
+    def identity_steps(self) -> list[Step]:
+        """Replication or the IdP trust, every Keystone, the root's
+        set-up, then each other site's catalog."""
+        root = self.root
+        plan = []
         if self.replicas:
             plan.append(Step("replication", self.start_replication,
                              after=("keystone-bootstrap",)))
@@ -428,7 +456,7 @@ class BringUp:
                          after=("keystone-bootstrap", *self.near(root))))
         plan.append(Step("root-setup", self.configure_root,
                          after=(self.ks_root.name,)))
-        for name, ks in keystones.items():
+        for name, ks in self.keystones.items():
             if name == root:
                 continue
             data = ("replication",) if name in self.replicas else \
@@ -439,33 +467,39 @@ class BringUp:
             plan.append(Step(f"{name}.catalog",
                              lambda ks=ks: self.configure_site(ks),
                              after=("root-setup", ks.name)))
-        for comp, _ in with_schema:
-            plan.append(Step(comp.name, lambda comp=comp: spawn(comp),
-                             after=(f"{comp.name}-schema",
-                                    *self.near(comp.site.name),
-                                    *(q.name for q in queues))))
-        for control, api in compute.apis.items():
-            plan.append(Step(api.name, lambda api=api: spawn(api),
-                             after=(f"{control}.nova-schemas",
-                                    *self.near(control),
-                                    *(q.name for q in queues))))
-        if compute.manage or compute.heats:
-            # Nova's workers, once their users, catalogs and APIs exist:
-            # every service reported up, hosts mapped, one zone per site.
-            apis = {c.name for c in (*keystones.values(),
-                                     *self.glances.values(),
-                                     *compute.wsgi)}
-            started = [s.name for s in plan if s.name in apis]
-            plan.append(Step("workers", self.start_workers, after=(
-                *started, "root-setup",
-                *(f"{n}.catalog" for n in keystones if n != root))))
-            plan += [Step(f"{n}.nova-ready",
-                          lambda n=n: self.finish_nova(n),
-                          after=("workers",)) for n in compute.manage]
-            plan += [Step(f"{n}.heat-ready",
-                          lambda n=n: self.finish_heat(n),
-                          after=("workers",)) for n in compute.heats]
-            plan += [Step(f"{n}.gnocchi-ready",
-                          lambda n=n: self.finish_gnocchi(n),
-                          after=("workers",)) for n in compute.gnocchis]
         return plan
+
+    def api_steps(self, queues: list[Step]) -> list[Step]:
+        """Every API but Keystone's, once its schema, its site's cache
+        and the queues are there."""
+        spawn, queued = self.testbed._spawn, tuple(q.name for q in queues)
+        plan = [Step(comp.name, lambda comp=comp: spawn(comp),
+                     after=(f"{comp.name}-schema",
+                            *self.near(comp.site.name), *queued))
+                for comp, _ in self.with_schema()]
+        plan += [Step(api.name, lambda api=api: spawn(api),
+                      after=(f"{control}.nova-schemas", *self.near(control),
+                             *queued))
+                 for control, api in self.compute.apis.items()]
+        return plan
+
+    def worker_steps(self, plan: list[Step]) -> list[Step]:
+        """Nova's and Heat's workers, once their users, catalogs and the
+        APIs in `plan` exist; then every Nova service reported up, hosts
+        mapped, one zone per site, Heat's engines up, Gnocchi set up."""
+        compute, keystones = self.compute, self.keystones
+        if not (compute.manage or compute.heats):
+            return []
+        apis = {c.name for c in (*keystones.values(),
+                                 *self.glances.values(), *compute.wsgi)}
+        started = [s.name for s in plan if s.name in apis]
+        return [Step("workers", self.start_workers, after=(
+                    *started, "root-setup",
+                    *(f"{n}.catalog" for n in keystones if n != self.root))),
+                *(Step(f"{n}.nova-ready", lambda n=n: self.finish_nova(n),
+                       after=("workers",)) for n in compute.manage),
+                *(Step(f"{n}.heat-ready", lambda n=n: self.finish_heat(n),
+                       after=("workers",)) for n in compute.heats),
+                *(Step(f"{n}.gnocchi-ready",
+                       lambda n=n: self.finish_gnocchi(n),
+                       after=("workers",)) for n in compute.gnocchis)]
