@@ -163,17 +163,10 @@ class Testbed:
     # -- components -----------------------------------------------------------
     def _components(self, topo: Topology, venv: Path, pw: dict[str, str],
                     wsgi_venv: Path | None = None):
-        dm = topo.deployment
-        replicated = dm.identity_source == "replicated"
-        fed = dm.federation
-        idp_url = f"http://{topo.root.address}:" \
-            f"{topo.service_port('keystone')}"
-        root = topo.root
+        """(dbs, caches, keystones, glances): site name -> component, for
+        every site of `topo` that runs the service."""
+        replicated = topo.deployment.identity_source == "replicated"
         dbs, caches, keystones, glances = {}, {}, {}, {}
-        ttl = self.model.testbed.identity_cache_ttl_s
-
-        def health(service: str) -> str:
-            return self.model.services[service].health_path
         for site in topo.sites.values():
             sdir = self.state / "sites" / site.name
             if "memcached" in site.services:
@@ -183,62 +176,80 @@ class Testbed:
             if "mariadb" in site.services:
                 dbs[site.name] = MariaDB(
                     site, sdir, port=topo.service_port("mariadb"),
-                    primary=site is root and replicated,
-                    replica=site is not root and replicated,
+                    primary=site is topo.root and replicated,
+                    replica=site is not topo.root and replicated,
                     binlog_retention_s=self.model.bounds.binlog_retention_s)
             db = f"{site.address}:{topo.service_port('mariadb')}"
-            ks_db = db_url("keystone", pw["db_keystone"], db, "keystone")
-            threads = self.model.testbed.keystone_threads
-            if "keystone" in site.services and fed and site is not root:
-                keystones[site.name] = federation.SpKeystone(
-                    site, self.shared / site.name, venv, wsgi_venv, ks_db,
-                    port=topo.service_port("keystone"),
-                    health_path=health("keystone"), idp_url=idp_url,
-                    idp_id=fed.idp_id, cache_server=cache, cache_ttl=ttl,
-                    shibd_port=self.model.testbed.shibd_port,
-                    threads=threads)
-            elif "keystone" in site.services:
-                ks = keystones[site.name] = Keystone(
-                    site, sdir, venv, ks_db, primary=site is root,
-                    port=topo.service_port("keystone"),
-                    health_path=health("keystone"),
-                    cache_server=cache, cache_ttl=ttl, threads=threads,
-                    workers=self.model.testbed.keystone_workers.get(
-                        site.tier, 1),
-                    max_active_keys=self.model.bounds.max_active_keys)
-                if fed and site is root:
-                    ks.extra_sections.update(
-                        federation.idp_sections(ks, idp_url))
+            if "keystone" in site.services:
+                keystones[site.name] = self._keystone(
+                    topo, site, sdir, venv, wsgi_venv, cache,
+                    db_url("keystone", pw["db_keystone"], db, "keystone"))
             if "glance" in site.services:
-                features = dm.features.get(site.tier, {})
-                methods = features.get(
-                    "glance_import_methods",
-                    ["glance-direct", "web-download", "copy-image"])
-                sources = []
-                if "glance-download" in methods:
-                    for other in topo.sites.values():
-                        prov = topo.provider(other.name, "glance")
-                        if prov is None or prov.name == site.name:
-                            continue
-                        hp = topo.address_of(site.name, prov, "glance")
-                        if hp:
-                            sources.append(hp)
-                auth = topo.address_of(site.name, topo.identity_site(
-                    site.name), "keystone")
-                glances[site.name] = Glance(
-                    site, sdir, venv,
+                glances[site.name] = self._glance(
+                    topo, site, sdir, venv, cache,
                     db_url("glance", pw["db_glance"], db, "glance"),
-                    port=topo.service_port("glance"),
-                    health_path=health("glance"),
-                    threads=self.model.testbed.image_api_threads,
-                    auth_url=f"{topo.scheme}://{auth}",
-                    www_authenticate_uri=topo.auth_url(site.name),
-                    password=pw["glance"], import_methods=methods,
-                    image_cache=bool(features.get("glance_image_cache")),
-                    download_sources=sorted(set(sources)),
-                    cache_server=cache, token_cache_time=ttl,
-                    cross_site_timeout=self.model.bounds.cross_site_timeout_s)
+                    pw["glance"])
         return dbs, caches, keystones, glances
+
+    def _health(self, service: str) -> str:
+        return self.model.services[service].health_path
+
+    def _keystone(self, topo: Topology, site, sdir: Path, venv: Path,
+                  wsgi_venv: Path | None, cache: str, database: str):
+        """`site`'s Keystone: a service provider of the federation (its
+        state under the shared directory Apache reaches), or one that
+        holds or replicates the root's identity."""
+        tb, fed, root = self.model.testbed, topo.deployment.federation, \
+            topo.root
+        idp_url = f"http://{root.address}:{topo.service_port('keystone')}"
+        common = {"port": topo.service_port("keystone"),
+                  "health_path": self._health("keystone"),
+                  "cache_server": cache, "cache_ttl": tb.identity_cache_ttl_s,
+                  "threads": tb.keystone_threads}
+        if fed and site is not root:
+            return federation.SpKeystone(
+                site, self.shared / site.name, venv, wsgi_venv, database,
+                idp_url=idp_url, idp_id=fed.idp_id,
+                shibd_port=tb.shibd_port, **common)
+        ks = Keystone(site, sdir, venv, database, primary=site is root,
+                      workers=tb.keystone_workers.get(site.tier, 1),
+                      max_active_keys=self.model.bounds.max_active_keys,
+                      **common)
+        if fed:
+            ks.extra_sections.update(federation.idp_sections(ks, idp_url))
+        return ks
+
+    def _glance(self, topo: Topology, site, sdir: Path, venv: Path,
+                cache: str, database: str, password: str) -> Glance:
+        """`site`'s Glance with the import methods its tier's features
+        name; with glance-download, every other site's Glance (as `site`
+        reaches it, over its link) is a download source."""
+        features = topo.deployment.features.get(site.tier, {})
+        methods = features.get(
+            "glance_import_methods",
+            ["glance-direct", "web-download", "copy-image"])
+        sources = []
+        if "glance-download" in methods:
+            for other in topo.sites.values():
+                prov = topo.provider(other.name, "glance")
+                if prov is None or prov.name == site.name:
+                    continue
+                hp = topo.address_of(site.name, prov, "glance")
+                if hp:
+                    sources.append(hp)
+        auth = topo.address_of(site.name, topo.identity_site(site.name),
+                               "keystone")
+        return Glance(
+            site, sdir, venv, database, port=topo.service_port("glance"),
+            health_path=self._health("glance"),
+            threads=self.model.testbed.image_api_threads,
+            auth_url=f"{topo.scheme}://{auth}",
+            www_authenticate_uri=topo.auth_url(site.name),
+            password=password, import_methods=methods,
+            image_cache=bool(features.get("glance_image_cache")),
+            download_sources=sorted(set(sources)), cache_server=cache,
+            token_cache_time=self.model.testbed.identity_cache_ttl_s,
+            cross_site_timeout=self.model.bounds.cross_site_timeout_s)
 
     def _compute(self, topo: Topology, venv: Path,
                  pw: dict[str, str]) -> ComputePlan:
