@@ -44,13 +44,15 @@ def connect(clouds_yaml: str, cloud: str):
 
 
 def smoke(testbed, say: Callable[[str], None]) -> Iterator[str]:
+    """The check (see the module), one "ok ..." line per step as it
+    passes. Raises UserError (one line) at the first step that fails;
+    `say` reports an image it could not delete."""
     rec = testbed.recorded()
     if rec is None or not testbed.healthy(quick=True):
         raise UserError("the testbed is not up; run 'edge-refarch testbed "
                         "up' first")
     topo = testbed.topology()
-    clouds = rec["clouds_yaml"]
-    conns = {name: connect(clouds, name) for name in topo.sites}
+    conns = {name: connect(rec["clouds_yaml"], name) for name in topo.sites}
     for name, conn in conns.items():
         t = time.monotonic()
         try:
@@ -58,60 +60,44 @@ def smoke(testbed, say: Callable[[str], None]) -> Iterator[str]:
         except openstack.exceptions.SDKException as exc:
             raise UserError(f"smoke: no token at {name}: {exc}") from None
         yield f"ok   token at {name} ({time.monotonic() - t:.2f} s)"
-
     yield from _k2k(testbed, topo, conns)
+    if "glance" in topo.root.services:
+        yield from _images(topo, conns, say)
+
+
+def _images(topo, conns: dict, say: Callable[[str], None]
+            ) -> Iterator[str]:
+    """An image uploaded at the root and, at every other site with an
+    image service, fetched with glance-download (where the site's tier has
+    it) or, with federated identity, uploaded there. Everything created
+    is deleted, also on failure."""
     root = topo.root.name
-    if "glance" not in topo.root.services:
-        return
     data = raw_image(SMOKE_IMAGE_BYTES)
-    sha512 = hashlib.sha512(data).hexdigest()
     created: list[tuple[str, str]] = []
     try:
         t = time.monotonic()
-        src = conns[root].image.create_image(
-            name="edge-refarch-smoke", data=data, disk_format="raw",
-            container_format="bare", use_import=False, wait=True,
-            os_distro="cirros")
-        created.append((root, src.id))
-        src = conns[root].image.get_image(src.id)
-        if src.hash_value != sha512:
+        src = _upload(conns[root], data, created, root, os_distro="cirros")
+        if src.hash_value != hashlib.sha512(data).hexdigest():
             raise UserError("smoke: the uploaded image's os_hash_value is "
                             "wrong")
         yield f"ok   image uploaded at {root} ({time.monotonic() - t:.2f} s)"
-        features = topo.deployment.features
         for site in topo.sites.values():
             if site.name == root or "glance" not in site.services:
                 continue
-            edge = conns[site.name]
+            t = time.monotonic()
             if topo.deployment.identity_source == "federated":
                 # glance-download presents the caller's token at the
                 # source Glance, which knows only the DC's tokens: the
                 # suite reports that; the smoke checks the edge's Glance.
-                t = time.monotonic()
-                img = edge.image.create_image(
-                    name="edge-refarch-smoke", data=data, disk_format="raw",
-                    container_format="bare", use_import=False, wait=True)
-                created.append((site.name, img.id))
+                _upload(conns[site.name], data, created, site.name)
                 yield (f"ok   image uploaded at {site.name} "
                        f"({time.monotonic() - t:.2f} s)")
                 continue
-            methods = features.get(site.tier, {}).get(
+            methods = topo.deployment.features.get(site.tier, {}).get(
                 "glance_import_methods", [])
             if "glance-download" not in methods:
                 continue
-            t = time.monotonic()
-            tgt = edge.image.create_image(
-                id=src.id, name=src.name, disk_format="raw",
-                container_format="bare")
-            created.append((site.name, tgt.id))
-            edge.image.import_image(
-                tgt, method="glance-download", remote_region=root,
-                remote_image_id=src.id, remote_service_interface="public")
-            tgt = _imported(edge, tgt.id, site.name)
-            if (tgt.checksum, tgt.hash_value) != (src.checksum,
-                                                  src.hash_value):
-                raise UserError(f"smoke: glance-download to {site.name} "
-                                "changed the image's checksum")
+            _download(conns[site.name], src, root, site.name, created)
             yield (f"ok   image fetched to {site.name} with glance-download "
                    f"({time.monotonic() - t:.2f} s)")
     except openstack.exceptions.SDKException as exc:
@@ -122,6 +108,31 @@ def smoke(testbed, say: Callable[[str], None]) -> Iterator[str]:
                 conns[site].image.delete_image(image_id, ignore_missing=True)
             except openstack.exceptions.SDKException:
                 say(f"smoke: could not delete image {image_id} at {site}")
+
+
+def _upload(conn, data: bytes, created: list, site: str, **props):
+    """The image `data` uploaded (raw, bare) through `conn` and active,
+    recorded in `created` for the clean-up."""
+    img = conn.image.create_image(
+        name="edge-refarch-smoke", data=data, disk_format="raw",
+        container_format="bare", use_import=False, wait=True, **props)
+    created.append((site, img.id))
+    return conn.image.get_image(img.id)
+
+
+def _download(conn, src, root: str, site: str, created: list) -> None:
+    """`src` (the root's image) imported at `site` with glance-download,
+    under its own ID, checksum and hash intact. Raises UserError."""
+    tgt = conn.image.create_image(id=src.id, name=src.name,
+                                  disk_format="raw", container_format="bare")
+    created.append((site, tgt.id))
+    conn.image.import_image(
+        tgt, method="glance-download", remote_region=root,
+        remote_image_id=src.id, remote_service_interface="public")
+    tgt = _imported(conn, tgt.id, site)
+    if (tgt.checksum, tgt.hash_value) != (src.checksum, src.hash_value):
+        raise UserError(f"smoke: glance-download to {site} changed the "
+                        "image's checksum")
 
 
 def _imported(conn, image_id: str, site: str, timeout_s: float = 60.0):
