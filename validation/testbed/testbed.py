@@ -330,27 +330,10 @@ class Testbed:
     def _up(self, topo: Topology, deployment: str, edges: int | None,
             keep_on_failure: bool, tls: bool, overlay: dict | None = None,
             overlay_name: str | None = None) -> dict:
-        rec = self.recorded()
+        rec = self._running_as(deployment, topo.edge_count, tls,
+                               overlay_name)
         if rec is not None:
-            if (rec["deployment"], rec["edges"], bool(rec.get("tls")),
-                    rec.get("config_overlay")) == (
-                    deployment, topo.edge_count, tls, overlay_name) \
-                    and self.healthy():
-                self.say(f"testbed already up ({deployment}, "
-                         f"{rec['edges']} edges)")
-                return rec
-            if self.healthy(quick=True):
-                raise BadInput(
-                    f"the testbed is up with model {rec['deployment']!r} and "
-                    f"{rec['edges']} edge(s); run 'edge-refarch testbed "
-                    "down' first")
-            self.say("removing the remains of an earlier testbed")
-            self.down(quiet=True)
-        else:
-            left = self.procs.stop_strays()
-            if left:
-                self.say("stopped what an earlier testbed left running: "
-                         + ", ".join(left))
+            return rec
         self._check_ports(topo)
         files = None
         if tls:
@@ -395,6 +378,34 @@ class Testbed:
         }
         (self.state / STATE_FILE).write_text(json.dumps(rec, indent=2))
         return rec
+
+    def _running_as(self, deployment: str, edges: int, tls: bool,
+                    overlay_name: str | None) -> dict | None:
+        """The record of a healthy testbed already up as asked (then
+        nothing is to be done), else None once what an earlier testbed
+        left is gone. Raises BadInput when a healthy testbed is up
+        otherwise (it is not replaced behind the operator's back)."""
+        rec = self.recorded()
+        if rec is None:
+            left = self.procs.stop_strays()
+            if left:
+                self.say("stopped what an earlier testbed left running: "
+                         + ", ".join(left))
+            return None
+        if (rec["deployment"], rec["edges"], bool(rec.get("tls")),
+                rec.get("config_overlay")) == (
+                deployment, edges, tls, overlay_name) and self.healthy():
+            self.say(f"testbed already up ({deployment}, "
+                     f"{rec['edges']} edges)")
+            return rec
+        if self.healthy(quick=True):
+            raise BadInput(
+                f"the testbed is up with model {rec['deployment']!r} and "
+                f"{rec['edges']} edge(s); run 'edge-refarch testbed "
+                "down' first")
+        self.say("removing the remains of an earlier testbed")
+        self.down(quiet=True)
+        return None
 
     def _service_dirs(self, topo: Topology) -> dict[str, dict[str,
                                                            list[Path]]]:
