@@ -512,165 +512,29 @@ def load_model(path: str | os.PathLike | None = None) -> Model:
 
 
 def _build(path: Path, raw: dict[str, Any]) -> Model:
+    """The Model of a schema-valid `raw` mapping. Raises ModelError for
+    what the schema cannot say: names that refer to nothing, a topology
+    without a link class, bounds the testbed's caches do not fit."""
     tiers = {n: Tier(n, t["title"], t.get("description", ""))
              for n, t in raw["tiers"].items()}
-    services = {
-        n: Service(n, s["title"], s["role"], s.get("port"), slot,
-                   s.get("catalog_type"), s.get("url_path", ""),
-                   s.get("health_path"), s.get("plane"))
-        for slot, (n, s) in enumerate(raw["services"].items())
-    }
-    for n, svc in services.items():
-        if (svc.port is None) != (svc.role == "worker"):
-            raise ModelError(f"services.{n}: a worker has no port, every "
-                             "other service needs one")
-    if len(services) > 99:
-        raise ModelError("services: at most 99 services (proxy port slots)")
-
-    def tier(name: str, where: str) -> str:
-        if name not in tiers:
-            raise ModelError(f"{where}: unknown tier {name!r} "
-                             f"(known: {', '.join(tiers)})")
-        return name
-
-    def service(name: str, where: str) -> str:
-        if name not in services:
-            raise ModelError(f"{where}: unknown service {name!r} "
-                             f"(known: {', '.join(services)})")
-        return name
-
+    services = _services(raw)
+    names = _Names(tiers, services)
     links = {}
     for n, link in raw["links"].items():
-        a, b = (tier(t, f"links.{n}.between") for t in link["between"])
+        a, b = (names.tier(t, f"links.{n}.between")
+                for t in link["between"])
         links[n] = LinkClass(n, (a, b), link["title"], link["latency_ms"],
                              link["bandwidth_mbit"], link["budget_rtt_ms"],
                              link.get("jitter_ms", 0.0))
-
-    models = {}
-    declared = raw["deployment_models"]
-    for n, m in declared.items():
-        base = m.get("variant_of")
-        if base is None:
-            continue
-        where = f"deployment_models.{n}.variant_of"
-        if base not in declared or "variant_of" in declared[base]:
-            raise ModelError(f"{where}: {base!r} is not a deployment model "
-                             "that is not itself a variant")
-        source = m["identity"]["source"]
-        if source not in declared[base]["identity"].get("variants", ()):
-            raise ModelError(f"deployment_models.{n}.identity: {source!r} "
-                             f"is not among {base!r}'s identity variants")
-    for n, m in declared.items():
-        where = f"deployment_models.{n}"
-        if m.get("variant_of"):
-            b = declared[m["variant_of"]]
-            m = {**b, **m, "identity": {"source": m["identity"]["source"]},
-                 "partition": {
-                     k: {**b["partition"][k],
-                         **m.get("partition", {}).get(k, {})}
-                     for k in ("during", "after")}}
-        if (m["identity"]["source"] == "federated") != ("federation" in m):
-            raise ModelError(f"{where}: a 'federation' section goes with "
-                             "identity source 'federated', and only there")
-        by_tier = {}
-        for t, svcs in m["sites"].items():
-            tier(t, f"{where}.sites")
-            by_tier[t] = tuple(service(s, f"{where}.sites.{t}")
-                               for s in svcs)
-        flows = tuple(
-            Flow(tier(f["from"], f"{where}.flows[{i}].from"),
-                 service(f["service"], f"{where}.flows[{i}].service"),
-                 tier(f["to"], f"{where}.flows[{i}].to"), f["purpose"],
-                 service(f["by"], f"{where}.flows[{i}].by")
-                 if "by" in f else None)
-            for i, f in enumerate(m["flows"]))
-        for i, f in enumerate(flows):
-            if f.service not in by_tier.get(f.to_tier, ()):
-                raise ModelError(
-                    f"{where}.flows[{i}]: {f.service!r} does not run at "
-                    f"tier {f.to_tier!r} in this model")
-        ident = m["identity"]
-        variants = tuple(ident.get("variants", [ident["source"]]))
-        if ident["source"] not in variants:
-            raise ModelError(f"{where}.identity: source {ident['source']!r} "
-                             "is not among its variants")
-        fed = m.get("federation")
-        scope = m.get("testbed_services")
-        if scope is not None:
-            for s in scope:
-                service(s, f"{where}.testbed_services")
-        models[n] = DeploymentModel(
-            n, m["title"], m["summary"], ident["source"], variants, by_tier,
-            m["served_by_parent"] if isinstance(m["served_by_parent"], bool)
-            else tuple(tier(t, f"{where}.served_by_parent")
-                       for t in m["served_by_parent"]),
-            m.get("features", {}), flows,
-            dict(m["partition"]["during"]), dict(m["partition"]["after"]),
-            m.get("variant_of"),
-            Federation(fed["protocol"], fed["idp_id"], fed["domain"],
-                       tuple(fed["mapped_roles"])) if fed else None,
-            tuple(scope) if scope is not None else None)
-
-    topology = []
-    names = set()
-    for i, s in enumerate(raw["topology"]["sites"]):
-        where = f"topology.sites[{i}]"
-        tier(s["tier"], f"{where}.tier")
-        count = s.get("count")
-        if count is not None and "{n}" not in s["name"]:
-            raise ModelError(f"{where}: a site with 'count' needs '{{n}}' "
-                             "in its name")
-        if count is None and not re.match(_NAME, s["name"]):
-            raise ModelError(f"{where}.name: {s['name']!r} is not a valid "
-                             "site name (lower case, digits, - and _)")
-        parent = s.get("parent")
-        if parent is not None and parent not in names:
-            raise ModelError(f"{where}.parent: {parent!r} is not a site "
-                             "declared before it")
-        if parent is None and topology:
-            raise ModelError(f"{where}: only the first site may have no "
-                             "parent")
-        if s["name"] in names:
-            raise ModelError(f"{where}.name: duplicate site {s['name']!r}")
-        names.add(s["name"])
-        topology.append(SiteTemplate(s["name"], s["tier"], parent, count))
+    models = {n: _deployment_model(n, m, names)
+              for n, m in _with_variants(raw["deployment_models"]).items()}
+    topology = _topology(raw["topology"]["sites"], names, links)
     root_tier = topology[0].tier
-    for t in topology[1:]:
-        parent_tier = next(p.tier for p in topology if p.name == t.parent)
-        if not any(set(lc.between) == {parent_tier, t.tier}
-                   for lc in links.values()):
-            raise ModelError(f"topology: no link class between tiers "
-                             f"{parent_tier!r} and {t.tier!r}")
     for n, m in models.items():
-        if m.served_by_parent is False:
-            continue
-        if not m.services_at(root_tier):
+        if m.served_by_parent is not False and not m.services_at(root_tier):
             raise ModelError(f"deployment_models.{n}: the root site's tier "
                              f"{root_tier!r} runs no service")
-
-    tb = raw["testbed"]
-    if "{n}" not in tb["site_address"]:
-        raise ModelError("testbed.site_address: needs '{n}'")
-    for probe in (1, 254):
-        addr = tb["site_address"].format(n=probe)
-        if not re.match(r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$", addr):
-            raise ModelError("testbed.site_address: must be in 127.0.0.0/8 "
-                             f"(got {addr!r})")
-    if not tb["toxiproxy"]["address"].startswith("127."):
-        raise ModelError("testbed.toxiproxy.address: must be in "
-                         "127.0.0.0/8")
-    for name in tb.get("keystone_workers", {}):
-        tier(name, "testbed.keystone_workers")
-    testbed = TestbedSettings(
-        tb["site_address"], tb["toxiproxy"]["address"],
-        tb["toxiproxy"]["port"], tb["toxiproxy"]["version"],
-        tb["proxy_port_base"], tb["identity_cache_ttl_s"],
-        tb["keystone_threads"], float(tb["start_timeout_s"]),
-        float(tb["probe_timeout_s"]), tb.get("epmd_port", 4369),
-        tb.get("rabbitmq_dist_port_base", 19000), tb.get("shibd_port", 1600),
-        tb.get("malloc_arena_max"), dict(tb.get("keystone_workers", {})),
-        tb.get("image_api_threads", 1),
-        tb.get("alarm_evaluation_interval_s", 60))
+    testbed = _testbed(raw["testbed"], names)
     bounds = Bounds(raw["bounds"]["identity_staleness_s"],
                     raw["bounds"]["cross_site_timeout_s"],
                     raw["bounds"]["key_rotations_per_partition"],
@@ -684,3 +548,181 @@ def _build(path: Path, raw: dict[str, Any]) -> Model:
             f"bounds.identity_staleness_s ({bounds.identity_staleness_s} s)")
     return Model(path, raw["title"], tiers, services, links, models,
                  tuple(topology), testbed, bounds)
+
+
+def _services(raw: dict[str, Any]) -> dict[str, Service]:
+    """Every service, numbered in declaration order (its proxy port
+    slot)."""
+    services = {
+        n: Service(n, s["title"], s["role"], s.get("port"), slot,
+                   s.get("catalog_type"), s.get("url_path", ""),
+                   s.get("health_path"), s.get("plane"))
+        for slot, (n, s) in enumerate(raw["services"].items())
+    }
+    for n, svc in services.items():
+        if (svc.port is None) != (svc.role == "worker"):
+            raise ModelError(f"services.{n}: a worker has no port, every "
+                             "other service needs one")
+    if len(services) > 99:
+        raise ModelError("services: at most 99 services (proxy port slots)")
+    return services
+
+
+class _Names:
+    """Tier and service names as the model declares them: each method
+    returns `name`, or raises ModelError saying `where` it was met."""
+
+    def __init__(self, tiers: dict, services: dict):
+        self.tiers, self.services = tiers, services
+
+    def tier(self, name: str, where: str) -> str:
+        if name not in self.tiers:
+            raise ModelError(f"{where}: unknown tier {name!r} "
+                             f"(known: {', '.join(self.tiers)})")
+        return name
+
+    def service(self, name: str, where: str) -> str:
+        if name not in self.services:
+            raise ModelError(f"{where}: unknown service {name!r} "
+                             f"(known: {', '.join(self.services)})")
+        return name
+
+
+def _with_variants(declared: dict[str, Any]) -> dict[str, Any]:
+    """The deployment models as declared, each variant merged over its
+    base (its own identity source; partition declarations merged key by
+    key). Raises ModelError for a variant of a variant or of nothing, or
+    with an identity source its base does not offer."""
+    for n, m in declared.items():
+        base = m.get("variant_of")
+        if base is None:
+            continue
+        where = f"deployment_models.{n}.variant_of"
+        if base not in declared or "variant_of" in declared[base]:
+            raise ModelError(f"{where}: {base!r} is not a deployment model "
+                             "that is not itself a variant")
+        source = m["identity"]["source"]
+        if source not in declared[base]["identity"].get("variants", ()):
+            raise ModelError(f"deployment_models.{n}.identity: {source!r} "
+                             f"is not among {base!r}'s identity variants")
+    merged = {}
+    for n, m in declared.items():
+        if m.get("variant_of"):
+            b = declared[m["variant_of"]]
+            m = {**b, **m, "identity": {"source": m["identity"]["source"]},
+                 "partition": {
+                     k: {**b["partition"][k],
+                         **m.get("partition", {}).get(k, {})}
+                     for k in ("during", "after")}}
+        merged[n] = m
+    return merged
+
+
+def _deployment_model(n: str, m: dict[str, Any],
+                      names: _Names) -> DeploymentModel:
+    """Deployment model `n` from its (merged) declaration `m`."""
+    where = f"deployment_models.{n}"
+    if (m["identity"]["source"] == "federated") != ("federation" in m):
+        raise ModelError(f"{where}: a 'federation' section goes with "
+                         "identity source 'federated', and only there")
+    by_tier = {}
+    for t, svcs in m["sites"].items():
+        names.tier(t, f"{where}.sites")
+        by_tier[t] = tuple(names.service(s, f"{where}.sites.{t}")
+                           for s in svcs)
+    flows = tuple(
+        Flow(names.tier(f["from"], f"{where}.flows[{i}].from"),
+             names.service(f["service"], f"{where}.flows[{i}].service"),
+             names.tier(f["to"], f"{where}.flows[{i}].to"), f["purpose"],
+             names.service(f["by"], f"{where}.flows[{i}].by")
+             if "by" in f else None)
+        for i, f in enumerate(m["flows"]))
+    for i, f in enumerate(flows):
+        if f.service not in by_tier.get(f.to_tier, ()):
+            raise ModelError(
+                f"{where}.flows[{i}]: {f.service!r} does not run at "
+                f"tier {f.to_tier!r} in this model")
+    ident = m["identity"]
+    variants = tuple(ident.get("variants", [ident["source"]]))
+    if ident["source"] not in variants:
+        raise ModelError(f"{where}.identity: source {ident['source']!r} "
+                         "is not among its variants")
+    fed = m.get("federation")
+    scope = m.get("testbed_services")
+    for s in scope or ():
+        names.service(s, f"{where}.testbed_services")
+    return DeploymentModel(
+        n, m["title"], m["summary"], ident["source"], variants, by_tier,
+        m["served_by_parent"] if isinstance(m["served_by_parent"], bool)
+        else tuple(names.tier(t, f"{where}.served_by_parent")
+                   for t in m["served_by_parent"]),
+        m.get("features", {}), flows,
+        dict(m["partition"]["during"]), dict(m["partition"]["after"]),
+        m.get("variant_of"),
+        Federation(fed["protocol"], fed["idp_id"], fed["domain"],
+                   tuple(fed["mapped_roles"])) if fed else None,
+        tuple(scope) if scope is not None else None)
+
+
+def _topology(sites: list[dict[str, Any]], names: _Names,
+              links: dict[str, LinkClass]) -> list[SiteTemplate]:
+    """The site templates, root first; each site's parent declared
+    before it, and a link class between every site's tier and its
+    parent's."""
+    topology: list[SiteTemplate] = []
+    seen: set[str] = set()
+    for i, s in enumerate(sites):
+        where = f"topology.sites[{i}]"
+        names.tier(s["tier"], f"{where}.tier")
+        count = s.get("count")
+        if count is not None and "{n}" not in s["name"]:
+            raise ModelError(f"{where}: a site with 'count' needs '{{n}}' "
+                             "in its name")
+        if count is None and not re.match(_NAME, s["name"]):
+            raise ModelError(f"{where}.name: {s['name']!r} is not a valid "
+                             "site name (lower case, digits, - and _)")
+        parent = s.get("parent")
+        if parent is not None and parent not in seen:
+            raise ModelError(f"{where}.parent: {parent!r} is not a site "
+                             "declared before it")
+        if parent is None and topology:
+            raise ModelError(f"{where}: only the first site may have no "
+                             "parent")
+        if s["name"] in seen:
+            raise ModelError(f"{where}.name: duplicate site {s['name']!r}")
+        seen.add(s["name"])
+        topology.append(SiteTemplate(s["name"], s["tier"], parent, count))
+    for t in topology[1:]:
+        parent_tier = next(p.tier for p in topology if p.name == t.parent)
+        if not any(set(lc.between) == {parent_tier, t.tier}
+                   for lc in links.values()):
+            raise ModelError(f"topology: no link class between tiers "
+                             f"{parent_tier!r} and {t.tier!r}")
+    return topology
+
+
+def _testbed(tb: dict[str, Any], names: _Names) -> TestbedSettings:
+    """The embedded testbed's settings; every address it binds is in
+    127.0.0.0/8."""
+    if "{n}" not in tb["site_address"]:
+        raise ModelError("testbed.site_address: needs '{n}'")
+    for probe in (1, 254):
+        addr = tb["site_address"].format(n=probe)
+        if not re.match(r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$", addr):
+            raise ModelError("testbed.site_address: must be in 127.0.0.0/8 "
+                             f"(got {addr!r})")
+    if not tb["toxiproxy"]["address"].startswith("127."):
+        raise ModelError("testbed.toxiproxy.address: must be in "
+                         "127.0.0.0/8")
+    for name in tb.get("keystone_workers", {}):
+        names.tier(name, "testbed.keystone_workers")
+    return TestbedSettings(
+        tb["site_address"], tb["toxiproxy"]["address"],
+        tb["toxiproxy"]["port"], tb["toxiproxy"]["version"],
+        tb["proxy_port_base"], tb["identity_cache_ttl_s"],
+        tb["keystone_threads"], float(tb["start_timeout_s"]),
+        float(tb["probe_timeout_s"]), tb.get("epmd_port", 4369),
+        tb.get("rabbitmq_dist_port_base", 19000), tb.get("shibd_port", 1600),
+        tb.get("malloc_arena_max"), dict(tb.get("keystone_workers", {})),
+        tb.get("image_api_threads", 1),
+        tb.get("alarm_evaluation_interval_s", 60))
