@@ -369,28 +369,9 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
     check are said through `say`. Raises BadInput (exit 2) for a bad site
     map, cloud entry or link, UserError (exit 1) for a cloud that cannot
     be reached."""
-    from edge_refarch.validation.testbed.smoke import connect
-    try:
-        smap = yaml.safe_load(Path(site_map).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise BadInput(f"{site_map}: cannot read the site map: "
-                       f"{getattr(exc, 'strerror', None) or exc}") from None
-    if not isinstance(smap, dict) or "root" not in smap \
-            or not isinstance(smap.get("sites"), dict):
-        raise BadInput(f"{site_map}: expected 'root: SITE' and 'sites: "
-                       "{SITE: {cloud: NAME, link: LINK, parent: SITE, "
-                       "compute: BOOL, zone: AZ, idp_uri: URI}}'")
-    root = smap["root"]
-    if root not in smap["sites"]:
-        raise BadInput(f"{site_map}: root site {root!r} is not in sites")
     dm = model.deployment_model(deployment)
-    specs = {n: (spec or {}) for n, spec in smap["sites"].items()}
-    idp_uris = {n: spec["idp_uri"] for n, spec in specs.items()
-                if spec.get("idp_uri")}
-    if dm.federation and not idp_uris:
-        raise BadInput(f"{site_map}: model {deployment!r} federates "
-                       "identity: give each site the identity provider's "
-                       "URI as a client there reaches it (idp_uri)")
+    root, specs, idp_uris = _read_site_map(site_map, deployment,
+                                           bool(dm.federation))
     if not Path(clouds_yaml).is_file():
         raise BadInput(f"{clouds_yaml}: no such clouds file")
     try:
@@ -408,40 +389,8 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
     links = [spec["link"] for spec in specs.values() if spec.get("link")]
     if toxiproxy_url:
         _check_links(toxiproxy_url, links, site_map)
-    sites, admin, tls, types = {}, None, {}, set()
-    catalogs: dict[str, list[dict]] = {}
-    for name, spec in specs.items():
-        cloud = spec.get("cloud", name)
-        conn = connect(clouds_yaml, cloud)
-        config = conn.config.config
-        if name == root:
-            tls = _tls(cloud, config)
-        try:
-            conn.authorize()
-            region = conn.config.get_region_name() or ""
-            uri = conn.session.get_endpoint(service_type="identity",
-                                            interface="public",
-                                            region_name=region or None)
-            access = conn.session.auth.get_access(conn.session)
-        except Exception as exc:  # noqa: BLE001 - reported in one line
-            raise UserError(f"cloud {cloud!r} (site {name}): cannot "
-                            f"authenticate or read its catalog: "
-                            f"{_first_line(exc)}") from None
-        catalogs[name] = access.service_catalog.catalog or []
-        if name == root:
-            admin = _admin(cloud, config, access, bool(dm.federation))
-            types = {svc.get("type") for svc in
-                     access.service_catalog.catalog}
-        if not uri:
-            raise UserError(f"cloud {cloud!r}: no identity endpoint in "
-                            f"region {region!r} of its catalog")
-        if not region:
-            raise BadInput(f"cloud {cloud!r}: set region_name in "
-                           f"{clouds_yaml}")
-        uri = uri.rstrip("/")
-        sites[name] = {"uri": uri if uri.endswith("/v3") else uri + "/v3",
-                       "region": region, "link": spec.get("link"),
-                       "parent": spec.get("parent")}
+    sites, catalogs, (admin, tls, types) = _log_in(
+        clouds_yaml, root, specs, bool(dm.federation))
     edges = [s for s in sites if s != root
              and sites[s].get("parent") in (None, root)]
     if not edges:
@@ -485,6 +434,79 @@ def for_cloud(model, clouds_yaml: str, site_map: str, deployment: str,
         f"{n}:{spec.get('cloud', n)}" for n, spec in specs.items())
     cp["edge_refarch"]["clouds_file"] = str(Path(clouds_yaml).resolve())
     return _write(cp, path)
+
+
+def _read_site_map(site_map: str, deployment: str, federated: bool
+                   ) -> tuple[str, dict[str, dict], dict[str, str]]:
+    """(root, site -> spec, site -> idp_uri) of the operator's site map.
+    Raises BadInput (one line) for a file that cannot be read or does not
+    have the documented shape."""
+    try:
+        smap = yaml.safe_load(Path(site_map).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise BadInput(f"{site_map}: cannot read the site map: "
+                       f"{getattr(exc, 'strerror', None) or exc}") from None
+    if not isinstance(smap, dict) or "root" not in smap \
+            or not isinstance(smap.get("sites"), dict):
+        raise BadInput(f"{site_map}: expected 'root: SITE' and 'sites: "
+                       "{SITE: {cloud: NAME, link: LINK, parent: SITE, "
+                       "compute: BOOL, zone: AZ, idp_uri: URI}}'")
+    root = smap["root"]
+    if root not in smap["sites"]:
+        raise BadInput(f"{site_map}: root site {root!r} is not in sites")
+    specs = {n: (spec or {}) for n, spec in smap["sites"].items()}
+    idp_uris = {n: spec["idp_uri"] for n, spec in specs.items()
+                if spec.get("idp_uri")}
+    if federated and not idp_uris:
+        raise BadInput(f"{site_map}: model {deployment!r} federates "
+                       "identity: give each site the identity provider's "
+                       "URI as a client there reaches it (idp_uri)")
+    return root, specs, idp_uris
+
+
+def _log_in(clouds_yaml: str, root: str, specs: dict[str, dict],
+            federated: bool):
+    """Log in at every site's cloud: (site -> {uri, region, link,
+    parent}, site -> its catalog, (the admin's tempest options, the
+    root's TLS options, the service types of the root's catalog)).
+    Raises UserError when a cloud cannot be reached or has no identity
+    endpoint in its region, BadInput when its entry names no region."""
+    from edge_refarch.validation.testbed.smoke import connect
+    sites, admin, tls, types = {}, None, {}, set()
+    catalogs: dict[str, list[dict]] = {}
+    for name, spec in specs.items():
+        cloud = spec.get("cloud", name)
+        conn = connect(clouds_yaml, cloud)
+        config = conn.config.config
+        if name == root:
+            tls = _tls(cloud, config)
+        try:
+            conn.authorize()
+            region = conn.config.get_region_name() or ""
+            uri = conn.session.get_endpoint(service_type="identity",
+                                            interface="public",
+                                            region_name=region or None)
+            access = conn.session.auth.get_access(conn.session)
+        except Exception as exc:  # noqa: BLE001 - reported in one line
+            raise UserError(f"cloud {cloud!r} (site {name}): cannot "
+                            f"authenticate or read its catalog: "
+                            f"{_first_line(exc)}") from None
+        catalogs[name] = access.service_catalog.catalog or []
+        if name == root:
+            admin = _admin(cloud, config, access, federated)
+            types = {svc.get("type") for svc in
+                     access.service_catalog.catalog}
+        if not uri:
+            raise UserError(f"cloud {cloud!r}: no identity endpoint in "
+                            f"region {region!r} of its catalog")
+        if not region:
+            raise BadInput(f"cloud {cloud!r}: set region_name in "
+                           f"{clouds_yaml}")
+        uri = uri.rstrip("/")
+        sites[name] = {"uri": uri if uri.endswith("/v3") else uri + "/v3",
+                       "region": region, "link": spec.get("link"),
+                       "parent": spec.get("parent")}
+    return sites, catalogs, (admin, tls, types)
 
 
 def _first_line(exc: Exception) -> str:
