@@ -260,38 +260,9 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     deployment = cloud.model
     model.deployment_model(deployment)
     tests = selection.discover()
-    scoped_out = {}
-    if testbed is not None:
-        deployed = {svc for site in testbed.topology().sites.values()
-                    for svc in site.services}
-        scoped_out = selection.outside(catalog, deployed,
-                                       "the embedded testbed")
-    else:
-        scoped_out = selection.unavailable(catalog, model, cloud.available)
-    if only is not None:
-        scoped_out.update({r: "not selected for this run (--requirement)"
-                           for r in catalog.requirements
-                           if r not in only and r not in scoped_out})
+    scoped_out = _scoped_out(model, catalog, cloud, testbed, only)
     chosen = selection.tests_for(catalog, deployment, tests, scoped_out)
-    workdir.mkdir(parents=True, exist_ok=True)
-    # A fresh workspace every run: its .stestr.conf names the test path of
-    # the Tempest that created it, which may be another venv's.
-    # Its registry (workspace.yaml) is ours alone and goes with it.
-    ws = workdir / "tempest"
-    shutil.rmtree(ws, ignore_errors=True)
-    (workdir / "workspace.yaml").unlink(missing_ok=True)
-    proc = subprocess.run(
-        [_bin("tempest"), "init", "--workspace-path",
-         str(workdir / "workspace.yaml"), str(ws)],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if proc.returncode:
-        said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-        raise UserError(f"tempest init failed: "
-                        f"{said[-1][:200] if said else proc.returncode}")
-    # The workspace's copy holds the admin password too: owner only.
-    copy = ws / "etc" / "tempest.conf"
-    copy.write_text(tempest_conf.read_text())
-    copy.chmod(0o600)
+    ws = _workspace(workdir, tempest_conf)
     include = workdir / "include-list.txt"
     include.write_text("".join(f"^{re.escape(t)}\\b\n" for t in chosen))
     evidence = workdir / "evidence.jsonl"
@@ -318,12 +289,10 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
         raise UserError(f"tempest ran no test (exit {proc.returncode}); "
                         f"see {workdir / 'tempest-run.log'}")
     report_mod.write_failures(results, workdir / "failures.log")
-    after = cloud.counts()
-    left = cloud.faults_left()
     rep = report_mod.build(catalog, deployment, tests, results,
                            report_mod.read_evidence(evidence),
-                           before, after, left, duration, scoped_out,
-                           selection.partition_modes())
+                           before, cloud.counts(), cloud.faults_left(),
+                           duration, scoped_out, selection.partition_modes())
     rep["target"] = {
         "kind": "testbed" if testbed is not None else "cloud",
         "tempest_conf": str(tempest_conf.resolve()),
@@ -340,17 +309,67 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     report_mod.write_junit(deployment, results, tests,
                            report_dir / f"{deployment}.junit.xml")
     if testbed is not None:
-        # Day 2: whether each edge's identity replica follows the DC after
-        # the run's cuts (a stale one serves frozen identity).
-        rep["replicas"] = testbed.replicas()
-        secrets = audit.testbed_secrets(testbed)
-        files = audit.haystack(testbed, workdir, paths)
-        leaks = audit.scan(secrets, files)
-        rep["hygiene"]["secrets_audit"] = {
-            "secrets": len(secrets), "files": len(files), "leaks": leaks}
-        rep["hygiene"]["clean"] = rep["hygiene"]["clean"] and not leaks
-        paths = report_mod.write(rep, report_dir)
-        say(f"secrets audit: {len(secrets)} secrets, {len(files)} files, "
-            f"{len(leaks)} leaks")
+        paths = _testbed_hygiene(rep, testbed, workdir, paths, report_dir,
+                                 say)
     say(f"report: {paths[0]}")
     return rep
+
+
+def _scoped_out(model, catalog: Catalog, cloud: Cloud, testbed,
+                only: set[str] | None) -> dict[str, str]:
+    """requirement ID -> why it is not run: outside what the testbed (or
+    the cloud's catalog) runs, or not among `only`."""
+    if testbed is not None:
+        deployed = {svc for site in testbed.topology().sites.values()
+                    for svc in site.services}
+        scoped_out = selection.outside(catalog, deployed,
+                                       "the embedded testbed")
+    else:
+        scoped_out = selection.unavailable(catalog, model, cloud.available)
+    if only is not None:
+        scoped_out.update({r: "not selected for this run (--requirement)"
+                           for r in catalog.requirements
+                           if r not in only and r not in scoped_out})
+    return scoped_out
+
+
+def _workspace(workdir: Path, tempest_conf: Path) -> Path:
+    """A fresh Tempest workspace under `workdir` holding a copy of
+    `tempest_conf` (owner only: it holds the admin password). Its
+    .stestr.conf names the test path of the Tempest that created it,
+    which may be another venv's, so it is made anew every run; its
+    registry (workspace.yaml) is ours alone and goes with it. Raises
+    UserError when tempest init fails."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ws = workdir / "tempest"
+    shutil.rmtree(ws, ignore_errors=True)
+    (workdir / "workspace.yaml").unlink(missing_ok=True)
+    proc = subprocess.run(
+        [_bin("tempest"), "init", "--workspace-path",
+         str(workdir / "workspace.yaml"), str(ws)],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if proc.returncode:
+        said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+        raise UserError(f"tempest init failed: "
+                        f"{said[-1][:200] if said else proc.returncode}")
+    copy = ws / "etc" / "tempest.conf"
+    copy.write_text(tempest_conf.read_text())
+    copy.chmod(0o600)
+    return ws
+
+
+def _testbed_hygiene(rep: dict, testbed, workdir: Path, paths,
+                     report_dir: Path, say):
+    """On the embedded testbed: each edge's identity replica after the
+    run's cuts (day 2: a stale one serves frozen identity) and the secrets
+    audit, added to `rep`, which is written again; returns its paths."""
+    rep["replicas"] = testbed.replicas()
+    secrets = audit.testbed_secrets(testbed)
+    files = audit.haystack(testbed, workdir, paths)
+    leaks = audit.scan(secrets, files)
+    rep["hygiene"]["secrets_audit"] = {
+        "secrets": len(secrets), "files": len(files), "leaks": leaks}
+    rep["hygiene"]["clean"] = rep["hygiene"]["clean"] and not leaks
+    say(f"secrets audit: {len(secrets)} secrets, {len(files)} files, "
+        f"{len(leaks)} leaks")
+    return report_mod.write(rep, report_dir)
