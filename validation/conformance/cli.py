@@ -117,11 +117,7 @@ def run(args, model, say) -> int:
 
 
 def _run(args, model, catalog, say) -> int:
-    from edge_refarch.validation.conformance import (
-        expectations,
-        runner,
-        tempest_conf,
-    )
+    from edge_refarch.validation.conformance import expectations, runner
     if args.strict and args.fail_on not in (None, "fail"):
         raise BadInput("--strict means --fail-on fail; give one of them")
     fail_on = "fail" if args.strict else (args.fail_on or "never")
@@ -136,6 +132,33 @@ def _run(args, model, catalog, say) -> int:
     # Read before the run: a broken declaration costs no bring-up.
     expected = expectations.load(expect_path, catalog) \
         if expect_path else None
+    conf, workdir, testbed = _target(args, model, say)
+    report_dir = _report_dir(args)
+    rep = runner.run(model, catalog, conf, workdir, report_dir, say,
+                     testbed=testbed, only=only)
+    _print_report(rep, report_dir)
+    problems = _problems(rep, testbed is not None, fail_on)
+    if expected is not None:
+        diffs = expectations.compare(rep, expected, only)
+        for d in diffs:
+            print(f"DIFFERS {d.line()}")
+        if diffs:
+            problems.append(f"{len(diffs)} verdict(s) differ from "
+                            f"{expect_path} ({rep['model']}); a change "
+                            "made on purpose is declared there")
+        else:
+            print(f"verdicts as expected ({expect_path})")
+    if problems:
+        raise UserError("; ".join(problems))
+    return 0
+
+
+def _target(args, model, say):
+    """(tempest.conf, work directory, testbed or None) of the run: the
+    cloud --tempest-conf describes, or the embedded testbed brought up
+    as --model and --edges say (replacing one up as another model).
+    Raises BadInput for options that do not go together."""
+    from edge_refarch.validation.conformance import runner, tempest_conf
     if args.tempest_conf:
         conf = Path(args.tempest_conf)
         if not conf.exists():
@@ -151,24 +174,24 @@ def _run(args, model, catalog, say) -> int:
         if args.edges is not None:
             raise BadInput("--edges sizes the testbed; the tempest.conf "
                            "already names the cloud's sites")
-        workdir = paths.state_dir().parent / "conformance" / "cloud"
-        on_testbed, testbed = False, None
-    else:
-        from edge_refarch.validation.testbed.testbed import Testbed
-        testbed = Testbed(model, say=say)
-        args.model = args.model or "distributed"
-        model.deployment_model(args.model)
-        rec = testbed.recorded()
-        if rec and rec["deployment"] != args.model:
-            say(f"the testbed runs {rec['deployment']}; replacing it")
-            testbed.down(quiet=True)
-        testbed.up(args.model, args.edges)
-        workdir = paths.state_dir().parent / "conformance" / args.model
-        conf = tempest_conf.for_testbed(testbed, workdir / "tempest.conf")
-        on_testbed = True
-    report_dir = _report_dir(args)
-    rep = runner.run(model, catalog, conf, workdir, report_dir, say,
-                     testbed=testbed, only=only)
+        return conf, paths.state_dir().parent / "conformance" / "cloud", \
+            None
+    from edge_refarch.validation.testbed.testbed import Testbed
+    testbed = Testbed(model, say=say)
+    args.model = args.model or "distributed"
+    model.deployment_model(args.model)
+    rec = testbed.recorded()
+    if rec and rec["deployment"] != args.model:
+        say(f"the testbed runs {rec['deployment']}; replacing it")
+        testbed.down(quiet=True)
+    testbed.up(args.model, args.edges)
+    workdir = paths.state_dir().parent / "conformance" / args.model
+    conf = tempest_conf.for_testbed(testbed, workdir / "tempest.conf")
+    return conf, workdir, testbed
+
+
+def _print_report(rep: dict, report_dir: Path) -> None:
+    """One line per requirement, where the report is, the summary."""
     width = max(len(r["id"]) for r in rep["requirements"])
     for r in rep["requirements"]:
         reason = f"  {r['reason']}" if r.get("reason") else ""
@@ -178,8 +201,15 @@ def _run(args, model, catalog, say) -> int:
     print(f"{rep['model']}: {s['pass']} pass, {s['fail']} fail, "
           f"{s['not_applicable']} not applicable, {s['not_run']} not run, "
           f"{s['no_test']} without test; {rep['duration_s']} s")
+
+
+def _problems(rep: dict, on_testbed: bool, fail_on: str) -> list[str]:
+    """What makes the run exit 1, one phrase each: things left behind,
+    leaked secrets, a stale replica or stale keys, requirements not run
+    on the testbed, and failures as `fail_on` ('never', 'fail',
+    'not-run') counts them."""
     problems = []
-    h = rep["hygiene"]
+    s, h = rep["summary"], rep["hygiene"]
     if h["leaked"] or h["faults_left"]:
         problems.append(f"the run left things behind: "
                         f"{h['leaked'] or ''} "
@@ -209,19 +239,7 @@ def _run(args, model, catalog, say) -> int:
         problems.append(f"{s['fail']} requirement(s) failed")
     if fail_on == "not-run" and unrun:
         problems.append(f"{len(unrun)} requirement(s) did not run")
-    if expected is not None:
-        diffs = expectations.compare(rep, expected, only)
-        for d in diffs:
-            print(f"DIFFERS {d.line()}")
-        if diffs:
-            problems.append(f"{len(diffs)} verdict(s) differ from "
-                            f"{expect_path} ({rep['model']}); a change "
-                            "made on purpose is declared there")
-        else:
-            print(f"verdicts as expected ({expect_path})")
-    if problems:
-        raise UserError("; ".join(problems))
-    return 0
+    return problems
 
 
 def _known(catalog, ids: list[str]) -> set[str]:
