@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from edge_refarch.validation.processes import running, start_time
 from edge_refarch.validation.testbed import procs
@@ -47,3 +48,27 @@ def test_log_tails_reads_only_the_end_of_a_big_log(tmp_path):
 
 def test_log_tails_of_an_absent_directory_is_empty(tmp_path):
     assert procs.log_tails(tmp_path / "missing", 5) == []
+
+
+def test_a_stopped_tempest_session_leaves_no_worker(monkeypatch):
+    """conformance run stops an overrunning or interrupted tempest run by
+    its session: the leader and the workers it started, also one that
+    ignores SIGTERM (SIGKILL after the grace time)."""
+    from edge_refarch.validation.conformance import runner
+    monkeypatch.setattr(runner, "STOP_GRACE_S", 1)
+    # The worker says its PID once it ignores SIGTERM.
+    ignores_term = ("import os, signal, time; "
+                    "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                    "print(os.getpid(), flush=True); time.sleep(60)")
+    leader = subprocess.Popen(
+        ["sh", "-c", f'"{sys.executable}" -c "{ignores_term}" & wait'],
+        stdout=subprocess.PIPE, text=True, start_new_session=True)
+    worker = int(leader.stdout.readline())
+    assert running(worker)
+    runner._stop_session(leader)
+    assert leader.poll() is not None
+    # SIGKILL is delivered at once; the orphan is reaped by init.
+    deadline = time.monotonic() + 5
+    while running(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(worker)

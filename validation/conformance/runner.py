@@ -16,6 +16,7 @@ import configparser
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +34,12 @@ from edge_refarch.validation.errors import (
 # Every resource the suite creates is named with this prefix, so that what
 # a crashed (kill -9) run left behind can be found and removed.
 PREFIX = "edge-refarch-"
+# The longest a suite run may take (s): the slowest model's run takes ~10
+# minutes on the testbed (2 cores).
+TEMPEST_TIMEOUT_S = 3600
+# Seconds a stopped run gets to end its tests (their clean-ups) after
+# SIGTERM.
+STOP_GRACE_S = 20
 
 
 def _bin(name: str) -> str:
@@ -275,18 +282,12 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     say(f"running {len(chosen)} conformance tests ({deployment})")
     subunit = workdir / "results.subunit"
     t0 = time.monotonic()
-    with open(subunit, "wb") as out, open(workdir / "tempest-run.log",
-                                           "w") as log:
-        proc = subprocess.run(
-            [_bin("tempest"), "run", "--include-list", str(include),
-             "--concurrency", "1", "--subunit"],
-            cwd=ws, stdout=out, stderr=log, stdin=subprocess.DEVNULL,
-            env={**os.environ, "EDGE_REFARCH_EVIDENCE": str(evidence)},
-            timeout=3600)
+    returncode = _tempest_run(ws, include, evidence, subunit,
+                              workdir / "tempest-run.log", cloud, say)
     duration = time.monotonic() - t0
     results = report_mod.parse_subunit(subunit)
     if not results:
-        raise UserError(f"tempest ran no test (exit {proc.returncode}); "
+        raise UserError(f"tempest ran no test (exit {returncode}); "
                         f"see {workdir / 'tempest-run.log'}")
     report_mod.write_failures(results, workdir / "failures.log")
     rep = report_mod.build(catalog, deployment, tests, results,
@@ -373,3 +374,52 @@ def _testbed_hygiene(rep: dict, testbed, workdir: Path, paths,
     say(f"secrets audit: {len(secrets)} secrets, {len(files)} files, "
         f"{len(leaks)} leaks")
     return report_mod.write(rep, report_dir)
+
+
+def _tempest_run(ws: Path, include: Path, evidence: Path, subunit: Path,
+                 log: Path, cloud: Cloud, say) -> int:
+    """`tempest run` of the tests `include` lists, in a session of its own
+    (it and the stestr workers it starts), at most TEMPEST_TIMEOUT_S.
+    Returns its exit code. When it overruns or the run is interrupted,
+    the whole session is stopped (SIGTERM, then SIGKILL after
+    STOP_GRACE_S) and what the tests left (faults on links, the suite's
+    resources) is removed before UserError (overrun) or the interrupt is
+    raised."""
+    with open(subunit, "wb") as out, open(log, "w") as err:
+        proc = subprocess.Popen(
+            [_bin("tempest"), "run", "--include-list", str(include),
+             "--concurrency", "1", "--subunit"],
+            cwd=ws, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            env={**os.environ, "EDGE_REFARCH_EVIDENCE": str(evidence)},
+            start_new_session=True)
+        try:
+            return proc.wait(timeout=TEMPEST_TIMEOUT_S)
+        except BaseException as exc:
+            _stop_session(proc)
+            removed = cloud.cleanup()
+            if any(removed.values()):
+                say(f"removed what the stopped run left: {removed}")
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise UserError(
+                    f"tempest run did not end within {TEMPEST_TIMEOUT_S} s; "
+                    f"stopped (see {log})") from None
+            raise
+
+
+def _stop_session(proc: subprocess.Popen) -> None:
+    """SIGTERM to the session `proc` leads, SIGKILL to what is left of it
+    after STOP_GRACE_S."""
+    for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # The leader is gone; its workers may not be.
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
