@@ -25,6 +25,8 @@ from edge_refarch.validation.images import raw_image
 from edge_refarch.validation.testbed import probes
 
 SMOKE_IMAGE_BYTES = 4 * 1024 * 1024
+# Tries to delete each image the smoke created.
+DELETE_ATTEMPTS = 3
 
 
 def connect(clouds_yaml: str, cloud: str):
@@ -104,10 +106,25 @@ def _images(topo, conns: dict, say: Callable[[str], None]
         raise UserError(f"smoke: {exc}") from None
     finally:
         for site, image_id in reversed(created):
-            try:
-                conns[site].image.delete_image(image_id, ignore_missing=True)
-            except openstack.exceptions.SDKException:
-                say(f"smoke: could not delete image {image_id} at {site}")
+            _delete(conns[site], image_id, site, say)
+
+
+def _delete(conn, image_id: str, site: str, say: Callable[[str], None],
+            attempts: int = DELETE_ATTEMPTS) -> None:
+    """Delete the image, trying again (1 s apart) when Glance fails: an
+    image whose glance-download import just ended has been seen to answer
+    DELETE with HTTP 500 once (glance-api: SQLAlchemy PendingRollbackError
+    while the import task's thread finishes). Says so when it stays."""
+    for attempt in range(attempts):
+        try:
+            conn.image.delete_image(image_id, ignore_missing=True)
+            return
+        except openstack.exceptions.SDKException as exc:
+            if attempt == attempts - 1:
+                say(f"smoke: could not delete image {image_id} at {site}: "
+                    f"{exc}")
+                return
+            time.sleep(1)
 
 
 def _upload(conn, data: bytes, created: list, site: str, **props):
