@@ -7,13 +7,20 @@ and PSS, which divides each shared page among the processes mapping it, so
 that the sites' PSS add up to what the testbed really takes (Linux
 smaps_rollup, through psutil), and, with --idle S, the CPU the idle
 testbed burns: each site's CPU seconds (user + system, psutil) over S
-seconds with no request from the bench, as a share of one core. With
+seconds with no request from the bench, as a share of one core. During
+each `up`, the machine's CPU time (all cores, user + system + the rest
+but idle and iowait, psutil.cpu_times) tells how much work the bring-up
+is and whether the cores were the limit: cpu_busy_s, and cpu_busy_pct of
+what the cores could give over the bring-up's wall time. With --smoke,
+`testbed smoke` runs after each `up` (a failed smoke ends the bench) and
+its time is reported. With
 --install, the one-off install of the services venv into an empty cache is
 timed first (reported separately).
 
     python -m bench.testbed_bringup
         [--models distributed centralized federated] [--edges 2]
         [--runs 3] [--install] [--without SERVICE ...] [--idle 60]
+        [--smoke]
 
 --without leaves services out of every model's testbed (a model file with
 ``testbed_services``), to measure what they cost: for example
@@ -73,6 +80,14 @@ def idle_cpu(seconds: float) -> tuple[dict[str, float], dict[str, float]]:
     return sites, services
 
 
+def busy_cpu_s() -> float:
+    """The machine's busy CPU seconds so far, over all cores (everything
+    /proc/stat counts but idle and iowait)."""
+    import psutil
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
 def model_without(services: list[str], path: str) -> None:
     """Write the shipped model to `path` with `services` left out of every
     deployment model's testbed (testbed_services: every other service its
@@ -91,6 +106,66 @@ def model_without(services: list[str], path: str) -> None:
         yaml.safe_dump(raw, fh)
 
 
+def one_run(model: str, edges: int, args) -> dict | None:
+    """`testbed down`, then a timed `up` of `model` with `edges` edges:
+    {seconds, busy (CPU s), busy_pct, rss and pss (site -> MiB), smoke (s,
+    with --smoke), idle (site -> % of one core, with --idle)}; None, with
+    the CLI's error printed, when the `up` or the smoke fails."""
+    cli("testbed", "down")
+    t, b = time.monotonic(), busy_cpu_s()
+    r = cli("testbed", "up", "--model", model, "--edges", str(edges))
+    took, busy = time.monotonic() - t, busy_cpu_s() - b
+    if r.returncode:
+        print(r.stderr, file=sys.stderr)
+        return None
+    st = json.loads(cli("testbed", "status", "--json").stdout)
+    run = {"seconds": took, "busy": busy,
+           "busy_pct": busy / (took * os.cpu_count()) * 100,
+           "rss": per_site(st, "rss_mib"), "pss": per_site(st, "pss_mib")}
+    if args.smoke:
+        t = time.monotonic()
+        r = cli("testbed", "smoke")
+        if r.returncode:
+            print(r.stderr, file=sys.stderr)
+            return None
+        run["smoke"] = time.monotonic() - t
+    if args.idle:
+        sites, services = idle_cpu(args.idle)
+        run["idle"] = sites
+        busiest = sorted(services.items(), key=lambda kv: -kv[1])
+        print(f"  idle CPU, % of one core: {sites}; busiest: "
+              + ", ".join(f"{n} {p}" for n, p in busiest[:8]),
+              file=sys.stderr, flush=True)
+    return run
+
+
+def summarize(model: str, edges: int, runs: list[dict],
+              idle_s: float) -> dict:
+    """The runs of one model and edge count as summaries (common.summary:
+    n, min, percentiles, median, max)."""
+    def of(key: str) -> dict:
+        return common.summary([r[key] for r in runs])
+
+    def per(key: str) -> dict:
+        return {s: common.summary([r[key][s] for r in runs])
+                for s in runs[-1][key]}
+    out = {"model": model, "edges": edges, "seconds": of("seconds"),
+           "cpu_busy_s": of("busy"), "cpu_busy_pct": of("busy_pct"),
+           "rss_mib_per_site": per("rss"),
+           "rss_mib_total": common.summary([sum(r["rss"].values())
+                                            for r in runs]),
+           "pss_mib_per_site": per("pss"),
+           "pss_mib_total": common.summary([sum(r["pss"].values())
+                                            for r in runs])}
+    if "smoke" in runs[-1]:
+        out["smoke_s"] = of("smoke")
+    if "idle" in runs[-1]:
+        out.update({"idle_s": idle_s, "idle_cpu_pct_per_site": per("idle"),
+                    "idle_cpu_pct_total": common.summary(
+                        [sum(r["idle"].values()) for r in runs])})
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+",
@@ -107,6 +182,8 @@ def main(argv=None) -> int:
     ap.add_argument("--idle", type=float, default=0, metavar="SECONDS",
                     help="after each bring-up, measure each site's CPU "
                          "over this many idle seconds")
+    ap.add_argument("--smoke", action="store_true",
+                    help="run 'testbed smoke' after each bring-up")
     args = ap.parse_args(argv)
     result: dict = {"runs": args.runs, "without": args.without,
                     "bring_up": {}}
@@ -127,50 +204,21 @@ def main(argv=None) -> int:
               file=sys.stderr)
     for model in args.models:
         for edges in args.edges:
-            times, rss, pss, cpu = [], [], [], []
+            runs = []
             for i in range(args.runs):
-                cli("testbed", "down")
-                t = time.monotonic()
-                r = cli("testbed", "up", "--model", model, "--edges",
-                        str(edges))
-                took = time.monotonic() - t
-                if r.returncode:
-                    print(r.stderr, file=sys.stderr)
+                run = one_run(model, edges, args)
+                if run is None:
+                    cli("testbed", "down")
                     return 1
-                st = json.loads(cli("testbed", "status", "--json").stdout)
-                times.append(took)
-                rss.append(per_site(st, "rss_mib"))
-                pss.append(per_site(st, "pss_mib"))
-                print(f"{model} edges={edges} run {i + 1}: {took:.1f} s",
+                runs.append(run)
+                print(f"{model} edges={edges} run {i + 1}: "
+                      f"{run['seconds']:.1f} s, {run['busy']:.0f} CPU s "
+                      f"({run['busy_pct']:.0f} % of the cores)"
+                      + (f"; smoke passed in {run['smoke']:.1f} s"
+                         if "smoke" in run else ""),
                       file=sys.stderr, flush=True)
-                if args.idle:
-                    sites, services = idle_cpu(args.idle)
-                    cpu.append(sites)
-                    busiest = sorted(services.items(), key=lambda kv: -kv[1])
-                    print(f"  idle CPU, % of one core: {sites}; busiest: "
-                          + ", ".join(f"{n} {p}" for n, p in busiest[:8]),
-                          file=sys.stderr, flush=True)
-            sites = rss[-1].keys()
-            result["bring_up"][f"{model}/{edges}"] = {
-                "model": model, "edges": edges,
-                "seconds": common.summary(times),
-                "rss_mib_per_site": {s: common.summary([r[s] for r in rss])
-                                     for s in sites},
-                "rss_mib_total": common.summary([sum(r.values())
-                                                 for r in rss]),
-                "pss_mib_per_site": {s: common.summary([r[s] for r in pss])
-                                     for s in sites},
-                "pss_mib_total": common.summary([sum(r.values())
-                                                 for r in pss]),
-            }
-            if cpu:
-                result["bring_up"][f"{model}/{edges}"].update({
-                    "idle_s": args.idle,
-                    "idle_cpu_pct_per_site": {
-                        s: common.summary([c[s] for c in cpu])
-                        for s in cpu[-1]},
-                    "idle_cpu_pct_total": common.summary(
-                        [sum(c.values()) for c in cpu])})
+            result["bring_up"][f"{model}/{edges}"] = summarize(
+                model, edges, runs, args.idle)
     cli("testbed", "down")
     path = common.write(args.name, result)
     for key, v in result["bring_up"].items():
@@ -179,7 +227,9 @@ def main(argv=None) -> int:
         pss = ", ".join(f"{s} {x['median']:.0f}"
                         for s, x in v["pss_mib_per_site"].items())
         print(f"{key}: up in {v['seconds']['median']:.1f} s "
-              f"[{v['seconds']['min']:.1f}..{v['seconds']['max']:.1f}]; "
+              f"[{v['seconds']['min']:.1f}..{v['seconds']['max']:.1f}], "
+              f"{v['cpu_busy_s']['median']:.0f} CPU s "
+              f"({v['cpu_busy_pct']['median']:.0f} % of the cores); "
               f"RSS MiB per site: {rss}; total "
               f"{v['rss_mib_total']['median']:.0f}; PSS MiB per site: "
               f"{pss}; total {v['pss_mib_total']['median']:.0f}")
