@@ -16,7 +16,6 @@ import configparser
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -408,18 +407,7 @@ def _tempest_run(ws: Path, include: Path, evidence: Path, subunit: Path,
 
 def _stop_session(proc: subprocess.Popen) -> None:
     """SIGTERM to the session `proc` leads, SIGKILL to what is left of it
-    after STOP_GRACE_S."""
-    for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-        # The leader is gone; its workers may not be.
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return
+    after STOP_GRACE_S; `proc` is reaped."""
+    from edge_refarch.validation.testbed.procs import stop_session
+    stop_session(proc.pid, STOP_GRACE_S)
+    proc.wait(timeout=5)

@@ -46,14 +46,7 @@ class Process:
         and what they started, even once reparented)."""
         if not self.alive:
             return []
-        pids = {self.pid}
-        for pid in psutil.pids():
-            try:
-                if os.getsid(pid) == self.pid:
-                    pids.add(pid)
-            except OSError:
-                continue
-        return sorted(pids)
+        return session_pids(self.pid)
 
     def _sum(self, measure: Callable[[psutil.Process], float]) -> float:
         """`measure` summed over the session's live processes (those that
@@ -173,6 +166,25 @@ class ProcessTable:
         strays = self.strays()
         _stop(strays, timeout)
         return sorted(strays)
+
+
+def session_pids(leader: int) -> list[int]:
+    """`leader` and every live process in the session it leads (workers,
+    and what they started, even once reparented)."""
+    pids = {leader}
+    for pid in psutil.pids():
+        try:
+            if os.getsid(pid) == leader:
+                pids.add(pid)
+        except OSError:
+            continue
+    return sorted(pids)
+
+
+def stop_session(leader: int, timeout: float) -> None:
+    """SIGTERM every process of the session `leader` leads, then SIGKILL
+    what still runs after `timeout` seconds."""
+    _stop({"session": session_pids(leader)}, timeout)
 
 
 def _stop(targets: dict[str, list[int]], timeout: float) -> None:
