@@ -87,6 +87,13 @@ opts = [
     cfg.StrOpt("fault_state_dir", default="/tmp/edge-refarch-faults",
                help="Where applied faults are recorded, so a crashed run's "
                     "faults are healed at the next start."),
+    cfg.StrOpt("resource_ledger",
+               default="/tmp/edge-refarch-resources.jsonl",
+               help="File where the tests record each Heat stack they "
+                    "create (Heat lists no other project's stacks to the "
+                    "admin), so that a stopped run's stacks are deleted at "
+                    "the next start or by 'edge-refarch conformance "
+                    "cleanup'."),
     cfg.FloatOpt("latency_overshoot_ms", default=0.0, min=0, max=10,
                  help="What the toxiproxy latency toxic adds beyond what it "
                       "is asked for on its machine (Go timers wake up to "

@@ -1,7 +1,9 @@
 """kill -9 in the middle of a glance-download under a partition: the next
 run's start-up, or 'edge-refarch conformance cleanup', leaves zero toxics,
-zero disabled proxies, zero leaked images or users, and the imported image
-complete with the right checksum or absent -- never corrupt."""
+zero disabled proxies, zero leaked images, users, projects or Heat stacks
+(one in a project the admin cannot list, found by the suite's ledger), and
+the imported image complete with the right checksum or absent -- never
+corrupt."""
 
 from __future__ import annotations
 
@@ -30,9 +32,19 @@ def _leaked(bed):
         out[f"images@{site}"] = sorted(
             i.id for i in conn.image.images()
             if (i.name or "").startswith(runner.PREFIX))
-    out["users"] = sorted(u.id for u in bed.at("dc").conn.identity.users()
-                          if u.name.startswith(runner.PREFIX))
+    for kind in ("users", "projects"):
+        out[kind] = sorted(
+            x.id for x in getattr(bed.at("dc").conn.identity, kind)()
+            if x.name.startswith(runner.PREFIX))
     return out
+
+
+def _stack_left(bed, url: str) -> bool:
+    """Whether the admin at edge1 still finds the stack at `url` (Heat
+    lets an admin see any project's stack by its ID)."""
+    r = bed.at("edge1").conn.orchestration.get(url, raise_exc=False)
+    return r.status_code != 404 and r.json()["stack"]["stack_status"] != \
+        "DELETE_COMPLETE"
 
 
 @pytest.mark.parametrize("mode, healer", [
@@ -41,7 +53,11 @@ def _leaked(bed):
 ])
 def test_kill_9_mid_download_under_partition(manager, mode, healer):
     bed = manager.ensure("distributed")
-    holder = subprocess.Popen([sys.executable, str(HOLDER), mode],
+    conf = tempest_conf.for_testbed(
+        bed.testbed, paths.state_dir().parent / "crash" / "t.conf")
+    ledger_file = runner.Cloud(conf).resource_ledger
+    holder = subprocess.Popen([sys.executable, str(HOLDER), mode,
+                               ledger_file],
                               stdout=subprocess.PIPE, text=True,
                               stdin=subprocess.DEVNULL)
     try:
@@ -59,19 +75,21 @@ def test_kill_9_mid_download_under_partition(manager, mode, healer):
           f"{ {k: len(v) for k, v in before[1].items()} }")
     assert before[0] != ([], []), "the fault should outlive the kill -9"
     assert before[1]["images@dc"] and before[1]["images@edge1"]
+    assert before[1]["projects"] and _stack_left(bed, info["stack"])
 
     if healer == "cleanup command":
         result = run_cli("conformance", "cleanup")
         assert result.returncode == 0, result.stderr
     else:
-        conf = tempest_conf.for_testbed(
-            bed.testbed, paths.state_dir().parent / "crash" / "t.conf")
         runner.Cloud(conf).cleanup()   # what every run starts with
 
     assert bed.link_faults("dc-edge1") == ([], [])
     expected = {f"images@{s}": [] for s in bed.topology.sites}
-    assert _leaked(bed) == {**expected, "users": []}
-    print(f"after {healer}: 0 disabled proxies, 0 toxics, nothing leaked")
+    assert _leaked(bed) == {**expected, "users": [], "projects": []}
+    assert not _stack_left(bed, info["stack"])
+    assert not Path(ledger_file).exists()
+    print(f"after {healer}: 0 disabled proxies, 0 toxics, nothing leaked "
+          "(the stack too)")
     try:
         img = bed.at("edge1").conn.image.get_image(info["edge_image"])
     except openstack.exceptions.NotFoundException:

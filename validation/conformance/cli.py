@@ -49,8 +49,9 @@ def add_parser(areas, parser_class) -> None:
                      help="the same as --fail-on fail")
     cl = cmds.add_parser("cleanup", help="remove what a crashed run left: "
                                          "faults whose owner died, the "
-                                         "suite's images, users, servers "
-                                         "and flavors")
+                                         "suite's Heat stacks, images, "
+                                         "users, projects, servers and "
+                                         "flavors")
     cl.add_argument("--tempest-conf", metavar="FILE",
                     help="the cloud (default: the testbed)")
     conf = cmds.add_parser("config", help="write tempest.conf for a cloud "
@@ -110,9 +111,9 @@ def run(args, model, say) -> int:
                 "cleanup" / "tempest.conf")
         removed = runner.Cloud(conf).cleanup()
         print(f"removed {removed['faults']} fault changes, "
-              f"{removed['images']} images, {removed['users']} users, "
-              f"{removed['projects']} projects, {removed['servers']} "
-              f"servers, {removed['flavors']} flavors")
+              f"{removed['stacks']} stacks, {removed['images']} images, "
+              f"{removed['users']} users, {removed['projects']} projects, "
+              f"{removed['servers']} servers, {removed['flavors']} flavors")
         return 0
 
 

@@ -19,10 +19,11 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 from edge_refarch.architecture.requirements import Catalog
-from edge_refarch.validation.conformance import audit, selection
+from edge_refarch.validation.conformance import audit, ledger, selection
 from edge_refarch.validation.conformance import report as report_mod
 from edge_refarch.validation.errors import (
     BadInput,
@@ -39,6 +40,12 @@ TEMPEST_TIMEOUT_S = 3600
 # Seconds a stopped run gets to end its tests (their clean-ups) after
 # SIGTERM.
 STOP_GRACE_S = 20
+# The longest the clean-up waits for Heat to delete a run's stacks (s):
+# Heat deletes a stack's servers first, each as Nova deletes it.
+STACK_DELETE_TIMEOUT_S = 300
+# Where the suite records the stacks it creates (ledger.py), when
+# tempest.conf does not say ([edge_refarch] resource_ledger).
+LEDGER = "/tmp/edge-refarch-resources.jsonl"
 
 
 def _bin(name: str) -> str:
@@ -72,6 +79,7 @@ class Cloud:
                 if s != self.root)]
             self.fault_state_dir = er.get("fault_state_dir",
                                           "/tmp/edge-refarch-faults")
+            self.resource_ledger = er.get("resource_ledger", LEDGER)
             domain = self.auth.get("admin_domain_name", "Default")
             self.admin = (self.auth["admin_username"],
                           self.auth.get("admin_password", ""),
@@ -156,6 +164,19 @@ class Cloud:
         return sess, ep, sess.get(path, endpoint_filter=ep).json()[
             collection]
 
+    def _stacks(self, site: str):
+        """(session, endpoint filter, stacks) of the admin's project in
+        `site`'s orchestration service (None where the site's catalog has
+        none): Heat lists no other project's (ledger.py)."""
+        from keystoneauth1 import exceptions as ks_exc
+        sess, ep = self.session(site), self._endpoint(site, "orchestration")
+        try:
+            sess.get_endpoint(**ep)
+        except ks_exc.EndpointNotFound:
+            return sess, ep, None
+        return sess, ep, sess.get("/stacks", endpoint_filter=ep).json()[
+            "stacks"]
+
     def _identity_list(self, collection: str, site: str | None = None):
         """(session, endpoint filter, items) of an identity collection at
         the root site (or `site`)."""
@@ -193,22 +214,31 @@ class Cloud:
                 for collection in ("servers", "flavors"):
                     out[f"{collection}@{site}"] = len(
                         self._compute(site, collection)[2])
+            for site in self.regions:
+                stacks = self._stacks(site)[2]
+                if stacks is not None:
+                    out[f"stacks@{site}"] = len(stacks)
         except ks_exc.ClientException as exc:
             raise UserError(f"cannot count the cloud's resources: "
                             f"{readable_cause(str(exc), 300)}") from None
         return out
 
     def cleanup(self) -> dict[str, int]:
-        """Remove what a crashed run left: faults whose owner died, and the
-        suite's own images (every site), users (root site), servers and
+        """Remove what a crashed run left: faults whose owner died; the
+        suite's Heat stacks (those the ledger records, and the admin
+        project's named with the PREFIX), waited for until gone, as their
+        owners may go next; and the suite's own images (every site), users
+        and projects (every site with a Keystone of its own), servers and
         flavors (compute sites), which all carry the PREFIX in their name.
-        Returns what was removed."""
+        Returns what was removed, by kind. Raises UserError when the cloud
+        refuses, or a stack is not gone within STACK_DELETE_TIMEOUT_S."""
         from keystoneauth1 import exceptions as ks_exc
-        removed = {"faults": 0, "images": 0, "users": 0, "projects": 0,
-                   "servers": 0, "flavors": 0}
+        removed = {"faults": 0, "stacks": 0, "images": 0, "users": 0,
+                   "projects": 0, "servers": 0, "flavors": 0}
         if self.toxiproxy_url:
             removed["faults"] = self._injector().heal_leftovers()
         try:
+            removed["stacks"] = self._remove_stacks()
             for site in self.regions:
                 sess, ep, images = self._images(site)
                 for img in images or []:
@@ -237,6 +267,52 @@ class Cloud:
                             f"{readable_cause(str(exc), 300)}") from None
         return removed
 
+    def _remove_stacks(self) -> int:
+        """Delete the stacks the ledger records and the admin project's
+        named with the PREFIX, at every site; wait until each is gone, then
+        empty the ledger. Returns how many were deleted."""
+        targets, served = {}, {}
+        for site in self.regions:
+            sess, ep, stacks = self._stacks(site)
+            if stacks is None:
+                continue
+            served[site] = urllib.parse.urlsplit(
+                sess.get_endpoint(**ep)).netloc
+            for st in stacks:
+                if (st.get("stack_name") or "").startswith(PREFIX):
+                    targets[_self_link(st)] = site
+        # An entry for an API this cloud does not serve at that site (the
+        # ledger of another testbed, say) names no stack of this cloud.
+        targets.update({e["url"]: e["site"] for e in ledger.recorded(
+            self.resource_ledger, "stack")
+            if urllib.parse.urlsplit(e["url"]).netloc
+            == served.get(e["site"])})
+        sessions = {site: self.session(site) for site in set(
+            targets.values())}
+        deleting = [url for url, site in targets.items()
+                    if sessions[site].delete(url, raise_exc=False)
+                    .status_code in (202, 204)]
+        deadline = time.monotonic() + STACK_DELETE_TIMEOUT_S
+        pending = list(deleting)
+        while pending:
+            state = {url: _stack_state(sessions[targets[url]], url)
+                     for url in pending}
+            failed = [u for u in pending if state[u][0] == "DELETE_FAILED"]
+            pending = [u for u in pending if state[u][0] != "GONE"]
+            stuck = failed or (pending if time.monotonic() > deadline
+                               else [])
+            if stuck:
+                status, reason = state[stuck[0]]
+                raise UserError(
+                    f"cannot clean up the cloud: stack {stuck[0]} "
+                    f"{status} ({readable_cause(reason, 200)})" if failed
+                    else f"cannot clean up the cloud: stack {stuck[0]} not "
+                    f"deleted within {STACK_DELETE_TIMEOUT_S} s ({status})")
+            if pending:
+                time.sleep(1)
+        ledger.forget(self.resource_ledger)
+        return len(deleting)
+
     def faults_left(self) -> list[str]:
         if not self.toxiproxy_url:
             return []
@@ -245,6 +321,27 @@ class Cloud:
             left += [f"{link}: disabled {p}" for p in st["disabled"]]
             left += [f"{link}: toxic {t}" for t in st["toxics"]]
         return left
+
+
+def _stack_state(sess, url: str) -> tuple[str, str]:
+    """(status, reason) of the stack at `url`: 'GONE' once Heat no longer
+    shows it (404, or DELETE_COMPLETE), else its stack_status (or the
+    HTTP status of a refusal) and stack_status_reason."""
+    r = sess.get(url, raise_exc=False)
+    if r.status_code == 404:
+        return "GONE", ""
+    if not r.ok:
+        return f"HTTP {r.status_code}", r.text[:200]
+    stack = r.json().get("stack", {})
+    status = stack.get("stack_status", "?")
+    return ("GONE" if status == "DELETE_COMPLETE" else status,
+            stack.get("stack_status_reason") or "")
+
+
+def _self_link(stack: dict) -> str:
+    """A stack's own URL (Heat's "self" link: its project's path)."""
+    return next(link["href"] for link in stack["links"]
+                if link.get("rel") == "self")
 
 
 def _dict(text: str) -> dict[str, str]:

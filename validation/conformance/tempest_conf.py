@@ -61,6 +61,9 @@ def _conf(model: str, root: str, edge: str, other_edge: str | None,
         "site_links": ",".join(f"{s}:{v['link']}" for s, v in sites.items()
                                if v.get("link")),
         "fault_state_dir": fault_state_dir,
+        # The suite's ledger of stacks (ledger.py), beside the faults'.
+        "resource_ledger": str(Path(fault_state_dir).with_name(
+            "edge-refarch-resources.jsonl")),
         "latency_budget_rtt_ms": f"{budget_rtt_ms:g}",
         "latency_overshoot_ms": f"{latency_overshoot_ms:g}",
         "compute_sites": ",".join(compute_sites or []),

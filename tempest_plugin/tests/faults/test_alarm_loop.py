@@ -3,7 +3,6 @@ autoscaling group at an edge site, connected and cut off from the DC."""
 
 import datetime
 import time
-import uuid
 
 from keystoneauth1 import discover as ks_discover
 from keystoneauth1 import exceptions as ks_exc
@@ -17,7 +16,6 @@ from edge_refarch.tempest_plugin.services.metric import MetricClient
 from edge_refarch.tempest_plugin.tests.faults.test_autoscale import (
     PARAMETERS,
     AutoscaleBase,
-    delete_stack,
     scaling_group,
     scaling_policy,
 )
@@ -261,13 +259,10 @@ class AlarmLoopTest(AutoscaleBase):
         self.assert_trusts_writable()
         _, image = self.image_at(self.edge)
         flavor = self.create_flavor(self.site(self.edge))
-        heat = self.orchestration(self.edge)
-        name = f"edge-refarch-{uuid.uuid4().hex[:10]}"
-        stack = heat.create_stack(name, TEMPLATE, {
+        name, stack = self.create_stack(self.edge, TEMPLATE, {
             "image": image["id"], "flavor": flavor,
             "zone": self.zone_of(self.edge)})
         sid = stack["id"]
-        self.addCleanup(delete_stack, self, name, sid)
         self.wait_stack(self.edge, name, sid, ("CREATE_COMPLETE",))
         publisher = Publisher(self, sid)
         out = self.load_until(publisher, name, sid, BUSY, 2)

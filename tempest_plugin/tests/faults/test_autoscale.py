@@ -13,6 +13,7 @@ from edge_refarch.tempest_plugin.services.orchestration import (
     OrchestrationClient,
 )
 from edge_refarch.tempest_plugin.tests import base
+from edge_refarch.validation.conformance import ledger
 
 CONF = config.CONF
 
@@ -74,6 +75,22 @@ class AutoscaleBase(base.EdgeRefarchTest):
             clients.auth, "orchestration", clients.region,
             http_timeout=max(self.fail_fast, 30))
 
+    def create_stack(self, site: str, template: dict,
+                     parameters: dict) -> tuple[str, dict]:
+        """A stack of `template` at `site` (its name and the create
+        response's stack), recorded in the suite's ledger at once (Heat
+        lists no other project's stacks to the admin who cleans up after a
+        stopped run; validation/conformance/ledger.py) and deleted when
+        the test ends."""
+        name = f"edge-refarch-{uuid.uuid4().hex[:10]}"
+        stack = self.orchestration(site).create_stack(name, template,
+                                                      parameters)
+        ledger.record(CONF.edge_refarch.resource_ledger, "stack", site,
+                      next(link["href"] for link in stack["links"]
+                           if link.get("rel") == "self"))
+        self.addCleanup(delete_stack, self, name, stack["id"])
+        return name, stack
+
     def members(self, site: str, name: str, stack_id: str) -> list[dict]:
         """The group's servers (type OS::Nova::Server, nested stack)."""
         return [r for r in self.orchestration(site).list_resources(
@@ -130,12 +147,9 @@ class AutoscaleBase(base.EdgeRefarchTest):
         connected, cut the edge's link, signal as the model declares,
         heal, and scale in; returns the stack as it ended."""
         flavor = self.create_flavor(self.site(self.edge))
-        heat = self.orchestration(self.edge)
-        name = f"edge-refarch-{uuid.uuid4().hex[:10]}"
-        stack = heat.create_stack(name, TEMPLATE, {
+        name, stack = self.create_stack(self.edge, TEMPLATE, {
             "image": image["id"], "flavor": flavor, "zone":
                 self.zone_of(self.edge)})
-        self.addCleanup(delete_stack, self, name, stack["id"])
         self.wait_stack(self.edge, name, stack["id"], ("CREATE_COMPLETE",))
         connected = self.scale(self.edge, name, stack["id"], "scale_out", 2)
         expectation = self.expect("autoscale_at_edge")
