@@ -10,6 +10,7 @@ waits for in ``plan()``.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -41,10 +42,14 @@ SETUP_CALL_TIMEOUT_S = 10.0
 SERVICE_USERS = ("nova", "placement", "neutron", "heat", "gnocchi", "aodh")
 # Steps that run at once (most of them wait on a probe).
 MAX_PARALLEL_STEPS = 32
-# Worker processes (Nova's, Heat's engines, telemetry's) that one start-up
-# bound covers when they start at once: the distributed testbed with 2
-# edges starts 18.
-WORKERS_PER_BOUND = 20
+# CPU seconds one worker process (Nova's, Heat's engines, telemetry's)
+# may take to start and register when all start at once: imports, set-up,
+# and its share of the other sites' load. The workers' bound is their
+# total over the machine's cores (start_timeout_s at the least). Measured:
+# with 10 edges (44 workers, no telemetry) on 2 cores, one run had every
+# worker up within 264 s (12 CPU s each) and another did not (edge5's
+# Heat engine).
+WORKER_START_CPU_S = 20.0
 
 
 class BringUp:
@@ -274,11 +279,12 @@ class BringUp:
              for s in (*compute.services, *compute.engines)})
         # Nova and Heat register their workers only once those run: the
         # remaining set-up gets a start-up bound of its own, longer when
-        # more workers import at once than the model's testbed starts
-        # (their imports share the cores: 10 edges start ~45 workers, and
-        # edge8's Nova was not up within 120 s on 2 cores).
-        self.finish_by = time.monotonic() + self.settings.start_timeout_s \
-            * max(1.0, len(self.workers) / WORKERS_PER_BOUND)
+        # the workers' start-up work (their imports share the cores)
+        # takes longer than start_timeout_s on this machine's cores.
+        self.finish_by = time.monotonic() + max(
+            self.settings.start_timeout_s,
+            len(self.workers) * WORKER_START_CPU_S
+            / len(os.sched_getaffinity(0)))
 
     def admin_at(self, site: str, **apis: str):
         """An admin Connection at `site`'s Keystone (`apis`: the
