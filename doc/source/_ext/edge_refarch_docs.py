@@ -472,6 +472,7 @@ class Bench(_RstDirective):
                }[name]
         if data is None:
             return self.emit([f"No results yet: run ``{cmd}``."])
+        cmd += _bench_options(data)
         srcdir = Path(env.srcdir)
         figs = []
         table: list[str] = []
@@ -500,6 +501,7 @@ class Bench(_RstDirective):
                    "bring-up per model (median of runs)")
             ax.legend(fontsize=8)
             figs.append(_savefig(fig, srcdir, f"{name}"))
+            table = _bring_up_notes(data)
         elif name == "fault_fidelity":
             fig, ax = plt.subplots(figsize=(6, 3.2))
             labels = [f"{k} ms" for k in data["latency"]] + \
@@ -535,6 +537,32 @@ class Bench(_RstDirective):
                   f"{m['cpus']} cores, {m['mem_gib']} GiB, Python "
                   f"{m['python']}. Reproduce: ``{cmd}``.", ""]
         return self.emit(lines)
+
+
+def _bench_options(data: dict) -> str:
+    """The testbed_bringup options a results file records beyond its
+    reproduce command's: --without (services left out), --smoke."""
+    runs = data.get("bring_up", {}).values()
+    return (f" --without {' '.join(data['without'])}"
+            if data.get("without") else "") + \
+        (" --smoke" if any("smoke_s" in r for r in runs) else "")
+
+
+def _bring_up_notes(data: dict) -> list[str]:
+    """Lines under a bring-up plot: the services left out of every site,
+    and how long `testbed smoke` took after each bring-up (medians)."""
+    lines = []
+    if data.get("without"):
+        lines.append("Left out of every site: "
+                     + ", ".join(data["without"]) + ".")
+    smoked = [(r["model"], r["edges"], r["smoke_s"]["median"])
+              for r in data["bring_up"].values() if "smoke_s" in r]
+    if smoked:
+        lines.append("``testbed smoke`` passed after every bring-up, in "
+                     + ", ".join(f"{s:.1f} s ({model}, {n} edge"
+                                 f"{'' if n == 1 else 's'})"
+                                 for model, n, s in smoked) + ".")
+    return [" ".join(lines), ""] if lines else []
 
 
 def _arch_sweep(data: dict, srcdir: Path, plt) -> tuple[list, list]:
