@@ -55,8 +55,7 @@ stack = owner.orchestration.post("/stacks", json={
         "heat_template_version": "2018-08-31",
         "resources": {"word": {"type": "OS::Heat::RandomString"}}}}).json()[
     "stack"]
-stack_url = next(link["href"] for link in stack["links"]
-                 if link.get("rel") == "self")
+stack_url = ledger.stack_url(stack)
 ledger.record(sys.argv[2], "stack", "edge1", stack_url)
 injector = FaultInjector(testbed.toxiproxy, Links.from_topology(topo),
                          paths.state_dir().parent)

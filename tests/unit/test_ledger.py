@@ -35,3 +35,10 @@ def test_no_ledger_is_an_empty_one_and_forget_empties_it(tmp_path):
     ledger.record(path, "stack", "edge1", "http://e1/s/1")
     ledger.forget(path)
     assert ledger.recorded(path, "stack") == []
+
+
+def test_stack_url_is_the_self_link():
+    stack = {"id": "1", "links": [
+        {"href": "http://h/v1/p/stacks/s/1/events", "rel": "events"},
+        {"href": "http://h/v1/p/stacks/s/1", "rel": "self"}]}
+    assert ledger.stack_url(stack) == "http://h/v1/p/stacks/s/1"

@@ -23,6 +23,13 @@ import os
 from pathlib import Path
 
 
+def stack_url(stack: dict) -> str:
+    """A Heat stack's own URL (its "self" link, under its project's path)
+    from a stack as the Heat API gives it (create, show or list)."""
+    return next(link["href"] for link in stack["links"]
+                if link.get("rel") == "self")
+
+
 def record(path: str | Path, kind: str, site: str, url: str) -> None:
     """Append one resource (`kind` at `site`, at `url`) to the ledger at
     `path` (owner only; its directory is made when missing), in one write

@@ -143,17 +143,24 @@ class Cloud:
             ep["version"] = "3"
         return ep
 
-    def _images(self, site: str):
-        """(session, endpoint filter, images) at `site` (None where the
-        site's catalog has no image service)."""
+    def _offered(self, site: str, service_type: str, path: str,
+                 key: str):
+        """(session, endpoint filter, items): the `key` list of GET `path`
+        at `site`'s public `service_type` API (None where the site's
+        catalog has no such service)."""
         from keystoneauth1 import exceptions as ks_exc
-        sess, ep = self.session(site), self._endpoint(site, "image")
+        sess, ep = self.session(site), self._endpoint(site, service_type)
         try:
             sess.get_endpoint(**ep)
         except ks_exc.EndpointNotFound:
             return sess, ep, None
-        return sess, ep, sess.get("/v2/images?limit=1000",
-                                  endpoint_filter=ep).json()["images"]
+        return sess, ep, sess.get(path, endpoint_filter=ep).json()[key]
+
+    def _images(self, site: str):
+        """(session, endpoint filter, images) at `site` (None where the
+        site's catalog has no image service)."""
+        return self._offered(site, "image", "/v2/images?limit=1000",
+                             "images")
 
     def _compute(self, site: str, collection: str):
         """(session, endpoint filter, items) of servers (every project) or
@@ -168,14 +175,7 @@ class Cloud:
         """(session, endpoint filter, stacks) of the admin's project in
         `site`'s orchestration service (None where the site's catalog has
         none): Heat lists no other project's (ledger.py)."""
-        from keystoneauth1 import exceptions as ks_exc
-        sess, ep = self.session(site), self._endpoint(site, "orchestration")
-        try:
-            sess.get_endpoint(**ep)
-        except ks_exc.EndpointNotFound:
-            return sess, ep, None
-        return sess, ep, sess.get("/stacks", endpoint_filter=ep).json()[
-            "stacks"]
+        return self._offered(site, "orchestration", "/stacks", "stacks")
 
     def _identity_list(self, collection: str, site: str | None = None):
         """(session, endpoint filter, items) of an identity collection at
@@ -271,24 +271,23 @@ class Cloud:
         """Delete the stacks the ledger records and the admin project's
         named with the PREFIX, at every site; wait until each is gone, then
         empty the ledger. Returns how many were deleted."""
-        targets, served = {}, {}
+        targets, served, sessions = {}, {}, {}
         for site in self.regions:
             sess, ep, stacks = self._stacks(site)
             if stacks is None:
                 continue
+            sessions[site] = sess
             served[site] = urllib.parse.urlsplit(
                 sess.get_endpoint(**ep)).netloc
             for st in stacks:
                 if (st.get("stack_name") or "").startswith(PREFIX):
-                    targets[_self_link(st)] = site
+                    targets[ledger.stack_url(st)] = site
         # An entry for an API this cloud does not serve at that site (the
         # ledger of another testbed, say) names no stack of this cloud.
         targets.update({e["url"]: e["site"] for e in ledger.recorded(
             self.resource_ledger, "stack")
             if urllib.parse.urlsplit(e["url"]).netloc
             == served.get(e["site"])})
-        sessions = {site: self.session(site) for site in set(
-            targets.values())}
         deleting = [url for url, site in targets.items()
                     if sessions[site].delete(url, raise_exc=False)
                     .status_code in (202, 204)]
@@ -336,12 +335,6 @@ def _stack_state(sess, url: str) -> tuple[str, str]:
     status = stack.get("stack_status", "?")
     return ("GONE" if status == "DELETE_COMPLETE" else status,
             stack.get("stack_status_reason") or "")
-
-
-def _self_link(stack: dict) -> str:
-    """A stack's own URL (Heat's "self" link: its project's path)."""
-    return next(link["href"] for link in stack["links"]
-                if link.get("rel") == "self")
 
 
 def _dict(text: str) -> dict[str, str]:

@@ -86,8 +86,7 @@ class AutoscaleBase(base.EdgeRefarchTest):
         stack = self.orchestration(site).create_stack(name, template,
                                                       parameters)
         ledger.record(CONF.edge_refarch.resource_ledger, "stack", site,
-                      next(link["href"] for link in stack["links"]
-                           if link.get("rel") == "self"))
+                      ledger.stack_url(stack))
         self.addCleanup(delete_stack, self, name, stack["id"])
         return name, stack
 
