@@ -215,12 +215,16 @@ class BringUp:
             sp.hand_over()
 
     def start_keystone(self, ks: Keystone) -> None:
+        needs = ()
         if isinstance(ks, federation.SpKeystone):
-            self.testbed._spawn(federation.Shibd(ks))
+            # Its health check (a federated login's first leg) goes
+            # through shibd: the wait stops as soon as shibd ends.
+            shibd = federation.Shibd(ks)
+            needs = ((shibd, self.testbed._spawn(shibd)),)
         if ks.site.name in self.replicas:
             self.wait_for_replica(ks)
             self.dbs[ks.site.name].grant(*EDGE_KEYSTONE_WRITE_GRANTS)
-        self.testbed._spawn(ks)
+        self.testbed._spawn(ks, needs)
 
     def wait_for_replica(self, ks: Keystone) -> None:
         """The edge's replica holds everything the DC's database holds

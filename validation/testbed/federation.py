@@ -318,6 +318,12 @@ class SpKeystone(Keystone):
 class Shibd(Server):
     """The Shibboleth daemon of one service provider."""
 
+    # Debian's shibd.service restarts it on failure (Restart=on-failure,
+    # RestartSec=30s; /lib/systemd/system/shibd.service of
+    # shibboleth-sp-utils 3.4.1): the bring-up starts it again once when it
+    # ends while its service provider starts.
+    restarts = 1
+
     def __init__(self, sp: SpKeystone):
         self.sp = sp
         self.site = sp.site

@@ -34,12 +34,29 @@ class Process:
     def __init__(self, name: str, pid: int, start: float | None,
                  argv: list[str]):
         self.name, self.pid, self.start, self.argv = name, pid, start, argv
+        self._ended: str | None = None
 
     @property
     def alive(self) -> bool:
         return (self.start is not None
                 and start_time(self.pid) == self.start
                 and running(self.pid))
+
+    def exit_status(self) -> str | None:
+        """How the process ended ("exit code 1", "killed by SIGSEGV"),
+        when it is a child of this process that has exited (reaped here);
+        None while it runs, or when another process started it."""
+        if self._ended is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if pid == 0:
+                return None
+            code = os.waitstatus_to_exitcode(status)
+            self._ended = (f"killed by {signal.Signals(-code).name}"
+                           if code < 0 else f"exit code {code}")
+        return self._ended
 
     def group(self) -> list[int]:
         """PIDs of this process and every process in its session (workers,

@@ -29,6 +29,9 @@ class Service(abc.ABC):
     ``logdir``."""
 
     dir: Path
+    # How many times the bring-up starts the process again when it ends
+    # while a server that needs it starts (its unit's Restart=on-failure).
+    restarts: int = 0
 
     @property
     @abc.abstractmethod

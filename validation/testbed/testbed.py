@@ -429,25 +429,63 @@ class Testbed:
                     "stop whatever holds it, or 'edge-refarch testbed down' "
                     "if it is an earlier testbed")
 
-    def _spawn(self, comp: Server):
+    def _spawn(self, comp: Server,
+               needs: tuple[tuple[Server, procs.Process], ...] = ()):
         """Start `comp` and wait until its health check passes: at most the
         model's start_timeout_s from now, each probe at most its
-        probe_timeout_s."""
+        probe_timeout_s. `needs`: (server, process) started before it that
+        its health check goes through (a service provider's shibd). One of
+        those that ends meanwhile is started again, at most its
+        ``restarts`` times (its systemd unit's Restart=on-failure), and
+        the progress output says how it ended. Raises UserError, with the
+        last lines of their logs in the progress output, when the deadline
+        passes or `comp` or a needed server ends for good (saying which
+        and how)."""
         tb = self.model.testbed
         proc = self._spawn_worker(comp)
+        watched = [(comp, proc), *needs]
+        left = {server.name: server.restarts for server, _ in needs}
+
+        def alive() -> bool:
+            for i, (server, p) in enumerate(watched):
+                if p.alive:
+                    continue
+                if i == 0 or left[server.name] == 0:
+                    return False
+                left[server.name] -= 1
+                self.say(f"{server.name} ended "
+                         f"({p.exit_status() or 'exited'}) while "
+                         f"{comp.name} started; starting it again")
+                self._say_tails(server)
+                watched[i] = (server, self._spawn(server))
+            return True
+
         try:
             waited = probes.wait_for(
                 comp.name, lambda: comp.health(tb.probe_timeout_s),
-                time.monotonic() + tb.start_timeout_s,
-                alive=lambda: proc.alive, hint=str(comp.logdir))
+                time.monotonic() + tb.start_timeout_s, alive=alive,
+                hint=str(comp.logdir))
         except UserError:
-            # The logs go away with the testbed (and with a CI machine's
-            # scratch space): their last lines go to the progress output.
-            for line in procs.log_tails(comp.logdir, LOG_TAIL_LINES):
-                self.say(f"{comp.name}: {line}")
+            for server, _ in watched:
+                self._say_tails(server)
+            ended = [(server, p.exit_status() or "exited")
+                     for server, p in watched if not p.alive]
+            if ended:
+                raise UserError(
+                    f"{comp.name}: " + ", ".join(
+                        f"{server.name} ended during start-up ({how})"
+                        for server, how in ended)
+                    + f"; see {ended[0][0].logdir}") from None
             raise
         self.say(f"{comp.name} healthy (+{waited:.1f}s)")
         return proc
+
+    def _say_tails(self, server: Service) -> None:
+        """The last lines of `server`'s logs, to the progress output (the
+        logs go away with the testbed, and with a CI machine's scratch
+        space)."""
+        for line in procs.log_tails(server.logdir, LOG_TAIL_LINES):
+            self.say(f"{server.name}: {line}")
 
     def _spawn_worker(self, comp: Service):
         """Start a service's process, without waiting for anything (a
