@@ -132,3 +132,25 @@ def test_cpu_time_counts_the_workers_of_a_service(tmp_path):
         assert len(proc.group()) == 2
     finally:
         table.stop_all(timeout=10)
+
+
+def test_exit_status_says_how_a_started_process_ended(tmp_path):
+    table = ProcessTable(tmp_path / "state")
+    ended = {how: table.spawn(how, ["/bin/sh", "-c", cmd], cwd=tmp_path,
+                              log=tmp_path / f"{how}.log")
+             for how, cmd in (("segv", "kill -SEGV $$"), ("exit", "exit 3"))}
+    running = table.spawn("running", [sys.executable, "-c",
+                                      "import time; time.sleep(300)"],
+                          cwd=tmp_path, log=tmp_path / "running.log")
+    try:
+        deadline = time.monotonic() + 10
+        while any(p.alive for p in ended.values()):
+            assert time.monotonic() < deadline, "the shells did not end"
+            time.sleep(0.05)
+        assert ended["segv"].exit_status() == "killed by SIGSEGV"
+        assert ended["exit"].exit_status() == "exit code 3"
+        # Once reaped, asked again: the same answer.
+        assert ended["segv"].exit_status() == "killed by SIGSEGV"
+        assert running.exit_status() is None
+    finally:
+        table.stop_all(timeout=5)
