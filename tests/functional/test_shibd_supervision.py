@@ -6,6 +6,8 @@ running."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from edge_refarch.validation.testbed import federation
@@ -66,6 +68,17 @@ def test_a_shibd_that_keeps_ending_stops_the_bring_up(manager, crashing):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("edge-refarch: error: edge"), result.stderr
     assert ".shibd ended during start-up (killed by SIGSEGV)" in last
+    # The log tails of the shibd are said once when it ends the first time
+    # and once when it ends for good (its own wait says them; its
+    # Keystone's does not again). The restarted shibd is killed before it
+    # logs, so both times its log holds the same lines.
+    site = last.split("edge-refarch: error: ", 1)[1].split(".", 1)[0]
+    said = [ln.split("] ", 1)[-1] for ln in result.stderr.splitlines()]
+    again = next(i for i, ln in enumerate(said)
+                 if ln.startswith(f"{site}.shibd ended (killed by SIGSEGV)"))
+    tails = Counter(ln for ln in said[again + 1:]
+                    if ln.startswith(f"{site}.shibd: shibd.log: "))
+    assert tails and max(tails.values()) == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert not manager.testbed.healthy(quick=True)
     assert ProcessTable(manager.testbed.state).strays() == {}

@@ -277,8 +277,11 @@ class SpKeystone(Keystone):
                   "log4j.appender.log.layout=org.apache.log4j.PatternLayout\n"
                   "log4j.appender.log.layout.ConversionPattern="
                   "%d{{%Y-%m-%d %H:%M:%S}} %p %c %x: %m%n\n")
+        # shibd's own log goes with its process's (Shibd.logdir: its tails
+        # are said when it ends); mod_shib's, in Apache, with Keystone's.
+        (self.shib / "log").mkdir(parents=True, exist_ok=True)
         (self.shib / "shibd.logger").write_text(
-            logger.format(self.logdir / "shibd.log"))
+            logger.format(self.shib / "log" / "shibd.log"))
         (self.shib / "native.logger").write_text(
             logger.format(self.logdir / "shib-native.log"))
         (self.shib / "attribute-map.xml").write_text(

@@ -445,6 +445,7 @@ class Testbed:
         proc = self._spawn_worker(comp)
         watched = [(comp, proc), *needs]
         left = {server.name: server.restarts for server, _ in needs}
+        told: set[str] = set()      # whose log tails were already said
 
         def alive() -> bool:
             for i, (server, p) in enumerate(watched):
@@ -457,7 +458,11 @@ class Testbed:
                          f"({p.exit_status() or 'exited'}) while "
                          f"{comp.name} started; starting it again")
                 self._say_tails(server)
-                watched[i] = (server, self._spawn(server))
+                try:
+                    watched[i] = (server, self._spawn(server))
+                except UserError:
+                    told.add(server.name)   # its own wait said its tails
+                    raise
             return True
 
         try:
@@ -467,7 +472,8 @@ class Testbed:
                 hint=str(comp.logdir))
         except UserError:
             for server, _ in watched:
-                self._say_tails(server)
+                if server.name not in told:
+                    self._say_tails(server)
             ended = [(server, p.exit_status() or "exited")
                      for server, p in watched if not p.alive]
             if ended:
