@@ -4,6 +4,7 @@ entries and regions; a tempest.conf discovered from any cloud's catalogs."""
 from __future__ import annotations
 
 import configparser
+import json
 
 import yaml
 
@@ -30,6 +31,35 @@ def test_tempest_conf_without_our_section(tmp_path):
     line = _one_line(run_cli("conformance", "run", "--tempest-conf",
                              str(conf)), 2)
     assert "missing edge_refarch" in line
+
+
+def test_a_run_that_does_not_complete_withdraws_the_earlier_report(
+        tmp_path):
+    """A run whose cloud does not answer ends with a one-line error and
+    leaves, in place of the earlier run's report, subunit stream and JUnit
+    file, a record that says why it did not complete."""
+    conf = tmp_path / "tempest.conf"
+    conf.write_text("[auth]\nadmin_username = admin\nadmin_password = x\n"
+                    "admin_project_name = admin\n[edge_refarch]\n"
+                    "deployment_model = centralized\n"
+                    "site_identity_uris = dc:http://127.0.0.1:9/v3\n"
+                    "site_regions = dc:RegionOne\n")
+    out = tmp_path / "report"
+    out.mkdir()
+    for suffix in (".json", ".rst", ".subunit", ".junit.xml"):
+        (out / f"centralized{suffix}").write_text("an earlier run")
+    result = run_cli("conformance", "run", "--tempest-conf", str(conf),
+                     "--report-dir", str(out))
+    assert result.returncode == 1, result.stdout + result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("edge-refarch: error:"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "127.0.0.1:9" in error
+    assert sorted(p.name for p in out.iterdir()) == [
+        "centralized.json", "centralized.rst"]
+    rec = json.loads((out / "centralized.json").read_text())
+    assert rec["incomplete"] == error.removeprefix("edge-refarch: error: ")
+    assert "requirements" not in rec
 
 
 def test_malformed_site_map(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from edge_refarch.architecture import load_model
 from edge_refarch.architecture.requirements import load_catalog
 from edge_refarch.validation.conformance import report
@@ -155,3 +157,23 @@ def test_junit_xml_carries_failures_skips_and_requirements(tmp_path):
     assert "AssertionError" in failed.result[0].text
     assert isinstance(cases["test_bytes"].result[0], Skipped)
     assert cases["test_fetch"].system_out == "requirements: EDGE-US2-FETCH"
+
+
+def test_a_run_that_did_not_complete_withdraws_the_earlier_verdicts(
+        tmp_path):
+    rep = build({f"{T}edge-us1-identity": {"status": "success",
+                                           "duration_s": 1, "cause": ""}})
+    report.write(rep, tmp_path)
+    for suffix in report.RUN_OUTPUTS:
+        (tmp_path / f"distributed{suffix}").write_text("earlier run")
+    (tmp_path / "centralized.subunit").write_text("another model's run")
+    js, rst = report.write_incomplete(
+        "distributed", "edge2.keystone: not healthy after 122 s", tmp_path)
+    rec = json.loads(js.read_text())
+    assert rec["incomplete"] == "edge2.keystone: not healthy after 122 s"
+    assert "requirements" not in rec and "summary" not in rec
+    assert rec["model"] == "distributed" and rec["when"]
+    assert "did not complete: edge2.keystone" in rst.read_text()
+    assert "pass" not in rst.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "centralized.subunit", "distributed.json", "distributed.rst"]

@@ -133,10 +133,16 @@ def _run(args, model, catalog, say) -> int:
     # Read before the run: a broken declaration costs no bring-up.
     expected = expectations.load(expect_path, catalog) \
         if expect_path else None
-    conf, workdir, testbed = _target(args, model, say)
     report_dir = _report_dir(args)
-    rep = runner.run(model, catalog, conf, workdir, report_dir, say,
-                     testbed=testbed, only=only)
+    try:
+        conf, workdir, testbed = _target(args, model, say)
+        rep = runner.run(model, catalog, conf, workdir, report_dir, say,
+                         testbed=testbed, only=only)
+    except BadInput:
+        raise                       # options that do not go together
+    except BaseException as exc:
+        _record_incomplete(args, exc, report_dir, say)
+        raise
     _print_report(rep, report_dir)
     problems = _problems(rep, testbed is not None, fail_on)
     if expected is not None:
@@ -152,6 +158,34 @@ def _run(args, model, catalog, say) -> int:
     if problems:
         raise UserError("; ".join(problems))
     return 0
+
+
+def _record_incomplete(args, exc: BaseException, report_dir: Path,
+                       say) -> None:
+    """The run of args.model ended before its report (`exc`: why): say so
+    in `report_dir` in place of an earlier run's verdicts
+    (report.write_incomplete). Without a model name (a tempest.conf that
+    could not be read) there is nothing to replace."""
+    from edge_refarch.validation.conformance import report, runner
+    name = args.model
+    if name is None and args.tempest_conf:
+        try:
+            name = runner.Cloud(Path(args.tempest_conf)).model
+        except Exception:   # noqa: BLE001 - the run's error is what counts
+            return
+    if isinstance(exc, KeyboardInterrupt):
+        why = "interrupted"
+    elif isinstance(exc, UserError):
+        why = str(exc)
+    else:
+        why = f"{type(exc).__name__}: {exc}"
+    try:
+        js, _ = report.write_incomplete(name, why.splitlines()[0] if why
+                                        else type(exc).__name__, report_dir)
+    except OSError as err:
+        say(f"could not record the incomplete run in {report_dir}: {err}")
+        return
+    say(f"run incomplete; recorded in {js}")
 
 
 def _target(args, model, say):

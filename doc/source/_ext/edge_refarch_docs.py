@@ -53,7 +53,9 @@ def _tests():
     return discover()
 
 
-def _reports(srcdir: Path) -> dict[str, dict]:
+def _runs(srcdir: Path) -> dict[str, dict]:
+    """The latest run of each model in the site, by model: its report, or
+    the record of a run that did not complete (``incomplete``: why)."""
     out = {}
     for f in sorted((srcdir / "_generated" / "conformance").glob("*.json")):
         try:
@@ -62,6 +64,35 @@ def _reports(srcdir: Path) -> dict[str, dict]:
         except (OSError, ValueError, KeyError):
             continue
     return out
+
+
+def _reports(srcdir: Path) -> dict[str, dict]:
+    """The reports of the latest runs that completed, by model."""
+    return {m: r for m, r in _runs(srcdir).items()
+            if not r.get("incomplete")}
+
+
+def _incomplete(srcdir: Path) -> dict[str, dict]:
+    """The latest runs that did not complete, by model."""
+    return {m: r for m, r in _runs(srcdir).items() if r.get("incomplete")}
+
+
+def _incomplete_text(rec: dict) -> str:
+    return (f"the latest run ({rec['when']}) did not complete: "
+            f"{_esc(rec['incomplete'], 300)}; no verdict from it")
+
+
+def _incomplete_lines(incomplete: dict[str, dict]) -> list[str]:
+    return [f"- *{n}*: {_incomplete_text(rec)}."
+            for n, rec in incomplete.items()] + [""] if incomplete else []
+
+
+def log_incomplete_runs(app) -> None:
+    """Say in the build's output which model's latest run did not
+    complete (the site says it too, in place of its verdicts)."""
+    for n, rec in _incomplete(Path(app.srcdir)).items():
+        LOG.info(f"conformance {n}: the latest run ({rec['when']}) did not "
+                 f"complete: {rec['incomplete']}")
 
 
 NO_REPORT = ("No conformance report yet: run ``tox -e conformance``, then "
@@ -74,6 +105,10 @@ class _RstDirective(Directive):
     def reports(self) -> dict[str, dict]:
         """The latest conformance reports in the site, by model."""
         return _reports(Path(self.state.document.settings.env.srcdir))
+
+    def incomplete(self) -> dict[str, dict]:
+        """The latest runs in the site that did not complete, by model."""
+        return _incomplete(Path(self.state.document.settings.env.srcdir))
 
     def emit(self, lines: list[str]) -> list[nodes.Node]:
         container = nodes.container()
@@ -189,7 +224,7 @@ class Traceability(_RstDirective):
         model = _model()
         catalog = _catalog(model)
         tests = _tests()
-        reports = self.reports()
+        reports, incomplete = self.reports(), self.incomplete()
         by_req: dict[str, list[str]] = {}
         for t, reqs in tests.items():
             for r in reqs:
@@ -213,7 +248,8 @@ class Traceability(_RstDirective):
                           f"{_esc(r.statement)}", ""]
                 for m, app in r.models.items():
                     verdict = "not applicable: " + _esc(app.reason) \
-                        if not app.applies else _verdict(reports, m, r.id)
+                        if not app.applies else \
+                        _verdict(reports, m, r.id, incomplete)
                     lines.append(f"- *{m}*: {verdict}")
                 lines.append("- tests:")
                 lines.append("")
@@ -223,7 +259,9 @@ class Traceability(_RstDirective):
         return self.emit(lines)
 
 
-def _verdict(reports, model, req_id) -> str:
+def _verdict(reports, model, req_id, incomplete) -> str:
+    if model in incomplete:
+        return _incomplete_text(incomplete[model])
     rep = reports.get(model)
     if rep is None:
         return "no report yet (run ``tox -e conformance``)"
@@ -241,11 +279,11 @@ class Matrix(_RstDirective):
         env = self.state.document.settings.env
         model = _model()
         catalog = _catalog(model)
-        reports = self.reports()
+        reports, incomplete = self.reports(), self.incomplete()
         names = list(model.deployment_models)
         lines = []
         if not reports:
-            return self.emit([NO_REPORT])
+            return self.emit([NO_REPORT, "", *_incomplete_lines(incomplete)])
         plot = _plot(Path(env.srcdir), reports, names)
         lines += [f".. figure:: {plot}", "   :alt: verdicts per model",
                   "   :class: diagram", "",
@@ -271,6 +309,7 @@ class Matrix(_RstDirective):
                 lines.append(f"- *{n}*: run {rep['when']}, "
                              f"{rep['duration_s']} s; clean-up check "
                              f"{'passed' if h['clean'] else 'FAILED'}.")
+        lines += ["", *_incomplete_lines(incomplete)]
         return self.emit(lines)
 
 
@@ -281,10 +320,10 @@ class StorySummary(_RstDirective):
     def run(self):
         model = _model()
         catalog = _catalog(model)
-        reports = self.reports()
+        reports, incomplete = self.reports(), self.incomplete()
         names = list(model.deployment_models)
         if not reports:
-            return self.emit([NO_REPORT])
+            return self.emit([NO_REPORT, "", *_incomplete_lines(incomplete)])
         lines = [".. list-table:: Which model meets which story (latest "
                  "runs on the embedded testbed; details in "
                  ":doc:`/reference/conformance`)",
@@ -303,7 +342,7 @@ class StorySummary(_RstDirective):
                 lines.append(f"     - {_story_cell(entries)}")
         when = ", ".join(f"{n} {reports[n]['when']}" for n in names
                          if n in reports)
-        lines += ["", f"Runs: {when}."]
+        lines += ["", f"Runs: {when}.", "", *_incomplete_lines(incomplete)]
         return self.emit(lines)
 
 
@@ -364,8 +403,10 @@ class IdentityMatrix(_RstDirective):
         reports = self.reports()
         names = [n for n, dm in model.deployment_models.items()
                  if dm.identity_source in ("replicated", "federated")]
+        incomplete = {n: r for n, r in self.incomplete().items()
+                      if n in names}
         if not any(n in reports for n in names):
-            return self.emit([NO_REPORT])
+            return self.emit([NO_REPORT, "", *_incomplete_lines(incomplete)])
         lines = [".. list-table:: Identity options, requirement by "
                  "requirement (latest reports)", "   :header-rows: 1",
                  "   :widths: 20 40 40", "", "   * - Requirement"]
@@ -388,6 +429,7 @@ class IdentityMatrix(_RstDirective):
                 if ev:
                     text += f" -- evidence: {ev}"
                 lines.append(f"     - {text}")
+        lines += ["", *_incomplete_lines(incomplete)]
         return self.emit(lines)
 
 
@@ -683,6 +725,7 @@ def render_diagrams(app) -> None:
 
 def setup(app):
     app.connect("builder-inited", render_diagrams)
+    app.connect("builder-inited", log_incomplete_runs)
     directives.register_directive("edge-refarch-topology", Topology)
     directives.register_directive("edge-refarch-overview", Overview)
     directives.register_directive("edge-refarch-partition", Partition)
