@@ -87,9 +87,12 @@ def _incomplete_lines(incomplete: dict[str, dict]) -> list[str]:
             for n, rec in incomplete.items()] + [""] if incomplete else []
 
 
-def log_incomplete_runs(app) -> None:
-    """Say in the build's output which model's latest run did not
-    complete (the site says it too, in place of its verdicts)."""
+def log_incomplete_runs(app, exception) -> None:
+    """Say at the end of the build's output (where a CI log's tail shows
+    it) which model's latest run did not complete; the site says it too,
+    in place of its verdicts."""
+    if exception is not None:
+        return
     for n, rec in _incomplete(Path(app.srcdir)).items():
         LOG.info(f"conformance {n}: the latest run ({rec['when']}) did not "
                  f"complete: {rec['incomplete']}")
@@ -725,7 +728,7 @@ def render_diagrams(app) -> None:
 
 def setup(app):
     app.connect("builder-inited", render_diagrams)
-    app.connect("builder-inited", log_incomplete_runs)
+    app.connect("build-finished", log_incomplete_runs)
     directives.register_directive("edge-refarch-topology", Topology)
     directives.register_directive("edge-refarch-overview", Overview)
     directives.register_directive("edge-refarch-partition", Partition)
