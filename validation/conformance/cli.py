@@ -164,8 +164,8 @@ def _record_incomplete(args, exc: BaseException, report_dir: Path,
                        say) -> None:
     """The run of args.model ended before its report (`exc`: why): say so
     in `report_dir` in place of an earlier run's verdicts
-    (report.write_incomplete). Without a model name (a tempest.conf that
-    could not be read) there is nothing to replace."""
+    (report.write_incomplete). Without a model name (none given, or a
+    tempest.conf that could not be read) there is nothing to replace."""
     from edge_refarch.validation.conformance import report, runner
     name = args.model
     if name is None and args.tempest_conf:
@@ -173,6 +173,8 @@ def _record_incomplete(args, exc: BaseException, report_dir: Path,
             name = runner.Cloud(Path(args.tempest_conf)).model
         except Exception:   # noqa: BLE001 - the run's error is what counts
             return
+    if name is None:
+        return
     if isinstance(exc, KeyboardInterrupt):
         why = "interrupted"
     elif isinstance(exc, UserError):
