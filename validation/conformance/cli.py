@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edge_refarch.architecture import ModelError
 from edge_refarch.architecture.requirements import load_catalog
 from edge_refarch.validation import paths
 from edge_refarch.validation.errors import BadInput, UserError
@@ -138,10 +139,10 @@ def _run(args, model, catalog, say) -> int:
         conf, workdir, testbed = _target(args, model, say)
         rep = runner.run(model, catalog, conf, workdir, report_dir, say,
                          testbed=testbed, only=only)
-    except BadInput:
-        raise                       # options that do not go together
+    except (BadInput, ModelError):
+        raise       # options that do not go together, an unknown model
     except BaseException as exc:
-        _record_incomplete(args, exc, report_dir, say)
+        _record_incomplete(args, model, exc, report_dir, say)
         raise
     _print_report(rep, report_dir)
     problems = _problems(rep, testbed is not None, fail_on)
@@ -160,12 +161,14 @@ def _run(args, model, catalog, say) -> int:
     return 0
 
 
-def _record_incomplete(args, exc: BaseException, report_dir: Path,
+def _record_incomplete(args, model, exc: BaseException, report_dir: Path,
                        say) -> None:
     """The run of args.model ended before its report (`exc`: why): say so
     in `report_dir` in place of an earlier run's verdicts
-    (report.write_incomplete). Without a model name (none given, or a
-    tempest.conf that could not be read) there is nothing to replace."""
+    (report.write_incomplete). Without a deployment model of the
+    architecture (none given, or a tempest.conf that could not be read)
+    there is nothing to replace. The error itself stays the command's one
+    line of output."""
     from edge_refarch.validation.conformance import report, runner
     name = args.model
     if name is None and args.tempest_conf:
@@ -173,7 +176,7 @@ def _record_incomplete(args, exc: BaseException, report_dir: Path,
             name = runner.Cloud(Path(args.tempest_conf)).model
         except Exception:   # noqa: BLE001 - the run's error is what counts
             return
-    if name is None:
+    if name not in model.deployment_models:
         return
     if isinstance(exc, KeyboardInterrupt):
         why = "interrupted"
@@ -182,12 +185,10 @@ def _record_incomplete(args, exc: BaseException, report_dir: Path,
     else:
         why = f"{type(exc).__name__}: {exc}"
     try:
-        js, _ = report.write_incomplete(name, why.splitlines()[0] if why
-                                        else type(exc).__name__, report_dir)
+        report.write_incomplete(name, why.splitlines()[0] if why
+                                else type(exc).__name__, report_dir)
     except OSError as err:
         say(f"could not record the incomplete run in {report_dir}: {err}")
-        return
-    say(f"run incomplete; recorded in {js}")
 
 
 def _target(args, model, say):
