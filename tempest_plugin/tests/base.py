@@ -261,6 +261,18 @@ class EdgeRefarchTest(test.BaseTestCase):
     # ...BlackholeTest, cuts with 'blackhole' (Partition, validation/faults).
     partition_mode: str | None = None
 
+    # True for a class whose tests stand at nothing but the root site and
+    # [edge_refarch] edge_site (that site's link, services and identity):
+    # the runner may run them while another run, at another edge site,
+    # cuts that site's link (validation/conformance/runner.py, _plan).
+    # Every other class runs on its own.
+    site_local = False
+    # True for a site_local class that lists Nova's servers at the edge
+    # site (or probes its compute API with a listing): where the model
+    # runs no Nova API at the edge tier, that is the DC's listing of every
+    # cell, and it stands at every site (selection.site_local).
+    lists_servers = False
+
     def __init_subclass__(cls, **kwargs):
         """A class of cut tests in another partition mode inherits its
         base's tests: each becomes a test of its own, with its own

@@ -36,7 +36,7 @@ def haystack(testbed, workdir: Path, report_files) -> list[Path]:
                                  or p.name.endswith(".log"))]
     files += [p for p in workdir.rglob("*")
               if p.is_file() and p.suffix in LOG_SUFFIXES
-              and p.name not in ("tempest.conf", "workspace.yaml")]
+              and p.name != "tempest.conf"]
     files += [Path(p) for p in report_files]
     return sorted(set(files))
 

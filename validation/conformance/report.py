@@ -346,5 +346,9 @@ def _target_lines(target: dict | None) -> list[str]:
     what = "the embedded testbed" if target["kind"] == "testbed" else \
         "a cloud" + (f" ({target['clouds_file']})"
                      if target.get("clouds_file") else "")
-    return [f"Target: {what}; sites {sites}. edge-refarch "
+    lanes = target.get("lanes") or ()
+    cuts = (" Edge site under test: " + ", ".join(
+        f"{lane['edge_site']} ({lane['what']})" for lane in lanes) + ".") \
+        if lanes else ""
+    return [f"Target: {what}; sites {sites}.{cuts} edge-refarch "
             f"{target['suite_version']}.", ""]

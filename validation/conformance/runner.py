@@ -13,6 +13,7 @@ link, is reported as unclean.
 from __future__ import annotations
 
 import configparser
+import io
 import os
 import re
 import shutil
@@ -358,26 +359,41 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     tests = selection.discover()
     scoped_out = _scoped_out(model, catalog, cloud, testbed, only)
     chosen = selection.tests_for(catalog, deployment, tests, scoped_out)
-    ws = _workspace(workdir, tempest_conf)
-    include = workdir / "include-list.txt"
-    include.write_text("".join(f"^{re.escape(t)}\\b\n" for t in chosen))
-    evidence = workdir / "evidence.jsonl"
-    evidence.write_text("")
+    stages = _plan(tempest_conf, chosen, selection.partition_modes(),
+                   selection.site_local(model.deployment_model(deployment)),
+                   workdir)
+    lanes = [lane for stage in stages for lane in stage]
+    for lane in lanes:
+        lane.workspace = _workspace(workdir, lane.conf, lane.name)
+        lane.include = workdir / f"{lane.name}-include-list.txt"
+        lane.include.write_text("".join(f"^{re.escape(t)}\\b\n"
+                                        for t in lane.tests))
+        lane.evidence.write_text("")
+        lane.subunit.write_bytes(b"")
     removed = cloud.cleanup()
     if any(removed.values()):
         say(f"removed what an earlier run left behind: {removed}")
     say("counting the cloud's images, projects and users")
     before = cloud.counts()
-    say(f"running {len(chosen)} conformance tests ({deployment})")
-    subunit = workdir / "results.subunit"
+    say(f"running {len(chosen)} conformance tests ({deployment})"
+        + ("" if len(lanes) == 1 else ": " + "; then ".join(
+            " beside ".join(f"{len(lane.tests)} at {lane.edge}"
+                            for lane in stage) for stage in stages)))
     t0 = time.monotonic()
-    returncode = _tempest_run(ws, include, evidence, subunit,
-                              workdir / "tempest-run.log", cloud, say)
+    returncodes = _tempest_run(stages, cloud, say)
     duration = time.monotonic() - t0
+    subunit = workdir / "results.subunit"
+    evidence = workdir / "evidence.jsonl"
+    # Subunit v2 streams are packets: one after the other is one stream.
+    subunit.write_bytes(b"".join(lane.subunit.read_bytes()
+                                 for lane in lanes))
+    evidence.write_text("".join(lane.evidence.read_text()
+                                for lane in lanes))
     results = report_mod.parse_subunit(subunit)
     if not results:
-        raise UserError(f"tempest ran no test (exit {returncode}); "
-                        f"see {workdir / 'tempest-run.log'}")
+        raise UserError(
+            f"tempest ran no test (exit {max(returncodes)}); see "
+            + ", ".join(str(lane.log) for lane in lanes))
     report_mod.write_failures(results, workdir / "failures.log")
     rep = report_mod.build(catalog, deployment, tests, results,
                            report_mod.read_evidence(evidence),
@@ -391,6 +407,9 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
                       "link": cloud.links.get(s),
                       "cloud": cloud.clouds.get(s)}
                   for s, uri in cloud.uris.items()},
+        # Which tests stood (and cut) at which edge site.
+        "lanes": [{"edge_site": lane.edge, "tests": len(lane.tests),
+                   "what": lane.what} for lane in lanes],
         "suite_version": report_mod.suite_version()}
     paths = report_mod.write(rep, report_dir)
     # For CI systems: Tempest's own subunit stream (stestr's format) and
@@ -423,28 +442,32 @@ def _scoped_out(model, catalog: Catalog, cloud: Cloud, testbed,
     return scoped_out
 
 
-def _workspace(workdir: Path, tempest_conf: Path) -> Path:
-    """A fresh Tempest workspace under `workdir` holding a copy of
-    `tempest_conf` (owner only: it holds the admin password). Its
+def _workspace(workdir: Path, conf_text: str, name: str = "tempest"
+               ) -> Path:
+    """A fresh Tempest workspace `name` under `workdir` holding
+    `conf_text` as its tempest.conf (owner only: it holds the admin
+    password). Its
     .stestr.conf names the test path of the Tempest that created it,
     which may be another venv's, so it is made anew every run; its
     registry (workspace.yaml) is ours alone and goes with it. Raises
     UserError when tempest init fails."""
     workdir.mkdir(parents=True, exist_ok=True)
-    ws = workdir / "tempest"
+    ws = workdir / name
     shutil.rmtree(ws, ignore_errors=True)
-    (workdir / "workspace.yaml").unlink(missing_ok=True)
+    registry = workdir / f"{name}-workspace.yaml"
+    registry.unlink(missing_ok=True)
     proc = subprocess.run(
-        [_bin("tempest"), "init", "--workspace-path",
-         str(workdir / "workspace.yaml"), str(ws)],
+        [_bin("tempest"), "init", "--workspace-path", str(registry),
+         str(ws)],
         capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode:
         said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
         raise UserError(f"tempest init failed: "
                         f"{said[-1][:200] if said else proc.returncode}")
     copy = ws / "etc" / "tempest.conf"
-    copy.write_text(tempest_conf.read_text())
+    copy.touch(mode=0o600)
     copy.chmod(0o600)
+    copy.write_text(conf_text)
     return ws
 
 
@@ -465,34 +488,117 @@ def _testbed_hygiene(rep: dict, testbed, workdir: Path, paths,
     return report_mod.write(rep, report_dir)
 
 
-def _tempest_run(ws: Path, include: Path, evidence: Path, subunit: Path,
-                 log: Path, cloud: Cloud, say) -> int:
-    """`tempest run` of the tests `include` lists, in a session of its own
-    (it and the stestr workers it starts), at most TEMPEST_TIMEOUT_S.
-    Returns its exit code. When it overruns or the run is interrupted,
-    the whole session is stopped (SIGTERM, then SIGKILL after
-    STOP_GRACE_S) and what the tests left (faults on links, the suite's
-    resources) is removed before UserError (overrun) or the interrupt is
-    raised."""
-    with open(subunit, "wb") as out, open(log, "w") as err:
-        proc = subprocess.Popen(
-            [_bin("tempest"), "run", "--include-list", str(include),
-             "--concurrency", "1", "--subunit"],
-            cwd=ws, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-            env={**os.environ, "EDGE_REFARCH_EVIDENCE": str(evidence)},
-            start_new_session=True)
-        try:
-            return proc.wait(timeout=TEMPEST_TIMEOUT_S)
-        except BaseException as exc:
-            _stop_session(proc)
-            removed = cloud.cleanup()
-            if any(removed.values()):
-                say(f"removed what the stopped run left: {removed}")
-            if isinstance(exc, subprocess.TimeoutExpired):
-                raise UserError(
-                    f"tempest run did not end within {TEMPEST_TIMEOUT_S} s; "
-                    f"stopped (see {log})") from None
-            raise
+class Lane:
+    """One `tempest run` of some of the run's tests, with a tempest.conf
+    of its own (`conf`: its text) that names the edge site its tests stand
+    at and cut (`edge`); `what`: which tests, for the progress line and
+    the report."""
+
+    def __init__(self, name: str, conf: str, edge: str, tests: list[str],
+                 what: str, workdir: Path):
+        self.name, self.conf, self.edge = name, conf, edge
+        self.tests, self.what = tests, what
+        self.subunit = workdir / f"{name}.subunit"
+        self.evidence = workdir / f"{name}-evidence.jsonl"
+        self.log = workdir / f"{name}-run.log"
+        self.workspace: Path | None = None
+        self.include: Path | None = None
+
+
+def _plan(tempest_conf: Path, chosen: list[str], modes: dict[str, str],
+          site_local: set[str], workdir: Path) -> list[list[Lane]]:
+    """The run's stages, one after the other, each a list of lanes that
+    run at once. When tempest.conf names a second edge site with a link of
+    its own ([edge_refarch] other_edge_site) and does not set
+    concurrent_edge_cuts to false: first the `site_local` tests (those
+    that stand at nothing but the root site and their own edge site) in
+    two lanes, the black-hole cuts at the second edge site (a tempest.conf
+    with edge_site and other_edge_site swapped) beside the others at
+    edge_site; then every other test at edge_site, one at a time. Else one
+    stage of one lane. A lane thus never cuts a site that a test of the
+    other lane stands at, and the two partition modes do not double the
+    run."""
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read(tempest_conf)
+    er = cp["edge_refarch"]
+    edge = er.get("edge_site", "edge1")
+    other = er.get("other_edge_site", "")
+    beside = [t for t in chosen if t in site_local
+              and modes.get(t) != "blackhole"]
+    cuts = [t for t in chosen if t in site_local
+            and modes.get(t) == "blackhole"]
+    alone = [t for t in chosen if t not in beside and t not in cuts]
+    if not (er.getboolean("concurrent_edge_cuts", fallback=True)
+            and beside and cuts and other and other != edge
+            and other in _dict(er.get("site_links", ""))):
+        return [[Lane("tempest", _text(cp), edge, chosen, "every test",
+                      workdir)]]
+    first = Lane(f"tempest-{edge}", _text(cp), edge, beside,
+                 "the tests that stand at the DC and one edge site only, "
+                 "but the black-hole cuts", workdir)
+    er["edge_site"], er["other_edge_site"] = other, edge
+    second = Lane(f"tempest-{other}", _text(cp), other, cuts,
+                  "the black-hole cuts that stand at the DC and one edge "
+                  "site only, at once with the first", workdir)
+    er["edge_site"], er["other_edge_site"] = edge, other
+    stages = [[first, second]]
+    if alone:
+        stages.append([Lane("tempest", _text(cp), edge, alone,
+                            "every other test, one at a time", workdir)])
+    return stages
+
+
+def _text(cp: configparser.ConfigParser) -> str:
+    out = io.StringIO()
+    cp.write(out)
+    return out.getvalue()
+
+
+def _tempest_run(stages: list[list[Lane]], cloud: Cloud, say
+                 ) -> list[int]:
+    """`tempest run` of each stage's lanes at once, each in a session of
+    its own (it and the stestr worker it starts), the stages one after the
+    other, all within TEMPEST_TIMEOUT_S. Returns their exit codes. When
+    they overrun or the run is interrupted, every session is stopped
+    (SIGTERM, then SIGKILL after STOP_GRACE_S) and what the tests left
+    (faults on links, the suite's resources) is removed before UserError
+    (overrun) or the interrupt is raised."""
+    procs: list[subprocess.Popen] = []
+    codes: list[int] = []
+    deadline = time.monotonic() + TEMPEST_TIMEOUT_S
+    try:
+        for stage in stages:
+            procs = []
+            for lane in stage:
+                with open(lane.subunit, "wb") as out, \
+                        open(lane.log, "w") as err:
+                    procs.append(subprocess.Popen(
+                        [_bin("tempest"), "run", "--include-list",
+                         str(lane.include), "--concurrency", "1",
+                         "--subunit"],
+                        cwd=lane.workspace, stdout=out, stderr=err,
+                        stdin=subprocess.DEVNULL,
+                        env={**os.environ,
+                             "EDGE_REFARCH_EVIDENCE": str(lane.evidence)},
+                        start_new_session=True))
+            codes += [proc.wait(timeout=max(0.0,
+                                            deadline - time.monotonic()))
+                      for proc in procs]
+        return codes
+    except BaseException as exc:
+        for proc in procs:
+            if proc.returncode is None:
+                _stop_session(proc)
+        removed = cloud.cleanup()
+        if any(removed.values()):
+            say(f"removed what the stopped run left: {removed}")
+        if isinstance(exc, subprocess.TimeoutExpired):
+            logs = ", ".join(str(lane.log) for stage in stages
+                             for lane in stage)
+            raise UserError(
+                f"tempest run did not end within {TEMPEST_TIMEOUT_S} s; "
+                f"stopped (see {logs})") from None
+        raise
 
 
 def _stop_session(proc: subprocess.Popen) -> None:

@@ -40,6 +40,19 @@ def partition_modes() -> dict[str, str]:
             if getattr(cls, "partition_mode", None)}
 
 
+def site_local(deployment) -> set[str]:
+    """The tests that stand at nothing but the root site and their own
+    edge site in `deployment` (architecture.model.DeploymentModel), which
+    may run while another edge site is cut: their class's site_local, and
+    where the class lists Nova's servers (lists_servers), only where the
+    model runs a Nova API at the edge tier (else the listing is the DC's,
+    of every cell)."""
+    edge_nova = "nova" in deployment.services_at("edge")
+    return {tid for tid, cls, _ in _test_methods()
+            if getattr(cls, "site_local", False)
+            and (edge_nova or not getattr(cls, "lists_servers", False))}
+
+
 def outside(catalog: Catalog, deployed: set[str], where: str
             ) -> dict[str, str]:
     """Requirements whose tests exercise a service `where` does not deploy

@@ -10,6 +10,8 @@ from edge_refarch.tempest_plugin.tests import base
 
 class ImagesOnDemandTest(base.EdgeRefarchTest):
 
+    site_local = True   # the DC and edge_site only
+
     @decorators.idempotent_id("b7b0d4f4-40a7-4c67-9b1b-2c1c0c9f3a03")
     @requirement("EDGE-US2-ON-DEMAND")
     def test_image_not_at_edge_until_requested(self):

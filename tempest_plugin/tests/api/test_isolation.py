@@ -19,6 +19,8 @@ REQUESTS_PER_SITE = 240
 
 class IdentityIsolationTest(base.EdgeRefarchTest):
 
+    site_local = True   # the DC and edge_site only
+
     def _members(self):
         dc = self.site(self.root)
         token = dc.identity.show_token(dc.issue_token())["token"]

@@ -152,6 +152,8 @@ class Publisher:
 
 class AlarmLoopTest(AutoscaleBase):
 
+    lists_servers = True    # Publisher.servers
+
     def load_until(self, publisher: Publisher, name: str, stack_id: str,
                    load: float, size: int) -> float:
         """Write `load` for the group's servers every second until the

@@ -66,6 +66,7 @@ class AutoscaleBase(base.EdgeRefarchTest):
     `self.heat_user` logs in (default: the admin)."""
 
     partition_mode = "refused"
+    site_local = True   # the DC and edge_site only
     heat_user: base.SiteClients | None = None
 
     def orchestration(self, site: str) -> OrchestrationClient:

@@ -15,6 +15,7 @@ CONF = config.CONF
 class FederatedPartitionTest(base.EdgeRefarchTest):
 
     partition_mode = "refused"
+    site_local = True   # the DC and edge_site only
 
     @decorators.idempotent_id("b9f4d6c8-7e2a-4da3-9c51-6a8b0f2d4e08")
     @requirement("EDGE-FED-CUT")

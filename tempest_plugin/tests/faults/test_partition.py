@@ -14,6 +14,7 @@ CONF = config.CONF
 class PartitionTest(base.EdgeRefarchTest):
 
     partition_mode = "refused"
+    site_local = True   # the DC and edge_site only
 
     @decorators.idempotent_id("e2f3a4b5-c6d7-4e8f-9a01-2b3c4d5e6a06")
     @requirement("EDGE-US5-CUT-IMAGE")
@@ -103,6 +104,37 @@ class PartitionTest(base.EdgeRefarchTest):
         self.evidence(pulled_after_heal_s=round(time.monotonic() - start,
                                                 2))
 
+    @decorators.idempotent_id("a4b5c6d7-e8f9-4a01-b2c3-4d5e6f7a8a08")
+    @requirement("EDGE-PART-NOTHING-LOST")
+    def test_created_during_cut_survives_heal(self):
+        """Fails when an image created at an edge while it was cut off is
+        missing or changed after the heal."""
+        edge = self.site(self.edge)
+        edge.issue_token()
+        self.cut(self.edge)
+        data = self.image_data()
+        made = self.create_image(self.site(self.edge), data)
+        self.injector().heal(self.link_of(self.edge))
+        after = self.site(self.edge).images.show_image(made["id"])
+        self.assertEqual(made["os_hash_value"], after["os_hash_value"])
+        self.assertEqual(data, self.download(self.site(self.edge),
+                                             made["id"]))
+        self.evidence(created_during_cut=made["id"])
+
+
+class PartitionBlackholeTest(PartitionTest):
+    """The same, with the link cut as a black hole (connections accepted,
+    nothing flows), as most real WAN outages are."""
+
+    partition_mode = "blackhole"
+
+
+class IdentityPartitionTest(base.EdgeRefarchTest):
+    """Identity at a cut-off edge; a login at the other edge site during
+    the cut, so it runs on its own."""
+
+    partition_mode = "refused"
+
     @decorators.idempotent_id("f3a4b5c6-d7e8-4f90-a1b2-3c4d5e6f7a07")
     @requirement("EDGE-PART-IDENTITY")
     def test_identity_at_cut_off_edge(self):
@@ -133,25 +165,8 @@ class PartitionTest(base.EdgeRefarchTest):
                                self.converge)
         self.evidence(recovered_after_s=round(took, 2))
 
-    @decorators.idempotent_id("a4b5c6d7-e8f9-4a01-b2c3-4d5e6f7a8a08")
-    @requirement("EDGE-PART-NOTHING-LOST")
-    def test_created_during_cut_survives_heal(self):
-        """Fails when an image created at an edge while it was cut off is
-        missing or changed after the heal."""
-        edge = self.site(self.edge)
-        edge.issue_token()
-        self.cut(self.edge)
-        data = self.image_data()
-        made = self.create_image(self.site(self.edge), data)
-        self.injector().heal(self.link_of(self.edge))
-        after = self.site(self.edge).images.show_image(made["id"])
-        self.assertEqual(made["os_hash_value"], after["os_hash_value"])
-        self.assertEqual(data, self.download(self.site(self.edge),
-                                             made["id"]))
-        self.evidence(created_during_cut=made["id"])
 
-
-class PartitionBlackholeTest(PartitionTest):
+class IdentityPartitionBlackholeTest(IdentityPartitionTest):
     """The same, with the link cut as a black hole (connections accepted,
     nothing flows), as most real WAN outages are."""
 

@@ -21,6 +21,8 @@ CONFIRM_POLLS = 3
 class IdentitySecurityTest(base.EdgeRefarchTest):
 
     partition_mode = "refused"
+    site_local = True   # the DC and edge_site only
+    lists_servers = True    # token_check's compute probe
 
     def _member(self):
         """A member created at the DC, once it can log in at the edge (with

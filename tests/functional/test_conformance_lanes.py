@@ -1,0 +1,87 @@
+"""A run whose first stage cuts two edge sites at once (runner._plan: the
+black-hole cut at edge2 beside the refused cut at edge1), interrupted while
+both cuts hold: both Tempest runs are stopped, both links healed, nothing
+the tests made is left, and the model's earlier verdicts are withdrawn."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+from edge_refarch.validation import paths
+from edge_refarch.validation.conformance import runner, tempest_conf
+
+from .conftest import CONVERGE_S
+
+MODEL = "distributed"
+# Site-local in the distributed model: its refused test stands at edge1 and
+# its black-hole test at edge2, at once.
+REQUIREMENT = "EDGE-SEC-REVOKE"
+
+
+def _tempest_runs(pid: int) -> list[psutil.Process]:
+    found = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            cmd = child.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if len(cmd) > 2 and cmd[1].endswith("/tempest") and cmd[2] == "run":
+            found.append(child)
+    return found
+
+
+def _wait(what: str, predicate, timeout: float):
+    start = time.monotonic()
+    while not (got := predicate()):
+        assert time.monotonic() - start < timeout, f"{what}: not within " \
+            f"{timeout:g} s"
+        time.sleep(0.25)
+    return got
+
+
+def test_interrupt_while_two_edges_are_cut(manager, tmp_path):
+    bed = manager.ensure(MODEL)
+    conf = tempest_conf.for_testbed(
+        bed.testbed, paths.state_dir().parent / "lanes" / "t.conf")
+    report_dir = tmp_path / "report"
+    report_dir.mkdir()
+    (report_dir / f"{MODEL}.json").write_text('{"model": "distributed"}')
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "edge_refarch.validation.cli", "conformance",
+         "run", "--tempest-conf", str(conf), "--requirement", REQUIREMENT,
+         "--report-dir", str(report_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL)
+    try:
+        runs = _wait("two tempest runs at once",
+                     lambda: len(_tempest_runs(cli.pid)) == 2
+                     and _tempest_runs(cli.pid), 120)
+        _wait("both edge links cut", lambda: all(
+            bed.link_faults(link) != ([], [])
+            for link in ("dc-edge1", "dc-edge2")), CONVERGE_S)
+        cli.send_signal(signal.SIGINT)
+        out, err = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait(timeout=10)
+    assert cli.returncode == 130, (out, err)
+    assert err.strip().splitlines()[-1] == "edge-refarch: interrupted", err
+    assert "Traceback" not in err
+    for proc in runs:
+        assert not proc.is_running() or proc.status() == \
+            psutil.STATUS_ZOMBIE, proc
+    for link in ("dc-edge1", "dc-edge2"):
+        assert bed.link_faults(link) == ([], []), link
+    left = runner.Cloud(conf).cleanup()
+    assert not any(left.values()), left
+    record = json.loads((report_dir / f"{MODEL}.json").read_text())
+    assert record["incomplete"] == "interrupted", record
+    print("\ninterrupted with dc-edge1 and dc-edge2 cut: both tempest "
+          "runs stopped, 0 faults and nothing made left")
