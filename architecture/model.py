@@ -275,6 +275,10 @@ SCHEMA: dict[str, Any] = {
                                          "maximum": 3600},
                 "keystone_threads": {"type": "integer", "minimum": 1,
                                      "maximum": 64},
+                # Keystone's [identity] password_hash_rounds (bcrypt: 4 to
+                # 31, Keystone's configuration reference).
+                "password_hash_rounds": {"type": "integer", "minimum": 4,
+                                         "maximum": 31},
                 "image_api_threads": {"type": "integer", "minimum": 1,
                                       "maximum": 256},
                 "alarm_evaluation_interval_s": {"type": "integer",
@@ -419,6 +423,9 @@ class TestbedSettings:
     # Seconds between two evaluations of every alarm by a site's Aodh
     # evaluator ([evaluator] evaluation_interval; Aodh's default: 60).
     alarm_evaluation_interval_s: int = 60
+    # bcrypt rounds of the passwords every Keystone stores ([identity]
+    # password_hash_rounds); None: Keystone's default (12).
+    password_hash_rounds: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -725,4 +732,5 @@ def _testbed(tb: dict[str, Any], names: _Names) -> TestbedSettings:
         tb.get("rabbitmq_dist_port_base", 19000), tb.get("shibd_port", 1600),
         tb.get("malloc_arena_max"), dict(tb.get("keystone_workers", {})),
         tb.get("image_api_threads", 1),
-        tb.get("alarm_evaluation_interval_s", 60))
+        tb.get("alarm_evaluation_interval_s", 60),
+        tb.get("password_hash_rounds"))

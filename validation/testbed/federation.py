@@ -215,11 +215,14 @@ class SpKeystone(Keystone):
     def __init__(self, site, root: Path, venv: Path, wsgi_venv: Path,
                  db_url: str, *, port: int, health_path: str, idp_url: str,
                  idp_id: str, cache_server: str, cache_ttl: int,
-                 shibd_port: int, threads: int = 1):
+                 shibd_port: int, threads: int = 1,
+                 password_hash_rounds: int | None = None):
         super().__init__(site, root, venv, db_url, port=port,
                          health_path=health_path, primary=False,
                          cache_server=cache_server, cache_ttl=cache_ttl,
-                         threads=threads, extra_sections={
+                         threads=threads,
+                         password_hash_rounds=password_hash_rounds,
+                         extra_sections={
                              "auth": {"methods": [
                                  "password", "token", PROTOCOL, "mapped",
                                  "application_credential"]},

@@ -29,7 +29,8 @@ class Keystone(GunicornApi):
                  cache_server: str,
                  cache_ttl: int, threads: int = 1, workers: int = 1,
                  extra_sections: ini.Sections | None = None,
-                 max_active_keys: int = 3):
+                 max_active_keys: int = 3,
+                 password_hash_rounds: int | None = None):
         super().__init__(site, root, venv, port, health_path)
         self.db_url = db_url
         self.primary = primary   # holds the source of identity truth
@@ -44,6 +45,7 @@ class Keystone(GunicornApi):
         # More sections (federation: [saml], [auth], [federation]).
         self.extra_sections = dict(extra_sections or {})
         self.max_active_keys = max_active_keys
+        self.password_hash_rounds = password_hash_rounds
         self.keys = self.dir / "fernet-keys"
         self.credential_keys = self.dir / "credential-keys"
 
@@ -65,6 +67,9 @@ class Keystone(GunicornApi):
                               "max_active_keys": self.max_active_keys},
             "fernet_receipts": {"key_repository": self.keys},
             "credential": {"key_repository": self.credential_keys},
+            # bcrypt rounds of the passwords stored from now on (None:
+            # Keystone's default, 12).
+            "identity": {"password_hash_rounds": self.password_hash_rounds},
             # The site's own memcached. Without a cache Keystone runs ~200
             # queries per authenticated request. The TTL bounds how long
             # replicated identity changes may go unseen at an edge

@@ -205,7 +205,8 @@ class Testbed:
         common = {"port": topo.service_port("keystone"),
                   "health_path": self._health("keystone"),
                   "cache_server": cache, "cache_ttl": tb.identity_cache_ttl_s,
-                  "threads": tb.keystone_threads}
+                  "threads": tb.keystone_threads,
+                  "password_hash_rounds": tb.password_hash_rounds}
         if fed and site is not root:
             return federation.SpKeystone(
                 site, self.shared / site.name, venv, wsgi_venv, database,
