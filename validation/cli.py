@@ -156,12 +156,15 @@ def _testbed(args, model, say):
             print(f"Keystone venv for mod_wsgi: "
                   f"{deps.apache_keystone_venv(say)}")
     elif args.command == "keys":
-        held, sent_to = testbed.rotate_keys(credential=args.credential,
-                                            force=args.force)
+        held, acked, behind = testbed.rotate_keys(
+            credential=args.credential, force=args.force)
         kind = "credential keys" if args.credential else "keys"
+        to = ", ".join(acked) or ("no edge yet" if behind
+                                  else "no edge (no replica)")
         print(f"rotated at the DC: {kind} {', '.join(held)} (primary "
-              f"{held[-1]}); distributed to "
-              f"{', '.join(sent_to) or 'no edge (no replica)'}")
+              f"{held[-1]}); distributed to {to}"
+              + (f"; not yet received by {', '.join(behind)} (cut off or "
+                 "behind: it catches up after the heal)" if behind else ""))
     elif args.command == "replicas":
         if args.replicas_command == "status":
             if testbed.recorded() is None:

@@ -589,7 +589,7 @@ class Testbed:
                 for name, target, _ in checks]
 
     def rotate_keys(self, credential: bool = False, force: bool = False
-                    ) -> tuple[list[str], list[str]]:
+                    ) -> tuple[list[str], list[str], list[str]]:
         """Day 2: ``keystone-manage fernet_rotate`` at the root site (with
         `credential`: ``credential_rotate`` then ``credential_migrate``,
         which re-encrypts every stored credential with the new primary
@@ -597,9 +597,15 @@ class Testbed:
         edge's link, with the replication; see keys.py). Refused, unless
         `force`, while an edge has not acknowledged the staged key the
         rotation would promote (waited for up to keys.ACK_WAIT_S seconds):
-        that edge would refuse the DC's new tokens. Returns (the root's key
-        indexes now, of the repository rotated; the sites they were
-        published to). Raises UserError when the testbed is down or the
+        that edge would refuse the DC's new tokens. After publishing it
+        waits, as long again, until every edge whose replica is connected
+        acknowledges the new staged key, so that a cut right after the
+        rotation still leaves the next one allowed (the rule tolerates
+        bounds.key_rotations_per_partition rotations during a cut of an
+        edge that was current). Returns (the root's key indexes now, of
+        the repository rotated; the sites that acknowledged the new staged
+        key; those that have not yet: cut off or behind, they catch up
+        after the heal). Raises UserError when the testbed is down or the
         rotation is refused."""
         topo, components = self._running()
         if topo is None:
@@ -609,19 +615,25 @@ class Testbed:
         repository = "credential" if credential else "fernet_tokens"
         rotated = root.credential_keys if credential else root.keys
         replicas = [n for n, db in dbs.items() if db.replica]
-        if replicas and not force:
+
+        def lagging(among: list[str]) -> list[str]:
+            """Those of `among` that have not acknowledged the root's
+            staged key, once all have or keys.ACK_WAIT_S has passed."""
             staged = keys_mod.digest(keys_mod.read_repository(rotated)["0"])
             deadline = time.monotonic() + keys_mod.ACK_WAIT_S
             while True:
                 acks = keys_mod.read_acks(dbs[topo.root.name])
-                lagging = [n for n in replicas if staged not in
-                           acks.get(n, {}).get(repository, set())]
-                if not lagging or time.monotonic() > deadline:
-                    break
+                behind = [n for n in among if staged not in
+                          acks.get(n, {}).get(repository, set())]
+                if not behind or time.monotonic() > deadline:
+                    return behind
                 time.sleep(0.5)
-            if lagging:
+
+        if replicas and not force:
+            behind = lagging(replicas)
+            if behind:
                 raise UserError(
-                    f"rotation refused: {', '.join(lagging)} has not "
+                    f"rotation refused: {', '.join(behind)} has not "
                     f"received the staged {repository} key this rotation "
                     "would promote (cut off, or behind by the rotations the "
                     "model tolerates), so the DC's new "
@@ -635,9 +647,22 @@ class Testbed:
             root.manage("credential_migrate", *owner)
         else:
             root.manage("fernet_rotate", *owner)
+        behind: list[str] = []
         if replicas:
             keys_mod.publish(dbs[topo.root.name], root)
-        return sorted(keys_mod.read_repository(rotated), key=int), replicas
+            connected = [n for n in replicas if self._replicating(dbs[n])]
+            behind = lagging(connected) + [n for n in replicas
+                                           if n not in connected]
+        return (sorted(keys_mod.read_repository(rotated), key=int),
+                [n for n in replicas if n not in behind], behind)
+
+    @staticmethod
+    def _replicating(db: MariaDB) -> bool:
+        """Whether `db`'s identity replica is connected to the DC."""
+        try:
+            return db.replication_status().get("state") == "replicating"
+        except Exception:  # noqa: BLE001 - unreachable: not connected
+            return False
 
     def key_states(self) -> dict[str, dict[str, str]]:
         """site -> repository -> keys.key_state of every edge that
