@@ -1,7 +1,8 @@
-"""A run whose first stage cuts two edge sites at once (runner._plan: the
-black-hole cut at edge2 beside the refused cut at edge1), interrupted while
-both cuts hold: both Tempest runs are stopped, both links healed, nothing
-the tests made is left, and the model's earlier verdicts are withdrawn."""
+"""A run whose first stage is two Tempest runs at once (runner._plan: the
+black-hole cut at edge2 beside the refused one at edge1), interrupted
+while the second run holds its cut: both runs are stopped, both links
+healed, nothing the tests made is left, and the model's earlier verdicts
+are withdrawn."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def _wait(what: str, predicate, timeout: float):
     return got
 
 
-def test_interrupt_while_two_edges_are_cut(manager, tmp_path):
+def test_interrupt_while_two_runs_cut_edges(manager, tmp_path):
     bed = manager.ensure(MODEL)
     conf = tempest_conf.for_testbed(
         bed.testbed, paths.state_dir().parent / "lanes" / "t.conf")
@@ -62,9 +63,11 @@ def test_interrupt_while_two_edges_are_cut(manager, tmp_path):
         runs = _wait("two tempest runs at once",
                      lambda: len(_tempest_runs(cli.pid)) == 2
                      and _tempest_runs(cli.pid), 120)
-        _wait("both edge links cut", lambda: all(
-            bed.link_faults(link) != ([], [])
-            for link in ("dc-edge1", "dc-edge2")), CONVERGE_S)
+        # The second run's black-hole cut at edge2, both runs alive (the
+        # first one's cut at edge1 comes and goes on its own schedule).
+        _wait("edge2's link cut", lambda: bed.link_faults("dc-edge2")
+              != ([], []), CONVERGE_S)
+        assert all(proc.is_running() for proc in runs)
         cli.send_signal(signal.SIGINT)
         out, err = cli.communicate(timeout=120)
     finally:
@@ -83,5 +86,5 @@ def test_interrupt_while_two_edges_are_cut(manager, tmp_path):
     assert not any(left.values()), left
     record = json.loads((report_dir / f"{MODEL}.json").read_text())
     assert record["incomplete"] == "interrupted", record
-    print("\ninterrupted with dc-edge1 and dc-edge2 cut: both tempest "
-          "runs stopped, 0 faults and nothing made left")
+    print("\ninterrupted with dc-edge2 cut: both tempest runs stopped, "
+          "0 faults and nothing made left")

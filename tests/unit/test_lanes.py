@@ -144,3 +144,19 @@ def test_a_site_local_class_names_no_other_site():
                 assert word not in source, (name, klass.__name__, word)
             if "list_servers" in source or "token_check" in source:
                 assert cls.lists_servers, (name, klass.__name__)
+
+
+def test_a_run_clears_what_earlier_runs_left(tmp_path):
+    conf = tmp_path / "tempest.conf"
+    conf.write_text("[edge_refarch]\n")
+    earlier = ["tempest-blackhole.subunit", "tempest-blackhole-evidence.jsonl",
+               "tempest-run.log", "include-list.txt", "results.subunit",
+               "workspace.yaml"]
+    for name in earlier:
+        (tmp_path / name).write_text("x")
+    (tmp_path / "tempest-edge2" / "etc").mkdir(parents=True)
+    (tmp_path / "locks").mkdir()
+    (tmp_path / "operator-notes.txt").write_text("mine")
+    runner._clear_earlier_runs(tmp_path, conf)
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["operator-notes.txt", "tempest.conf"]

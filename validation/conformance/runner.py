@@ -359,6 +359,7 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     tests = selection.discover()
     scoped_out = _scoped_out(model, catalog, cloud, testbed, only)
     chosen = selection.tests_for(catalog, deployment, tests, scoped_out)
+    _clear_earlier_runs(workdir, tempest_conf)
     stages = _plan(tempest_conf, chosen, selection.partition_modes(),
                    selection.site_local(model.deployment_model(deployment)),
                    workdir)
@@ -486,6 +487,30 @@ def _testbed_hygiene(rep: dict, testbed, workdir: Path, paths,
     say(f"secrets audit: {len(secrets)} secrets, {len(files)} files, "
         f"{len(leaks)} leaks")
     return report_mod.write(rep, report_dir)
+
+
+# What a run writes into its work directory besides its Tempest runs'
+# (tempest*): the merged stream, evidence and failures.
+RUN_FILES = ("results.subunit", "evidence.jsonl", "failures.log",
+             "include-list.txt", "workspace.yaml")
+
+
+def _clear_earlier_runs(workdir: Path, keep: Path) -> None:
+    """Remove what earlier runs left in `workdir` (their Tempest
+    workspaces, streams, evidence, logs and locks: their lanes may have
+    had other names), but `keep` (the run's tempest.conf, when it lives
+    there)."""
+    if not workdir.is_dir():
+        return
+    for path in workdir.iterdir():
+        if path.resolve() == keep.resolve() or not (
+                path.name.startswith("tempest") or path.name in RUN_FILES
+                or path.name == "locks"):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 class Lane:
