@@ -9,7 +9,7 @@ import os
 import sys
 
 from edge_refarch.architecture import ModelError, load_model
-from edge_refarch.validation.errors import BadInput, UserError
+from edge_refarch.validation.errors import BadInput, Terminated, UserError
 from edge_refarch.validation.ui import Progress
 
 
@@ -264,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"edge-refarch: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("edge-refarch: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("edge-refarch: interrupted", file=sys.stderr)
         return 130

@@ -19,6 +19,16 @@ class UserError(Exception):
         self.exit_code = exit_code
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a command that cleans up after itself (a CI job's
+    timeout, `kill`): raised where the signal lands, so the same clean-up
+    as for an interrupt (Ctrl-C) runs; the command then exits 143."""
+
+
+def raise_terminated(signum, frame):  # noqa: ARG001 - a signal handler
+    raise Terminated()
+
+
 class BadInput(UserError):
     def __init__(self, message: str):
         super().__init__(message, exit_code=2)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from edge_refarch.architecture import ModelError
 from edge_refarch.architecture.requirements import load_catalog
 from edge_refarch.validation import paths
-from edge_refarch.validation.errors import BadInput, UserError
+from edge_refarch.validation.errors import (
+    BadInput,
+    Terminated,
+    UserError,
+    raise_terminated,
+)
 
 # --fail-on: which verdicts make the run exit 1 (besides expected verdicts).
 FAIL_ON = ("never", "fail", "not-run")
@@ -91,7 +97,14 @@ def run(args, model, say) -> int:
         except ImportError:
             raise UserError("the conformance suite needs Tempest: pip "
                             "install 'edge-refarch[conformance]'") from None
-        return _run(args, model, catalog, say)
+        # A CI job's timeout or a `kill` ends the run as Ctrl-C does: its
+        # Tempest runs stopped, its faults healed, its resources removed
+        # (SIGINT may be ignored: a background job of a shell script).
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
+        try:
+            return _run(args, model, catalog, say)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     if args.command == "config":
         out = tempest_conf.for_cloud(model, args.clouds, args.site_map,
                                      args.model, args.toxiproxy_url,
@@ -178,7 +191,9 @@ def _record_incomplete(args, model, exc: BaseException, report_dir: Path,
             return
     if name not in model.deployment_models:
         return
-    if isinstance(exc, KeyboardInterrupt):
+    if isinstance(exc, Terminated):
+        why = "terminated (SIGTERM)"
+    elif isinstance(exc, KeyboardInterrupt):
         why = "interrupted"
     elif isinstance(exc, UserError):
         why = str(exc)
