@@ -163,13 +163,15 @@ opts = [
                      "refused, as a site that is down) and 'blackhole' "
                      "(connections accepted, nothing flows: most real WAN "
                      "outages). A mode left out is reported as not run."),
-    cfg.BoolOpt("concurrent_edge_cuts", default=True,
+    cfg.BoolOpt("concurrent_edge_cuts", default=False,
                 help="Run the tests that stand at nothing but the root site "
                      "and their own edge site first, as two Tempest runs at "
                      "once: the 'blackhole' cuts at other_edge_site beside "
                      "the others at edge_site, so the two modes do not "
                      "double the run (both edge sites may then be cut at "
-                     "the same time); false cuts one edge site at a time."),
+                     "the same time). Off by default: one such run on the "
+                     "testbed failed EDGE-SEC-DISABLE at the second edge "
+                     "site with a cause not yet understood."),
     cfg.StrOpt("key_rotation_command",
                help="Day 2: the deployment's own fernet key rotation "
                     "procedure, as a shell command run where the suite "

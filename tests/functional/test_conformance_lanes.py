@@ -6,6 +6,7 @@ left, and the model's earlier verdicts are withdrawn."""
 
 from __future__ import annotations
 
+import configparser
 import json
 import signal
 import subprocess
@@ -50,6 +51,12 @@ def test_interrupt_while_two_runs_cut_edges(manager, tmp_path):
     bed = manager.ensure(MODEL)
     conf = tempest_conf.for_testbed(
         bed.testbed, paths.state_dir().parent / "lanes" / "t.conf")
+    # Two runs at once are the operator's choice (off by default).
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read(conf)
+    cp["edge_refarch"]["concurrent_edge_cuts"] = "true"
+    with open(conf, "w") as fh:
+        cp.write(fh)
     report_dir = tmp_path / "report"
     report_dir.mkdir()
     (report_dir / f"{MODEL}.json").write_text('{"model": "distributed"}')

@@ -22,6 +22,7 @@ edge_site = edge1
 site_identity_uris = dc:http://127.0.1.1:5000,edge1:http://127.0.2.1:5000
 site_regions = dc:RegionDC,edge1:RegionEdge1
 site_links = edge1:dc-edge1{other_link}
+concurrent_edge_cuts = {concurrent}
 {other}
 """
 
@@ -36,9 +37,10 @@ LOCAL = {"p.LocalApiTest.test_a", "p.LocalCutTest.test_c",
 
 
 def _conf(tmp_path, other="other_edge_site = edge2",
-          other_link=",edge2:dc-edge2"):
+          other_link=",edge2:dc-edge2", concurrent="true"):
     path = tmp_path / "tempest.conf"
-    path.write_text(CONF.format(other=other, other_link=other_link))
+    path.write_text(CONF.format(other=other, other_link=other_link,
+                                concurrent=concurrent))
     return path
 
 
@@ -79,9 +81,12 @@ def test_one_lane_without_another_edge_to_cut(tmp_path):
             [[TESTS]], other
 
 
-def test_one_lane_when_the_operator_says_so(tmp_path):
-    conf = _conf(tmp_path, "other_edge_site = edge2\n"
-                 "concurrent_edge_cuts = false")
+def test_one_lane_unless_the_operator_says_so(tmp_path):
+    conf = _conf(tmp_path, concurrent="false")
+    assert [[lane.tests for lane in stage]
+            for stage in _plan(tmp_path, conf)] == [[TESTS]]
+    conf.write_text(conf.read_text().replace(
+        "concurrent_edge_cuts = false\n", ""))
     assert [[lane.tests for lane in stage]
             for stage in _plan(tmp_path, conf)] == [[TESTS]]
 

@@ -534,8 +534,8 @@ def _plan(tempest_conf: Path, chosen: list[str], modes: dict[str, str],
           site_local: set[str], workdir: Path) -> list[list[Lane]]:
     """The run's stages, one after the other, each a list of lanes that
     run at once. When tempest.conf names a second edge site with a link of
-    its own ([edge_refarch] other_edge_site) and does not set
-    concurrent_edge_cuts to false: first the `site_local` tests (those
+    its own ([edge_refarch] other_edge_site) and sets
+    concurrent_edge_cuts (off by default): first the `site_local` tests (those
     that stand at nothing but the root site and their own edge site) in
     two lanes, the black-hole cuts at the second edge site (a tempest.conf
     with edge_site and other_edge_site swapped) beside the others at
@@ -553,7 +553,7 @@ def _plan(tempest_conf: Path, chosen: list[str], modes: dict[str, str],
     cuts = [t for t in chosen if t in site_local
             and modes.get(t) == "blackhole"]
     alone = [t for t in chosen if t not in beside and t not in cuts]
-    if not (er.getboolean("concurrent_edge_cuts", fallback=True)
+    if not (er.getboolean("concurrent_edge_cuts", fallback=False)
             and beside and cuts and other and other != edge
             and other in _dict(er.get("site_links", ""))):
         return [[Lane("tempest", _text(cp), edge, chosen, "every test",
