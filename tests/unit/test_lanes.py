@@ -160,7 +160,6 @@ def test_a_run_clears_what_earlier_runs_left(tmp_path):
     for name in earlier:
         (tmp_path / name).write_text("x")
     (tmp_path / "tempest-edge2" / "etc").mkdir(parents=True)
-    (tmp_path / "locks").mkdir()
     (tmp_path / "operator-notes.txt").write_text("mine")
     runner._clear_earlier_runs(tmp_path, conf)
     assert sorted(p.name for p in tmp_path.iterdir()) == \

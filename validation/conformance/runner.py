@@ -360,7 +360,8 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     scoped_out = _scoped_out(model, catalog, cloud, testbed, only)
     chosen = selection.tests_for(catalog, deployment, tests, scoped_out)
     _clear_earlier_runs(workdir, tempest_conf)
-    stages = _plan(tempest_conf, chosen, selection.partition_modes(),
+    modes = selection.partition_modes()
+    stages = _plan(tempest_conf, chosen, modes,
                    selection.site_local(model.deployment_model(deployment)),
                    workdir)
     lanes = [lane for stage in stages for lane in stage]
@@ -399,7 +400,7 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     rep = report_mod.build(catalog, deployment, tests, results,
                            report_mod.read_evidence(evidence),
                            before, cloud.counts(), cloud.faults_left(),
-                           duration, scoped_out, selection.partition_modes())
+                           duration, scoped_out, modes)
     rep["target"] = {
         "kind": "testbed" if testbed is not None else "cloud",
         "tempest_conf": str(tempest_conf.resolve()),
@@ -497,15 +498,15 @@ RUN_FILES = ("results.subunit", "evidence.jsonl", "failures.log",
 
 def _clear_earlier_runs(workdir: Path, keep: Path) -> None:
     """Remove what earlier runs left in `workdir` (their Tempest
-    workspaces, streams, evidence, logs and locks: their lanes may have
-    had other names), but `keep` (the run's tempest.conf, when it lives
+    workspaces, streams, evidence and logs: their lanes may have had
+    other names), but `keep` (the run's tempest.conf, when it lives
     there)."""
     if not workdir.is_dir():
         return
     for path in workdir.iterdir():
         if path.resolve() == keep.resolve() or not (
-                path.name.startswith("tempest") or path.name in RUN_FILES
-                or path.name == "locks"):
+                path.name.startswith("tempest")
+                or path.name in RUN_FILES):
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

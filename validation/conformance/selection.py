@@ -5,6 +5,7 @@ applicable, never skipped in code)."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -14,9 +15,12 @@ from edge_refarch.architecture.requirements import Catalog
 TESTS_PACKAGE = "edge_refarch.tempest_plugin.tests"
 
 
-def _test_methods():
-    """(test id, class, function) of every test method of the plugin."""
+@functools.cache
+def _test_methods() -> tuple[tuple[str, type, object], ...]:
+    """(test id, class, function) of every test method of the plugin
+    (walked once per process)."""
     pkg = importlib.import_module(TESTS_PACKAGE)
+    found = []
     for info in pkgutil.walk_packages(pkg.__path__, TESTS_PACKAGE + "."):
         module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
@@ -24,7 +28,9 @@ def _test_methods():
                 continue
             for name, fn in inspect.getmembers(cls, inspect.isfunction):
                 if name.startswith("test"):
-                    yield f"{module.__name__}.{cls.__name__}.{name}", cls, fn
+                    found.append(
+                        (f"{module.__name__}.{cls.__name__}.{name}", cls, fn))
+    return tuple(found)
 
 
 def discover() -> dict[str, tuple[str, ...]]:
