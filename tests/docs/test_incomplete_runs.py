@@ -39,16 +39,17 @@ def _site(tmp_path) -> Path:
 
 def test_the_latest_run_is_the_incomplete_one(tmp_path):
     ext, site = _ext(), _site(tmp_path)
-    assert ext._reports(site) == {}
-    assert list(ext._incomplete(site)) == ["federated"]
-    verdict = ext._verdict(ext._reports(site), "federated",
-                           "EDGE-US1-IDENTITY", ext._incomplete(site))
+    reports, incomplete = ext._split_runs(site)
+    assert reports == {}
+    assert list(incomplete) == ["federated"]
+    verdict = ext._verdict(reports, "federated", "EDGE-US1-IDENTITY",
+                           incomplete)
     assert "did not complete" in verdict and "pass" not in verdict
 
 
 def test_the_notice_parses_and_says_why(tmp_path):
     ext, site = _ext(), _site(tmp_path)
-    rst = "\n".join(ext._incomplete_lines(ext._incomplete(site)))
+    rst = "\n".join(ext._incomplete_lines(ext._split_runs(site)[1]))
     doc = publish_doctree(rst)
     assert not list(doc.findall(lambda n: n.tagname == "system_message"))
     assert WHY in doc.astext()

@@ -147,8 +147,7 @@ def build(catalog: Catalog, model: str, tests: dict[str, tuple],
     summary = {v: sum(1 for r in reqs if r["verdict"] == v)
                for v in VERDICTS}
     return {
-        "model": model, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                              time.gmtime()),
+        "model": model, "when": _now(),
         "duration_s": round(duration_s, 1), "summary": summary,
         "requirements": reqs,
         "hygiene": {"counts_before": before, "counts_after": after,
@@ -232,9 +231,16 @@ def write(report: dict, directory: Path) -> tuple[Path, Path]:
     return js, rst
 
 
-#: What a run copies next to its report; a run that did not complete
-#: leaves none of an earlier run's.
-RUN_OUTPUTS = (".subunit", ".junit.xml")
+def _now() -> str:
+    """The time now, UTC, as a report's "when" (ISO 8601, seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+#: What a run copies next to its report (``<model><suffix>``): Tempest's
+#: subunit stream and JUnit XML. A run that did not complete leaves none
+#: of an earlier run's.
+SUBUNIT, JUNIT = ".subunit", ".junit.xml"
+RUN_OUTPUTS = (SUBUNIT, JUNIT)
 
 
 def write_incomplete(model: str, error: str,
@@ -249,7 +255,7 @@ def write_incomplete(model: str, error: str,
     for suffix in RUN_OUTPUTS:
         (directory / f"{model}{suffix}").unlink(missing_ok=True)
     return write({"model": model,
-                  "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "when": _now(),
                   "incomplete": error, "suite_version": suite_version()},
                  directory)
 

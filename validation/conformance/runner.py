@@ -416,9 +416,9 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     paths = report_mod.write(rep, report_dir)
     # For CI systems: Tempest's own subunit stream (stestr's format) and
     # JUnit XML, next to the report.
-    shutil.copyfile(subunit, report_dir / f"{deployment}.subunit")
+    shutil.copyfile(subunit, report_dir / f"{deployment}{report_mod.SUBUNIT}")
     report_mod.write_junit(deployment, results, tests,
-                           report_dir / f"{deployment}.junit.xml")
+                           report_dir / f"{deployment}{report_mod.JUNIT}")
     if testbed is not None:
         paths = _testbed_hygiene(rep, testbed, workdir, paths, report_dir,
                                  say)

@@ -657,12 +657,19 @@ class Testbed:
                 [n for n in replicas if n not in behind], behind)
 
     @staticmethod
-    def _replicating(db: MariaDB) -> bool:
-        """Whether `db`'s identity replica is connected to the DC."""
+    def _replica_state(db: MariaDB) -> dict:
+        """`db`'s identity replica state (MariaDB.replication_status), or
+        {'state': 'unreachable', 'last_error': the first line of why}."""
         try:
-            return db.replication_status().get("state") == "replicating"
-        except Exception:  # noqa: BLE001 - unreachable: not connected
-            return False
+            return db.replication_status()
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            return {"state": "unreachable",
+                    "last_error": str(exc).splitlines()[0][:200]}
+
+    @classmethod
+    def _replicating(cls, db: MariaDB) -> bool:
+        """Whether `db`'s identity replica is connected to the DC."""
+        return cls._replica_state(db).get("state") == "replicating"
 
     def key_states(self) -> dict[str, dict[str, str]]:
         """site -> repository -> keys.key_state of every edge that
@@ -693,13 +700,8 @@ class Testbed:
         replicates the DC's identity database."""
         out = {}
         for name, db in self.databases().items():
-            if not db.replica:
-                continue
-            try:
-                out[name] = db.replication_status()
-            except Exception as exc:  # noqa: BLE001 - reported, not raised
-                out[name] = {"state": "unreachable",
-                             "last_error": str(exc).splitlines()[0][:200]}
+            if db.replica:
+                out[name] = self._replica_state(db)
         try:
             keys = self.key_states()
         except Exception as exc:  # noqa: BLE001 - reported, not raised

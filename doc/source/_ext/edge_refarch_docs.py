@@ -66,15 +66,12 @@ def _runs(srcdir: Path) -> dict[str, dict]:
     return out
 
 
-def _reports(srcdir: Path) -> dict[str, dict]:
-    """The reports of the latest runs that completed, by model."""
-    return {m: r for m, r in _runs(srcdir).items()
-            if not r.get("incomplete")}
-
-
-def _incomplete(srcdir: Path) -> dict[str, dict]:
-    """The latest runs that did not complete, by model."""
-    return {m: r for m, r in _runs(srcdir).items() if r.get("incomplete")}
+def _split_runs(srcdir: Path) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(the reports of the latest runs that completed, the latest runs
+    that did not complete), each by model; the site's reports read once."""
+    runs = _runs(srcdir)
+    return ({m: r for m, r in runs.items() if not r.get("incomplete")},
+            {m: r for m, r in runs.items() if r.get("incomplete")})
 
 
 def _incomplete_text(rec: dict) -> str:
@@ -93,7 +90,7 @@ def log_incomplete_runs(app, exception) -> None:
     in place of its verdicts."""
     if exception is not None:
         return
-    for n, rec in _incomplete(Path(app.srcdir)).items():
+    for n, rec in _split_runs(Path(app.srcdir))[1].items():
         LOG.info(f"conformance {n}: the latest run ({rec['when']}) did not "
                  f"complete: {rec['incomplete']}")
 
@@ -105,13 +102,10 @@ NO_REPORT = ("No conformance report yet: run ``tox -e conformance``, then "
 class _RstDirective(Directive):
     """A directive that emits generated reStructuredText."""
 
-    def reports(self) -> dict[str, dict]:
-        """The latest conformance reports in the site, by model."""
-        return _reports(Path(self.state.document.settings.env.srcdir))
-
-    def incomplete(self) -> dict[str, dict]:
-        """The latest runs in the site that did not complete, by model."""
-        return _incomplete(Path(self.state.document.settings.env.srcdir))
+    def runs(self) -> tuple[dict[str, dict], dict[str, dict]]:
+        """(the latest conformance reports in the site, the latest runs
+        that did not complete), each by model (_split_runs)."""
+        return _split_runs(Path(self.state.document.settings.env.srcdir))
 
     def emit(self, lines: list[str]) -> list[nodes.Node]:
         container = nodes.container()
@@ -227,7 +221,7 @@ class Traceability(_RstDirective):
         model = _model()
         catalog = _catalog(model)
         tests = _tests()
-        reports, incomplete = self.reports(), self.incomplete()
+        reports, incomplete = self.runs()
         by_req: dict[str, list[str]] = {}
         for t, reqs in tests.items():
             for r in reqs:
@@ -282,7 +276,7 @@ class Matrix(_RstDirective):
         env = self.state.document.settings.env
         model = _model()
         catalog = _catalog(model)
-        reports, incomplete = self.reports(), self.incomplete()
+        reports, incomplete = self.runs()
         names = list(model.deployment_models)
         lines = []
         if not reports:
@@ -323,7 +317,7 @@ class StorySummary(_RstDirective):
     def run(self):
         model = _model()
         catalog = _catalog(model)
-        reports, incomplete = self.reports(), self.incomplete()
+        reports, incomplete = self.runs()
         names = list(model.deployment_models)
         if not reports:
             return self.emit([NO_REPORT, "", *_incomplete_lines(incomplete)])
@@ -403,11 +397,10 @@ class IdentityMatrix(_RstDirective):
     def run(self):
         model = _model()
         catalog = _catalog(model)
-        reports = self.reports()
+        reports, incomplete = self.runs()
         names = [n for n, dm in model.deployment_models.items()
                  if dm.identity_source in ("replicated", "federated")]
-        incomplete = {n: r for n, r in self.incomplete().items()
-                      if n in names}
+        incomplete = {n: r for n, r in incomplete.items() if n in names}
         if not any(n in reports for n in names):
             return self.emit([NO_REPORT, "", *_incomplete_lines(incomplete)])
         lines = [".. list-table:: Identity options, requirement by "
