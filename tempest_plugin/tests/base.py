@@ -51,6 +51,10 @@ COMPUTE_MICROVERSION = "2.69"
 # How long a deployment's own day-2 procedure (key rotation, replica
 # status, binlog purge, replica re-seed) may take.
 PROCEDURE_TIMEOUT_S = 120
+# A call that must fail fast (assert_fails_fast) is given this many times
+# the fail-fast bound before its client gives up: long enough to tell a
+# slow failure from a fast one, and past the bound the verdict is known.
+FAIL_FAST_PATIENCE = 1.5
 
 
 # Image fields Glance sets itself (or that name one copy's place): a
@@ -272,6 +276,8 @@ class EdgeRefarchTest(test.BaseTestCase):
     # runs no Nova API at the edge tier, that is the DC's listing of every
     # cell, and it stands at every site (selection.site_local).
     lists_servers = False
+    # Within assert_fails_fast (http_timeout).
+    _fail_fast_call = False
 
     def __init_subclass__(cls, **kwargs):
         """A class of cut tests in another partition mode inherits its
@@ -348,7 +354,7 @@ class EdgeRefarchTest(test.BaseTestCase):
             self.fail(f"site {name!r} is not configured "
                       "([edge_refarch] site_identity_uris, site_regions)")
         return SiteClients(name, uri, region,
-                           http_timeout or max(self.fail_fast, 30))
+                           http_timeout or self.http_timeout())
 
     def expect(self, declaration: str) -> str:
         """What the model declares for `declaration` during a partition."""
@@ -421,7 +427,22 @@ class EdgeRefarchTest(test.BaseTestCase):
                           f"{f' (last error: {last})' if last else ''}")
             time.sleep(0.25)
 
+    def http_timeout(self) -> float:
+        """Seconds a client this test makes now waits for an answer (per
+        HTTP call): FAIL_FAST_PATIENCE times the fail-fast bound inside
+        assert_fails_fast, else max(fail_fast, 30)."""
+        if self._fail_fast_call:
+            return self.fail_fast * FAIL_FAST_PATIENCE
+        return max(self.fail_fast, 30)
+
     def assert_fails_fast(self, what: str, call) -> float:
+        """Run `call`, which the model declares fails during a partition;
+        returns the seconds it took to fail. Fails the test when it
+        succeeds or fails only after the fail-fast bound. The clients
+        `call` makes give up after FAIL_FAST_PATIENCE times the bound
+        (http_timeout): past the bound the verdict is known, so a black
+        hole does not cost a client's whole timeout."""
+        self._fail_fast_call = True
         start = time.monotonic()
         try:
             call()
@@ -429,8 +450,11 @@ class EdgeRefarchTest(test.BaseTestCase):
             took = time.monotonic() - start
             if took >= self.fail_fast:
                 self.fail(f"{what} failed, but only after {took:.1f} s "
-                          f"(bound: {self.fail_fast:g} s)")
+                          f"(bound: {self.fail_fast:g} s; the client gives "
+                          f"up after {self.http_timeout():g} s)")
             return took
+        finally:
+            self._fail_fast_call = False
         self.fail(f"{what} succeeded although the model declares it "
                   "unavailable during a partition")
 
@@ -480,7 +504,7 @@ class EdgeRefarchTest(test.BaseTestCase):
         scoped to the project the edge provisioned for it."""
         admin = self.site(site_name)    # the site's address and region
         uri, region = admin.uri, admin.region
-        kw = {"http_timeout": max(self.fail_fast, 30), **tls_options()}
+        kw = {"http_timeout": self.http_timeout(), **tls_options()}
         if self.federated and site_name != self.root:
             login = self.k2k_login(site_name, user, project["name"])
             provider = TokenAuthProvider(TokenCredentials(
@@ -519,7 +543,7 @@ class EdgeRefarchTest(test.BaseTestCase):
         er = CONF.edge_refarch
         uri = er.federation_idp_uris.get(at_site) or \
             er.site_identity_uris[self.root]
-        return K2KClient(uri, timeout or max(self.fail_fast, 30),
+        return K2KClient(uri, timeout or self.http_timeout(),
                          verify=tls_verify())
 
     def sp_id(self, site: str) -> str:

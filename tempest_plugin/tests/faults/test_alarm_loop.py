@@ -94,7 +94,7 @@ class Publisher:
     def metric(self) -> MetricClient:
         clients = self.tc.site(self.tc.edge)
         return MetricClient(clients.auth, "metric", clients.region,
-                            http_timeout=max(self.tc.fail_fast, 30))
+                            http_timeout=self.tc.http_timeout())
 
     def servers(self) -> list[dict]:
         """The group's servers: those whose metadata names the stack."""

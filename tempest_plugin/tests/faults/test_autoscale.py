@@ -74,7 +74,7 @@ class AutoscaleBase(base.EdgeRefarchTest):
             and self.heat_user.name == site else self.site(site)
         return OrchestrationClient(
             clients.auth, "orchestration", clients.region,
-            http_timeout=max(self.fail_fast, 30))
+            http_timeout=self.http_timeout())
 
     def create_stack(self, site: str, template: dict,
                      parameters: dict) -> tuple[str, dict]:

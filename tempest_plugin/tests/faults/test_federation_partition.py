@@ -50,8 +50,8 @@ class FederatedPartitionTest(base.EdgeRefarchTest):
         else:
             took = self.assert_fails_fast(
                 "the edge session during the cut",
-                lambda: k2k.rescope(sp, got["unscoped"],
-                                    got["project"]["id"]))
+                lambda: self.k2k(self.edge).rescope(sp, got["unscoped"],
+                                                    got["project"]["id"]))
             facts["session_during_cut"] = f"failed in {took:.2f} s"
         if login == "works":
             self.k2k_login(self.edge, user, project["name"])
