@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import shlex
 import subprocess
@@ -836,13 +837,30 @@ def delete_project(site: SiteClients, project_id: str) -> None:
         pass
 
 
+def _next_second() -> None:
+    """Wait (at most one second) until the wall clock is in the next whole
+    second. Deleting a user or a project writes a revocation event for it
+    (Keystone, keystone/revoke/core.py: _user_callback, _project_callback),
+    and Keystone refuses a token issued within the same second as such an
+    event, since a fernet token keeps its issue time in whole seconds
+    (keystone/assignment/core.py backdates its own group-change events by a
+    second for this reason). A service provider gives a federated user the
+    same ID at every login (predictable IDs), so the next test's login
+    would otherwise be refused at once."""
+    time.sleep(math.floor(time.time()) + 1 - time.time())
+
+
 def forget_federated(tc: EdgeRefarchTest, site: str, user_id: str) -> None:
     """Remove the user a service provider provisioned at login (its
-    operator's view, fresh clients: a cut may have been healed since)."""
+    operator's view, fresh clients: a cut may have been healed since);
+    its next login is in a later second (_next_second)."""
     delete_user(tc.site(site), user_id)
+    _next_second()
 
 
 def forget_project(tc: EdgeRefarchTest, site: str, project_id: str) -> None:
+    """Remove the project a service provider provisioned at login (the
+    next login provisions it with a new ID)."""
     delete_project(tc.site(site), project_id)
 
 
