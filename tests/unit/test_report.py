@@ -177,3 +177,28 @@ def test_a_run_that_did_not_complete_withdraws_the_earlier_verdicts(
     assert "pass" not in rst.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "centralized.subunit", "distributed.json", "distributed.rst"]
+
+
+def test_failures_log_round_trip_and_the_tails_a_ci_log_shows(tmp_path,
+                                                               capsys):
+    from edge_refarch.validation.conformance import cli
+    tb = "\n".join(f"  frame {i}" for i in range(20)) + \
+        "\ntempest.lib.exceptions.Unauthorized: 401 POST /v3/auth/tokens"
+    results = {
+        f"{T}edge-sec-disable": {"status": "fail", "duration_s": 1,
+                                 "cause": "Unauthorized", "traceback": tb},
+        f"{T}edge-sec-revoke": {"status": "success", "duration_s": 1,
+                                "cause": "", "traceback": ""}}
+    path = tmp_path / "failures.log"
+    assert report.write_failures(results, path) == 1
+    assert report.read_failures(path) == {f"{T}edge-sec-disable": tb}
+    assert report.read_failures(tmp_path / "none.log") == {}
+    rep = build(results)
+    rep["target"] = {"failures_log": str(path)}
+    cli._print_tracebacks(rep, {"EDGE-SEC-DISABLE", "EDGE-SEC-REVOKE"})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (f"--- {T}edge-sec-disable (EDGE-SEC-DISABLE), the end "
+                      "of its traceback:")
+    assert len(out) == 1 + cli.TRACEBACK_TAIL_LINES
+    assert out[-1] == "    tempest.lib.exceptions.Unauthorized: 401 POST " \
+        "/v3/auth/tokens"

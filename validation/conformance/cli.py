@@ -164,6 +164,8 @@ def _run(args, model, catalog, say) -> int:
         for d in diffs:
             print(f"DIFFERS {d.line()}")
         if diffs:
+            _print_tracebacks(rep, {d.requirement.split(" [")[0]
+                                    for d in diffs})
             problems.append(f"{len(diffs)} verdict(s) differ from "
                             f"{expect_path} ({rep['model']}); a change "
                             "made on purpose is declared there")
@@ -241,6 +243,30 @@ def _target(args, model, say):
     workdir = paths.state_dir().parent / "conformance" / args.model
     conf = tempest_conf.for_testbed(testbed, workdir / "tempest.conf")
     return conf, workdir, testbed
+
+
+# Lines of a failed test's traceback printed when its verdict differs from
+# the expected one (its end: the call that failed and why).
+TRACEBACK_TAIL_LINES = 12
+
+
+def _print_tracebacks(rep: dict, requirements: set[str]) -> None:
+    """The end of the traceback of every failed test of `requirements`
+    (from the run's failures.log), so that a CI log says why a verdict
+    differs without the work directory."""
+    from edge_refarch.validation.conformance import report as report_mod
+    tracebacks = report_mod.read_failures(
+        Path(rep.get("target", {}).get("failures_log", "")))
+    for req in rep["requirements"]:
+        if req["id"] not in requirements:
+            continue
+        for test in req["tests"]:
+            lines = tracebacks.get(test["id"], "").splitlines()
+            if lines:
+                print(f"--- {test['id']} ({req['id']}), the end of its "
+                      "traceback:")
+                for line in lines[-TRACEBACK_TAIL_LINES:]:
+                    print(f"    {line}")
 
 
 def _print_report(rep: dict, report_dir: Path) -> None:

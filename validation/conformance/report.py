@@ -166,6 +166,25 @@ def write_failures(results: dict[str, dict], path: Path) -> int:
     return len(out)
 
 
+def read_failures(path: Path) -> dict[str, str]:
+    """test id -> its traceback, from a failures.log write_failures wrote
+    ({} when there is none)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        head = re.fullmatch(r"== (\S+) \((\w+)\)", line)
+        if head:
+            current = head.group(1)
+            out[current] = ""
+        elif current is not None:
+            out[current] += line + "\n"
+    return {t: tb.strip("\n") for t, tb in out.items()}
+
+
 def write_junit(model: str, results: dict[str, dict],
                 tests: dict[str, tuple], path: Path) -> Path:
     """The run's results as JUnit XML (what Zuul, Jenkins and GitLab

@@ -396,7 +396,8 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
         raise UserError(
             f"tempest ran no test (exit {max(returncodes)}); see "
             + ", ".join(str(lane.log) for lane in lanes))
-    report_mod.write_failures(results, workdir / "failures.log")
+    failures = workdir / "failures.log"
+    report_mod.write_failures(results, failures)
     rep = report_mod.build(catalog, deployment, tests, results,
                            report_mod.read_evidence(evidence),
                            before, cloud.counts(), cloud.faults_left(),
@@ -404,6 +405,8 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     rep["target"] = {
         "kind": "testbed" if testbed is not None else "cloud",
         "tempest_conf": str(tempest_conf.resolve()),
+        # Every failed test's whole traceback (the report keeps one line).
+        "failures_log": str(failures.resolve()),
         "clouds_file": cloud.clouds_file,
         "sites": {s: {"region": cloud.regions[s], "identity_uri": uri,
                       "link": cloud.links.get(s),
