@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,12 +19,17 @@ import psutil
 from edge_refarch.validation import paths
 from edge_refarch.validation.conformance import runner, tempest_conf
 
-from .conftest import CONVERGE_S
+from .conftest import CONVERGE_S, FAIL_FAST_S
 
 MODEL = "distributed"
 # Site-local in the distributed model: its refused test stands at edge1 and
 # its black-hole test at edge2, at once.
 REQUIREMENT = "EDGE-SEC-REVOKE"
+# What its black-hole test does before the cut: a member created at the DC
+# logs in at edge2 (up to the converge bound) and one call to each of the
+# edge's service APIs with the member's token (up to the fail-fast bound
+# each: Keystone, Glance, Nova, Placement, Neutron, Heat).
+BEFORE_CUT_S = CONVERGE_S + 6 * FAIL_FAST_S
 
 
 def _tempest_runs(pid: int) -> list[psutil.Process]:
@@ -45,6 +51,24 @@ def _wait(what: str, predicate, timeout: float):
             f"{timeout:g} s"
         time.sleep(0.25)
     return got
+
+
+def _second_run_said() -> str:
+    """What the second run (at edge2) said: the end of its output and
+    the requests its tests made that did not succeed."""
+    work = paths.state_dir().parent / "conformance" / "cloud"
+    said = []
+    for path, keep in ((work / "tempest-edge2-run.log", lambda ln: True),
+                       (work / "tempest-edge2" / "tempest.log",
+                        lambda ln: "Request (" in ln and not any(
+                            f"): {c}" in ln for c in ("200", "201", "202",
+                                                      "204")))):
+        try:
+            lines = [ln for ln in path.read_text().splitlines() if keep(ln)]
+        except OSError as exc:
+            lines = [str(exc)]
+        said.append(f"{path.name}: " + " | ".join(lines[-15:]))
+    return "; ".join(said)
 
 
 def test_interrupt_while_two_runs_cut_edges(manager, tmp_path):
@@ -71,9 +95,24 @@ def test_interrupt_while_two_runs_cut_edges(manager, tmp_path):
                      lambda: len(_tempest_runs(cli.pid)) == 2
                      and _tempest_runs(cli.pid), 120)
         # The second run's black-hole cut at edge2, both runs alive (the
-        # first one's cut at edge1 comes and goes on its own schedule).
-        _wait("edge2's link cut", lambda: bed.link_faults("dc-edge2")
-              != ([], []), CONVERGE_S)
+        # first one's cut at edge1 comes and goes on its own schedule); a
+        # second run that ends first fails the test at once, saying why.
+        second = next(p for p in runs
+                      if p.cwd().endswith(f"{os.sep}tempest-edge2"))
+
+        def cut_or_ended():
+            if bed.link_faults("dc-edge2") != ([], []):
+                return "cut"
+            if not second.is_running() or \
+                    second.status() == psutil.STATUS_ZOMBIE:
+                return "ended"
+            return None
+        try:
+            got = _wait("edge2's link cut", cut_or_ended, BEFORE_CUT_S)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; {_second_run_said()}") from None
+        assert got == "cut", \
+            f"the second run ended before its cut; {_second_run_said()}"
         assert all(proc.is_running() for proc in runs)
         # SIGTERM, as a CI job's timeout sends it (SIGINT is ignored in a
         # background job of a shell script, as CI runs this suite).
