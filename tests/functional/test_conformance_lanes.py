@@ -53,6 +53,13 @@ def _wait(what: str, predicate, timeout: float):
     return got
 
 
+def _cwd(proc: psutil.Process) -> str:
+    try:
+        return proc.cwd()
+    except psutil.NoSuchProcess:
+        return ""
+
+
 def _second_run_said() -> str:
     """What the second run (at edge2) said: the end of its output and
     the requests its tests made that did not succeed."""
@@ -97,16 +104,20 @@ def test_interrupt_while_two_runs_cut_edges(manager, tmp_path):
         # The second run's black-hole cut at edge2, both runs alive (the
         # first one's cut at edge1 comes and goes on its own schedule); a
         # second run that ends first fails the test at once, saying why.
-        second = next(p for p in runs
-                      if p.cwd().endswith(f"{os.sep}tempest-edge2"))
+        second = next((p for p in runs
+                       if _cwd(p).endswith(f"{os.sep}tempest-edge2")), None)
+        assert second is not None, \
+            f"the second run ended at once; {_second_run_said()}"
 
         def cut_or_ended():
             if bed.link_faults("dc-edge2") != ([], []):
                 return "cut"
-            if not second.is_running() or \
-                    second.status() == psutil.STATUS_ZOMBIE:
-                return "ended"
-            return None
+            try:
+                if second.status() != psutil.STATUS_ZOMBIE:
+                    return None
+            except psutil.NoSuchProcess:
+                pass
+            return "ended"
         try:
             got = _wait("edge2's link cut", cut_or_ended, BEFORE_CUT_S)
         except AssertionError as exc:
