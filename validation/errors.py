@@ -39,6 +39,14 @@ _TLS = re.compile(r"certificate verify failed: ([^)'\"(]+)")
 _HOST = re.compile(r"host='([^']+)', port=(\d+)")
 
 
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """The first line of `exc`'s message (at most `limit` characters), or
+    its class name when the message is empty; never raises."""
+    lines = str(exc).splitlines()
+    line = lines[0] if lines and lines[0].strip() else type(exc).__name__
+    return line if limit is None else line[:limit]
+
+
 def readable_cause(text: str, limit: int = 400) -> str:
     """One readable line from an error's text: a Python traceback (as a
     test's subunit details carry it) or an exception's message.
@@ -92,7 +100,7 @@ def load_yaml(path, schema: dict, what: str, hint: str = ""):
                        f"{exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise BadInput(f"{path}: not valid YAML: "
-                       f"{str(exc).splitlines()[0]}") from None
+                       f"{first_line(exc)}") from None
     try:
         jsonschema.validate(data, schema)
     except jsonschema.ValidationError as exc:

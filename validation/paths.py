@@ -20,6 +20,16 @@ def state_dir() -> Path:
     return Path(base)
 
 
+def conformance_dir(name: str) -> Path:
+    """A conformance run's working directory, beside the testbed's state:
+    `name` is the deployment model (a testbed run), 'cloud' (a run on a
+    user's tempest.conf), 'report' or 'cleanup'."""
+    return state_dir().parent / "conformance" / name
+
+
+CLOUD = "cloud"     # conformance_dir of a run on a user's tempest.conf
+
+
 def shared_dir() -> Path:
     """What an unprivileged service user must read or write: Apache's
     mod_wsgi and mod_shib children run as www-data when the testbed runs as

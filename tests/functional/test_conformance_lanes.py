@@ -63,7 +63,7 @@ def _cwd(proc: psutil.Process) -> str:
 def _second_run_said() -> str:
     """What the second run (at edge2) said: the end of its output and
     the requests its tests made that did not succeed."""
-    work = paths.state_dir().parent / "conformance" / "cloud"
+    work = paths.conformance_dir(paths.CLOUD)
     said = []
     for path, keep in ((work / "tempest-edge2-run.log", lambda ln: True),
                        (work / "tempest-edge2" / "tempest.log",

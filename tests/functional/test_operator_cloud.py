@@ -182,8 +182,7 @@ def test_missing_services_are_not_run_and_reports_stay_out_of_the_docs(
         args += ["--requirement", rid]
     result = run_cli(*args, "--strict")
     assert result.returncode == 0, result.stdout + result.stderr
-    report_dir = paths.state_dir().parent / "conformance" / "cloud" / \
-        "report"
+    report_dir = paths.conformance_dir(paths.CLOUD) / "report"
     assert f"report: {report_dir / 'distributed.json'}" in result.stdout
     report = json.loads((report_dir / "distributed.json").read_text())
     verdicts = {r["id"]: r for r in report["requirements"]}

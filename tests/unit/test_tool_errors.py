@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.errors import UserError, first_line
 from edge_refarch.validation.testbed.procs import cause_of, run_tool
 
 # Long lines as the tools print them, cut here only to fit the source.
@@ -73,3 +73,14 @@ def test_a_hung_tool_is_bounded():
     with pytest.raises(UserError, match="timed out after 1 s"):
         run_tool([sys.executable, "-c", "import time; time.sleep(30)"],
                  "slow tool", timeout=1)
+
+
+@pytest.mark.parametrize(("exc", "limit", "line"), [
+    (ValueError("first\nsecond"), None, "first"),
+    (ValueError("abcdef"), 3, "abc"),
+    (ValueError(""), 200, "ValueError"),
+    (OSError(), None, "OSError"),
+    (RuntimeError(" \nsecond"), None, "RuntimeError"),
+])
+def test_first_line_of_an_exception(exc, limit, line):
+    assert first_line(exc, limit) == line

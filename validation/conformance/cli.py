@@ -80,11 +80,10 @@ def _report_dir(args) -> Path:
     if args.report_dir:
         return Path(args.report_dir)
     if args.tempest_conf:
-        return paths.state_dir().parent / "conformance" / "cloud" / \
-            "report"
+        return paths.conformance_dir(paths.CLOUD) / "report"
     root = paths.repo_root()
     if root is None:
-        return paths.state_dir().parent / "conformance" / "report"
+        return paths.conformance_dir("report")
     return root / "doc" / "source" / "_generated" / "conformance"
 
 
@@ -121,8 +120,7 @@ def run(args, model, say) -> int:
                 raise UserError("the testbed is not up; pass "
                                 "--tempest-conf for another cloud", 2)
             conf = tempest_conf.for_testbed(
-                testbed, paths.state_dir().parent / "conformance" /
-                "cleanup" / "tempest.conf")
+                testbed, paths.conformance_dir("cleanup") / "tempest.conf")
         removed = runner.Cloud(conf).cleanup()
         print(f"removed {removed['faults']} fault changes, "
               f"{removed['stacks']} stacks, {removed['images']} images, "
@@ -229,8 +227,7 @@ def _target(args, model, say):
         if args.edges is not None:
             raise BadInput("--edges sizes the testbed; the tempest.conf "
                            "already names the cloud's sites")
-        return conf, paths.state_dir().parent / "conformance" / "cloud", \
-            None
+        return conf, paths.conformance_dir(paths.CLOUD), None
     from edge_refarch.validation.testbed.testbed import Testbed
     testbed = Testbed(model, say=say)
     args.model = args.model or "distributed"
@@ -240,7 +237,7 @@ def _target(args, model, say):
         say(f"the testbed runs {rec['deployment']}; replacing it")
         testbed.down(quiet=True)
     testbed.up(args.model, args.edges)
-    workdir = paths.state_dir().parent / "conformance" / args.model
+    workdir = paths.conformance_dir(args.model)
     conf = tempest_conf.for_testbed(testbed, workdir / "tempest.conf")
     return conf, workdir, testbed
 

@@ -355,14 +355,14 @@ def run(model, catalog: Catalog, tempest_conf: Path, workdir: Path,
     testbed) after writing it into `report_dir`."""
     cloud = Cloud(tempest_conf)
     deployment = cloud.model
-    model.deployment_model(deployment)
+    dm = model.deployment_model(deployment)
     tests = selection.discover()
     scoped_out = _scoped_out(model, catalog, cloud, testbed, only)
     chosen = selection.tests_for(catalog, deployment, tests, scoped_out)
     _clear_earlier_runs(workdir, tempest_conf)
     modes = selection.partition_modes()
     stages = _plan(tempest_conf, chosen, modes,
-                   selection.site_local(model.deployment_model(deployment)),
+                   selection.site_local(dm),
                    workdir)
     lanes = [lane for stage in stages for lane in stage]
     for lane in lanes:

@@ -20,7 +20,7 @@ import threading
 import urllib.parse
 from pathlib import Path
 
-from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.errors import UserError, first_line
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -121,7 +121,7 @@ def check(build: Path, shots: Path, say) -> dict:
                                              args=CHROMIUM_ARGS)
             except PWError as exc:
                 raise UserError(f"cannot start {CHROMIUM}: "
-                                f"{str(exc).splitlines()[0]}") from None
+                                f"{first_line(exc)}") from None
             page = browser.new_page(viewport=VIEWPORT)
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import configparser
 from pathlib import Path
 
-from edge_refarch.validation.errors import BadInput, load_yaml
+from edge_refarch.validation.errors import BadInput, first_line, load_yaml
 from edge_refarch.validation.testbed import ini
 
 # Started (step 1 of the bring-up) before any overlay applies.
@@ -86,7 +86,7 @@ def set_options(conf: Path, sections: dict[str, dict]) -> None:
         cp.read(conf)
     except configparser.Error as exc:
         raise BadInput(f"{conf}: cannot apply an overlay to it: "
-                       f"{str(exc).splitlines()[0]}") from None
+                       f"{first_line(exc)}") from None
     for section, options in sections.items():
         if not cp.has_section(section):
             cp.add_section(section)

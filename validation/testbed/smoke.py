@@ -20,7 +20,7 @@ import openstack
 import openstack.config
 import openstack.exceptions
 
-from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.errors import UserError, first_line
 from edge_refarch.validation.images import raw_image
 from edge_refarch.validation.testbed import probes
 
@@ -202,7 +202,7 @@ def _k2k(testbed, topo, conns) -> Iterator[str]:
             user, project = sess.get_user_id(), sess.get_project_id()
         except ks_exc.ClientException as exc:
             raise UserError(f"smoke: K2K login at {site.name}: "
-                            f"{str(exc).splitlines()[0][:200]}") from None
+                            f"{first_line(exc, 200)}") from None
         try:
             if user not in held:
                 identity.delete_user(user, ignore_missing=True)

@@ -24,7 +24,7 @@ import yaml
 from edge_refarch.architecture import Model, ModelError
 from edge_refarch.architecture.topology import Topology
 from edge_refarch.validation import paths
-from edge_refarch.validation.errors import BadInput, UserError
+from edge_refarch.validation.errors import BadInput, UserError, first_line
 from edge_refarch.validation.faults import probe as probe_mod
 from edge_refarch.validation.faults.toxiproxy_api import Toxiproxy
 from edge_refarch.validation.testbed import (
@@ -664,7 +664,7 @@ class Testbed:
             return db.replication_status()
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             return {"state": "unreachable",
-                    "last_error": str(exc).splitlines()[0][:200]}
+                    "last_error": first_line(exc, 200)}
 
     @classmethod
     def _replicating(cls, db: MariaDB) -> bool:
@@ -705,7 +705,7 @@ class Testbed:
         try:
             keys = self.key_states()
         except Exception as exc:  # noqa: BLE001 - reported, not raised
-            keys = {n: {"error": str(exc).splitlines()[0][:200]}
+            keys = {n: {"error": first_line(exc, 200)}
                     for n in out}
         for name, states in keys.items():
             out.setdefault(name, {})["keys"] = states
