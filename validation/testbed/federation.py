@@ -282,9 +282,10 @@ class SpKeystone(Keystone):
                   "%d{{%Y-%m-%d %H:%M:%S}} %p %c %x: %m%n\n")
         # shibd's own log goes with its process's (Shibd.logdir: its tails
         # are said when it ends); mod_shib's, in Apache, with Keystone's.
-        (self.shib / "log").mkdir(parents=True, exist_ok=True)
+        shibd_log = Shibd(self).logdir
+        shibd_log.mkdir(parents=True, exist_ok=True)
         (self.shib / "shibd.logger").write_text(
-            logger.format(self.shib / "log" / "shibd.log"))
+            logger.format(shibd_log / "shibd.log"))
         (self.shib / "native.logger").write_text(
             logger.format(self.logdir / "shib-native.log"))
         (self.shib / "attribute-map.xml").write_text(
