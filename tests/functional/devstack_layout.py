@@ -35,7 +35,7 @@ from pathlib import Path
 
 import yaml
 
-from edge_refarch.validation.testbed import federation, probes
+from edge_refarch.validation.testbed import deps, federation, probes
 
 HERE = Path(__file__).resolve().parent / "devstack"
 OVERLAY = HERE / "overlay.yaml"
@@ -106,6 +106,9 @@ class DevstackLayout:
         return conf
 
     def _start_httpd(self) -> None:
+        # Apache comes with the federated variant's packages: this module
+        # may run on a machine where no federated testbed ran before it.
+        deps.ensure_packages("federation", print)
         conf = self._write_httpd_conf()
         with open(self.dir / "stderr.log", "w") as err:
             proc = subprocess.Popen(

@@ -12,9 +12,11 @@ from __future__ import annotations
 import configparser
 import json
 
+import psutil
 import pytest
 
 from edge_refarch.validation.conformance import expectations
+from edge_refarch.validation.testbed.procs import session_pids
 
 from .conftest import run_cli
 from .devstack_layout import OVERLAY, DevstackLayout
@@ -80,3 +82,19 @@ def test_suite_verdicts_match_the_testbed(layout, tmp_path):
         f"edge-refarch: error: {len(failed)} requirement(s) failed"
     assert report["hygiene"]["clean"], report["hygiene"]
     assert report["target"]["sites"]["edge1"]["cloud"] == "devstack-edge1"
+
+
+def test_gnocchi_metricd_runs_no_reporting_worker(layout):
+    """The testbed's metricd runs its processing and janitor workers and no
+    reporting worker ([metricd] metric_reporting_delay = -1): a process
+    that only logs the backlog, left out to save memory."""
+    leaders = [p for p in layout.bed.testbed.procs.all()
+               if p.name.endswith(".gnocchi-metricd")]
+    assert leaders
+    for leader in leaders:
+        titles = sorted(" ".join(psutil.Process(pid).cmdline())
+                        for pid in session_pids(leader.pid))
+        workers = [t.split(": ", 1)[1].strip() for t in titles
+                   if "worker(" in t]
+        assert workers == ["janitor worker(0)", "processing worker(0)"], \
+            (leader.name, titles)
