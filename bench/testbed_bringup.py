@@ -11,7 +11,9 @@ seconds with no request from the bench, as a share of one core. During
 each `up`, the machine's CPU time (all cores, user + system + the rest
 but idle and iowait, psutil.cpu_times) tells how much work the bring-up
 is and whether the cores were the limit: cpu_busy_s, and cpu_busy_pct of
-what the cores could give over the bring-up's wall time. With --smoke,
+what the cores could give over the bring-up's wall time. The first edge's
+PSS is broken down per service, with the part its supervising parent
+processes hold (gunicorn and cotyledon masters: site_breakdown). With --smoke,
 `testbed smoke` runs after each `up` (a failed smoke ends the bench) and
 its time is reported. With
 --install, the one-off install of the services venv into an empty cache is
@@ -41,6 +43,7 @@ import time
 from bench import common
 
 MODEL_FILE: list[str] = []      # ["--model-file", path] with --without
+EDGE = "edge1"                  # the site whose PSS is broken down
 
 
 def cli(*args, env=None) -> subprocess.CompletedProcess:
@@ -59,6 +62,31 @@ def per_site(status: dict, field: str) -> dict[str, float]:
         site = svc["name"].split(".")[0]
         out[site] = out.get(site, 0) + svc[field]
     return out
+
+
+def site_breakdown(status: dict, site: str) -> tuple[dict[str, float],
+                                                   float]:
+    """What one site's PSS is made of: (service -> PSS MiB of its process
+    session, PSS MiB of the supervising parents), where a supervising
+    parent is the first process of a session that has more (gunicorn's
+    master, a cotyledon/oslo.service master process, the shell that starts
+    RabbitMQ's Erlang VM): memory that serves no request."""
+    import psutil
+
+    from edge_refarch.validation.testbed.procs import session_pids
+    services, parents = {}, 0.0
+    for svc in status["services"]:
+        name, _, service = svc["name"].partition(".")
+        if name != site or not svc["pid"]:
+            continue
+        services[service] = svc["pss_mib"]
+        if len(session_pids(svc["pid"])) > 1:
+            try:
+                parents += psutil.Process(svc["pid"]).memory_full_info() \
+                    .pss / 2**20
+            except psutil.Error:
+                continue
+    return services, round(parents)
 
 
 def idle_cpu(seconds: float) -> tuple[dict[str, float], dict[str, float]]:
@@ -119,9 +147,11 @@ def one_run(model: str, edges: int, args) -> dict | None:
         print(r.stderr, file=sys.stderr)
         return None
     st = json.loads(cli("testbed", "status", "--json").stdout)
+    services, parents = site_breakdown(st, EDGE)
     run = {"seconds": took, "busy": busy,
            "busy_pct": busy / (took * os.cpu_count()) * 100,
-           "rss": per_site(st, "rss_mib"), "pss": per_site(st, "pss_mib")}
+           "rss": per_site(st, "rss_mib"), "pss": per_site(st, "pss_mib"),
+           "edge_pss": services, "edge_parents_pss": parents}
     if args.smoke:
         t = time.monotonic()
         r = cli("testbed", "smoke")
@@ -156,7 +186,9 @@ def summarize(model: str, edges: int, runs: list[dict],
                                             for r in runs]),
            "pss_mib_per_site": per("pss"),
            "pss_mib_total": common.summary([sum(r["pss"].values())
-                                            for r in runs])}
+                                            for r in runs]),
+           f"{EDGE}_pss_mib_per_service": per("edge_pss"),
+           f"{EDGE}_supervising_parents_pss_mib": of("edge_parents_pss")}
     if "smoke" in runs[-1]:
         out["smoke_s"] = of("smoke")
     if "idle" in runs[-1]:
@@ -233,6 +265,13 @@ def main(argv=None) -> int:
               f"RSS MiB per site: {rss}; total "
               f"{v['rss_mib_total']['median']:.0f}; PSS MiB per site: "
               f"{pss}; total {v['pss_mib_total']['median']:.0f}")
+        by_service = sorted(v[f"{EDGE}_pss_mib_per_service"].items(),
+                            key=lambda kv: -kv[1]["median"])
+        if by_service:
+            print(f"  {EDGE} PSS MiB per service: " + ", ".join(
+                f"{n} {x['median']:.0f}" for n, x in by_service)
+                + "; of which supervising parents "
+                f"{v[f'{EDGE}_supervising_parents_pss_mib']['median']:.0f}")
         if "idle_cpu_pct_per_site" in v:
             cpu = ", ".join(f"{s} {x['median']:.1f}"
                             for s, x in v["idle_cpu_pct_per_site"].items())

@@ -588,7 +588,8 @@ def _bench_options(data: dict) -> str:
 
 def _bring_up_notes(data: dict) -> list[str]:
     """Lines under a bring-up plot: the services left out of every site,
-    and how long `testbed smoke` took after each bring-up (medians)."""
+    how long `testbed smoke` took after each bring-up and, where the
+    results hold it, what an edge's PSS is made of (medians)."""
     lines = []
     if data.get("without"):
         lines.append("Left out of every site: "
@@ -600,6 +601,21 @@ def _bring_up_notes(data: dict) -> list[str]:
                      + ", ".join(f"{s:.1f} s ({model}, {n} edge"
                                  f"{'' if n == 1 else 's'})"
                                  for model, n, s in smoked) + ".")
+    suffix = "_pss_mib_per_service"     # bench.testbed_bringup's key
+    for r in data["bring_up"].values():
+        for key, services in r.items():
+            if not key.endswith(suffix):
+                continue
+            site = key.removesuffix(suffix)
+            parents = r.get(f"{site}_supervising_parents_pss_mib")
+            ranked = sorted(services.items(),
+                            key=lambda kv: -kv[1]["median"])
+            lines.append(
+                f"{r['model']}, {site}'s PSS per service (MiB, medians): "
+                + ", ".join(f"{n} {x['median']:.0f}" for n, x in ranked)
+                + (f"; of it, {parents['median']:.0f} MiB in supervising "
+                   "parent processes (gunicorn, cotyledon masters) that "
+                   "serve no request" if parents else "") + ".")
     return [" ".join(lines), ""] if lines else []
 
 
