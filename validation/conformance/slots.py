@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from edge_refarch.validation.errors import UserError
+from edge_refarch.validation.errors import Terminated, UserError, first_line
 
 # How long the runs may take from start to their last report: the
 # bring-ups (every step bounded by start_timeout_s), the Tempest runs
@@ -158,7 +158,8 @@ def run_at_once(args, model, names: list[str], report_dir, say) -> int:
     testbeds come up one after the other in that order, each
     model's run starting once its testbed is up. A testbed that does not
     come up gets no run; its report records why (report.write_incomplete,
-    in `report_dir`). Returns 0 when every bring-up and run exits 0.
+    in `report_dir`), as does that of a model whose run had not started
+    when the runs are stopped. Returns 0 when every bring-up and run exits 0.
     Raises UserError naming those that did not (exit code: the highest of
     theirs), or when they overrun RUN_TIMEOUT_S; on an interrupt or
     SIGTERM every child is stopped (_Runs.stop) and the interrupt is
@@ -187,6 +188,20 @@ def run_at_once(args, model, names: list[str], report_dir, say) -> int:
             codes[name] = runs.wait(proc, deadline)
     except BaseException as exc:
         runs.stop(say)
+        # A run that started records its own end; a model whose run did
+        # not start loses its earlier verdicts all the same.
+        why = (f"stopped: the runs did not end within {RUN_TIMEOUT_S} s"
+               if isinstance(exc, subprocess.TimeoutExpired)
+               else "terminated (SIGTERM)" if isinstance(exc, Terminated)
+               else "interrupted" if isinstance(exc, KeyboardInterrupt)
+               else f"{type(exc).__name__}: {first_line(exc)}")
+        for name in names:
+            if name not in running and name not in codes:
+                try:
+                    report.write_incomplete(name, why, report_dir)
+                except OSError as err:
+                    say(f"could not record the incomplete run of {name} "
+                        f"in {report_dir}: {err}")
         if isinstance(exc, subprocess.TimeoutExpired):
             raise UserError(f"the runs did not end within {RUN_TIMEOUT_S} "
                             "s; stopped") from None
