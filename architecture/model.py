@@ -271,8 +271,6 @@ SCHEMA: dict[str, Any] = {
                                             "maximum": 60000},
                 "shibd_port": {"type": "integer", "minimum": 1,
                                "maximum": 65535},
-                "slot_sites": {"type": "integer", "minimum": 1,
-                               "maximum": 250},
                 "identity_cache_ttl_s": {"type": "integer", "minimum": 1,
                                          "maximum": 3600},
                 "keystone_threads": {"type": "integer", "minimum": 1,
@@ -428,29 +426,6 @@ class TestbedSettings:
     # bcrypt rounds of the passwords every Keystone stores ([identity]
     # password_hash_rounds); None: Keystone's default (12).
     password_hash_rounds: int | None = None
-    # Testbeds that run at once on one machine each take a slot (0 and
-    # up): slot K's site N has the address (and the Erlang distribution
-    # port) of site number K * slot_sites + N.
-    slot_sites: int = 40
-
-    def site_number(self, slot: int, number: int) -> int:
-        """The number whose address (site_address) and Erlang
-        distribution port site `number` (1-based) of testbed slot `slot`
-        (0 and up) takes."""
-        return slot * self.slot_sites + number
-
-    def toxiproxy_port_of(self, slot: int) -> int:
-        """The port of testbed slot `slot`'s toxiproxy API."""
-        return self.toxiproxy_port + slot
-
-    def epmd_port_of(self, slot: int) -> int:
-        """The port of testbed slot `slot`'s Erlang port mapper."""
-        return self.epmd_port + slot
-
-    def toxiproxy_url(self, slot: int) -> str:
-        """http://address:port of testbed slot `slot`'s toxiproxy API."""
-        return (f"http://{self.toxiproxy_address}:"
-                f"{self.toxiproxy_port_of(slot)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -758,4 +733,4 @@ def _testbed(tb: dict[str, Any], names: _Names) -> TestbedSettings:
         tb.get("malloc_arena_max"), dict(tb.get("keystone_workers", {})),
         tb.get("image_api_threads", 1),
         tb.get("alarm_evaluation_interval_s", 60),
-        tb.get("password_hash_rounds"), tb.get("slot_sites", 40))
+        tb.get("password_hash_rounds"))

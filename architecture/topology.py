@@ -14,9 +14,8 @@ from functools import cached_property
 from edge_refarch.architecture import DeploymentModel, Model, ModelError
 
 # Sites one machine lays out: each has a loopback address of its own
-# (testbed.site_address, 127.0.N.1, N counted over every testbed slot) and
-# its proxies' ports grow with its number in its testbed
-# (testbed.proxy_port_base + 100 * number), which must stay below 65536.
+# (testbed.site_address, 127.0.N.1) and its proxies' ports grow with N
+# (testbed.proxy_port_base + 100 * N), which must stay below 65536.
 MAX_SITES = 250
 
 
@@ -81,18 +80,12 @@ class Topology:
 
     def __init__(self, model: Model, deployment: str,
                  edges: int | None = None, testbed: bool = False,
-                 tls: tuple[str, str] | None = None, slot: int = 0):
+                 tls: tuple[str, str] | None = None):
         """`testbed`: only what the embedded testbed deploys of the model
         (its `testbed_services`), rather than the whole architecture.
-        `tls`: (certificate, key) files every API serves HTTPS with.
-        `slot`: the testbed slot (0 and up) whose addresses and ports the
-        sites take (model.yaml testbed.slot_sites). Raises ModelError when
-        the sites do not fit."""
+        `tls`: (certificate, key) files every API serves HTTPS with."""
         self.model = model
         self.tls = tls
-        if slot < 0:
-            raise ModelError(f"--slot must be at least 0 (got {slot})")
-        self.slot = slot
         self.deployment: DeploymentModel = model.deployment_model(deployment)
         self.testbed = testbed
         if edges is not None and edges < 1:
@@ -119,19 +112,16 @@ class Topology:
             expanded[tmpl.name] = names
             for i, name in enumerate(names):
                 number += 1
-                if self._number(number) > MAX_SITES:
+                if number > MAX_SITES:
                     raise ModelError(
                         f"too many sites: at most {MAX_SITES} on one "
-                        "machine, far-edge sites included (fewer --edges"
-                        + (f", or a lower --slot than {self.slot})"
-                           if self.slot else ")"))
+                        "machine, far-edge sites included (fewer --edges)")
                 # A templated child of a templated parent attaches to the
                 # parent with the same index, else to the single parent.
                 parent = parents[i % len(parents)]
                 self.sites[name] = Site(
                     name, tmpl.tier, number,
-                    self.model.testbed.site_address.format(
-                        n=self._number(number)),
+                    self.model.testbed.site_address.format(n=number),
                     parent, self.deployment.testbed_services_at(tmpl.tier)
                     if self.testbed else
                     self.deployment.services_at(tmpl.tier), self.tls)
@@ -147,21 +137,7 @@ class Topology:
                                     lc.latency_ms, lc.jitter_ms,
                                     lc.bandwidth_mbit, lc.budget_rtt_ms)
 
-    def _number(self, number: int) -> int:
-        """The address number of site `number` in this testbed slot."""
-        return self.model.testbed.site_number(self.slot, number)
-
     # -- queries ------------------------------------------------------------
-    @property
-    def toxiproxy_port(self) -> int:
-        """This testbed slot's toxiproxy API port."""
-        return self.model.testbed.toxiproxy_port_of(self.slot)
-
-    @property
-    def epmd_port(self) -> int:
-        """This testbed slot's Erlang port mapper port."""
-        return self.model.testbed.epmd_port_of(self.slot)
-
     @property
     def edge_count(self) -> int:
         return sum(1 for s in self.sites.values() if s.tier == "edge")
@@ -206,9 +182,8 @@ class Topology:
         return self.model.services[service].port
 
     def proxy_port(self, dst: Site, service: str) -> int:
-        service_slot = self.model.services[service].slot
-        return self.model.testbed.proxy_port_base + 100 * dst.number \
-            + service_slot
+        slot = self.model.services[service].slot
+        return self.model.testbed.proxy_port_base + 100 * dst.number + slot
 
     def next_hop(self, src: str, dst: str) -> str | None:
         """The site after `src` on the way to `dst`: `dst` itself when a
@@ -395,10 +370,10 @@ class Topology:
             host, port = p.listen.rsplit(":", 1)
             out.append((host, int(port), f"proxy {p.name}"))
         tb = self.model.testbed
-        out.append((tb.toxiproxy_address, self.toxiproxy_port,
+        out.append((tb.toxiproxy_address, tb.toxiproxy_port,
                     "toxiproxy API"))
         if any("rabbitmq" in s.services for s in self.sites.values()):
-            out.append((tb.toxiproxy_address, self.epmd_port, "epmd"))
+            out.append((tb.toxiproxy_address, tb.epmd_port, "epmd"))
         for site in self.sites.values():
             if "rabbitmq" in site.services:
                 out.append((site.address,
@@ -412,5 +387,4 @@ class Topology:
 
     def rabbitmq_dist_port(self, site: Site) -> int:
         """The Erlang distribution port of `site`'s RabbitMQ node."""
-        return self.model.testbed.rabbitmq_dist_port_base \
-            + self._number(site.number)
+        return self.model.testbed.rabbitmq_dist_port_base + site.number

@@ -6,17 +6,10 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 
 from edge_refarch.architecture import ModelError, load_model
-from edge_refarch.validation import paths
-from edge_refarch.validation.errors import (
-    BadInput,
-    Terminated,
-    UserError,
-    raise_terminated,
-)
+from edge_refarch.validation.errors import BadInput, Terminated, UserError
 from edge_refarch.validation.ui import Progress
 
 
@@ -43,13 +36,6 @@ def _edges(value: str) -> int:
     return n
 
 
-def _slot(value: str) -> int:
-    if not value.isdigit():
-        raise argparse.ArgumentTypeError(
-            f"must be a whole number of 0 or more (got {value!r})")
-    return int(value)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="edge-refarch", description=__doc__)
     p.add_argument("--debug", action="store_true",
@@ -61,11 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "architecture/model.yaml)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress output")
-    p.add_argument("--slot", type=_slot, default=None,
-                   help="the testbed slot to work in: testbeds run at "
-                        "once on one machine each in a slot of their own, "
-                        "with addresses, ports and state of their own "
-                        "(default: $EDGE_REFARCH_SLOT, else 0)")
     areas = p.add_subparsers(dest="area", required=True, parser_class=_Parser)
 
     tb = areas.add_parser("testbed", help="the embedded multi-site testbed")
@@ -87,10 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="every API over HTTPS with a certificate of a "
                          "private CA of the testbed's own (clouds.yaml "
                          "names it as cacert); not with federated identity")
-    dn = tbc.add_parser("down", help="stop every testbed process and "
-                                     "remove its state")
-    dn.add_argument("--all", action="store_true",
-                    help="the testbed of every slot, not only --slot's")
+    tbc.add_parser("down", help="stop every testbed process and remove its "
+                                "state")
     st = tbc.add_parser("status", help="each service's health and each "
                                        "link's proxies")
     st.add_argument("--json", action="store_true", help="machine-readable")
@@ -144,31 +123,16 @@ def _testbed(args, model, say):
 
     testbed = Testbed(model, say=say)
     if args.command == "up":
-        # SIGTERM (a CI job's timeout, `kill`, a parallel run stopped)
-        # stops what started, as Ctrl-C does.
-        previous = signal.signal(signal.SIGTERM, raise_terminated)
-        try:
-            rec = testbed.up(args.model, args.edges,
-                             keep_on_failure=args.keep_on_failure,
-                             tls=args.tls,
-                             config_overlay=args.config_overlay)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        rec = testbed.up(args.model, args.edges,
+                         keep_on_failure=args.keep_on_failure, tls=args.tls,
+                         config_overlay=args.config_overlay)
         print(f"testbed up: model {rec['deployment']}, {rec['edges']} "
               f"edge(s), brought up in {rec['bring_up_s']} s")
         print(f"clouds.yaml: {rec['clouds_yaml']}")
         print(f"  export OS_CLIENT_CONFIG_FILE={rec['clouds_yaml']}")
     elif args.command == "down":
-        slots = sorted({testbed.slot, *paths.slots_with_state()}) \
-            if args.all else [testbed.slot]
-        stopped = []
-        for k in slots:
-            bed = testbed if k == testbed.slot else Testbed(
-                model, say=say, slot=k, state=paths.state_dir(k))
-            stopped += bed.down()
-        print(f"testbed down ({len(stopped)} processes stopped"
-              + (f"; slots {', '.join(map(str, slots))}" if args.all
-                 and slots != [0] else "") + ")")
+        stopped = testbed.down()
+        print(f"testbed down ({len(stopped)} processes stopped)")
     elif args.command == "status":
         st = testbed.status()
         if args.json:
@@ -222,8 +186,7 @@ def _testbed(args, model, say):
 
 
 def _print_status(st: dict) -> None:
-    print(f"testbed: up, model {st['deployment']}, {st['edges']} edge(s)"
-          + (f", slot {st['slot']}" if st.get("slot") else ""))
+    print(f"testbed: up, model {st['deployment']}, {st['edges']} edge(s)")
     print(f"clouds.yaml: {st['clouds_yaml']}")
     print("services:")
     for s in st["services"]:
@@ -268,10 +231,6 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().addHandler(logging.NullHandler())
     try:
         args = build_parser().parse_args(argv)
-        if args.slot is not None:
-            # Seen by this process's paths and by every command it starts.
-            os.environ[paths.SLOT_ENV] = str(args.slot)
-        paths.slot()    # a bad $EDGE_REFARCH_SLOT: one line, now
         say = Progress(quiet=args.quiet)
         model_file = args.model_file
         if model_file is None:

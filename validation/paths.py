@@ -12,50 +12,12 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-# The testbed slot (0 and up) this process and its children work in:
-# `edge-refarch --slot K` sets it. Several testbeds run at once on one
-# machine each in a slot of its own, with addresses, ports (model.yaml
-# testbed.slot_sites) and a state directory of their own.
-SLOT_ENV = "EDGE_REFARCH_SLOT"
-
-
-def slot() -> int:
-    """The testbed slot ($EDGE_REFARCH_SLOT, default 0). Raises BadInput
-    when it is not a whole number of 0 or more."""
-    value = os.environ.get(SLOT_ENV, "").strip() or "0"
-    if not value.isdigit():
-        from edge_refarch.validation.errors import BadInput
-        raise BadInput(f"{SLOT_ENV}: must be a whole number of 0 or more "
-                       f"(got {value!r})")
-    return int(value)
-
-
-def _state_base() -> Path:
-    return Path(os.environ.get("EDGE_REFARCH_STATE") or os.path.join(
+def state_dir() -> Path:
+    """The running testbed: configs, data, logs, PIDs, clouds.yaml."""
+    base = os.environ.get("EDGE_REFARCH_STATE") or os.path.join(
         os.environ.get("XDG_STATE_HOME")
-        or os.path.expanduser("~/.local/state"), "edge-refarch", "testbed"))
-
-
-def state_dir(k: int | None = None) -> Path:
-    """The running testbed of slot `k` (default: slot()): configs, data,
-    logs, PIDs, clouds.yaml. Slot K > 0 keeps what lies beside it (the
-    conformance runs' and the fault ledger's directories) apart too:
-    <parent>/slot-K/testbed."""
-    base = _state_base()
-    k = slot() if k is None else k
-    return base if k == 0 else base.parent / f"slot-{k}" / base.name
-
-
-def slots_with_state() -> list[int]:
-    """The testbed slots that have a state directory (a testbed up, or
-    left by one that did not come down), in order."""
-    base = _state_base()
-    found = [0] if base.exists() else []
-    for d in base.parent.glob(f"slot-*/{base.name}"):
-        suffix = d.parent.name.removeprefix("slot-")
-        if suffix.isdigit() and int(suffix) > 0:
-            found.append(int(suffix))
-    return sorted(found)
+        or os.path.expanduser("~/.local/state"), "edge-refarch", "testbed")
+    return Path(base)
 
 
 def conformance_dir(name: str) -> Path:

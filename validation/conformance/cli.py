@@ -12,7 +12,6 @@ from edge_refarch.validation.errors import (
     BadInput,
     Terminated,
     UserError,
-    first_line,
     raise_terminated,
 )
 
@@ -26,14 +25,10 @@ def add_parser(areas, parser_class) -> None:
                              parser_class=parser_class)
     run = cmds.add_parser("run", help="run it (default: on the testbed, "
                                       "brought up for --model)")
-    run.add_argument("--model", action="append", default=None,
+    run.add_argument("--model", default=None,
                      help="deployment model of the testbed (default: "
                           "distributed); with --tempest-conf, the model "
-                          "its deployment_model names. Repeated: the "
-                          "models' runs at once, each on a testbed in a "
-                          "slot of its own (the first in slot 0), the "
-                          "testbeds brought up one after the other in "
-                          "that order")
+                          "its deployment_model names")
     run.add_argument("--edges", type=int, default=None)
     run.add_argument("--tempest-conf", metavar="FILE",
                      help="run against the cloud this tempest.conf "
@@ -104,10 +99,6 @@ def run(args, model, say) -> int:
         # A CI job's timeout or a `kill` ends the run as Ctrl-C does: its
         # Tempest runs stopped, its faults healed, its resources removed
         # (SIGINT may be ignored: a background job of a shell script).
-        models = args.model or []
-        if len(models) > 1:
-            return _run_at_once(args, model, models, say)
-        args.model = models[0] if models else None
         previous = signal.signal(signal.SIGTERM, raise_terminated)
         try:
             return _run(args, model, catalog, say)
@@ -136,29 +127,6 @@ def run(args, model, say) -> int:
               f"{removed['users']} users, {removed['projects']} projects, "
               f"{removed['servers']} servers, {removed['flavors']} flavors")
         return 0
-
-
-def _run_at_once(args, model, models: list[str], say) -> int:
-    """Several --model: their runs at once (slots.run_at_once), each in a
-    testbed slot of its own (slots 0 and up). Raises
-    BadInput for options that do not go together."""
-    from edge_refarch.validation.conformance import slots
-    if args.tempest_conf:
-        raise BadInput("--tempest-conf describes one cloud: give one "
-                       "--model, or none")
-    twice = sorted({m for m in models if models.count(m) > 1})
-    if twice:
-        raise BadInput(f"--model {twice[0]}: given twice")
-    for name in models:
-        model.deployment_model(name)    # an unknown model: one line, now
-    if paths.slot():
-        raise BadInput("--slot: several --model take slots 0 and up")
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
-    try:
-        return slots.run_at_once(args, model, models, _report_dir(args),
-                                 say)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args, model, catalog, say) -> int:
@@ -228,11 +196,12 @@ def _record_incomplete(args, model, exc: BaseException, report_dir: Path,
     elif isinstance(exc, KeyboardInterrupt):
         why = "interrupted"
     elif isinstance(exc, UserError):
-        why = first_line(exc)
+        why = str(exc)
     else:
-        why = f"{type(exc).__name__}: {first_line(exc)}"
+        why = f"{type(exc).__name__}: {exc}"
     try:
-        report.write_incomplete(name, why, report_dir)
+        report.write_incomplete(name, why.splitlines()[0] if why
+                                else type(exc).__name__, report_dir)
     except OSError as err:
         say(f"could not record the incomplete run in {report_dir}: {err}")
 

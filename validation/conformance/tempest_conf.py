@@ -129,7 +129,7 @@ def for_testbed(testbed, path: Path) -> Path:
     # The testbed's own day-2 procedures: key rotation (keys.py), rotate
     # at the DC, distribute over the links ...
     testbed_cli = [sys.executable, "-m", "edge_refarch.validation.cli",
-                   "-q", "--slot", str(testbed.slot), "testbed"]
+                   "-q", "testbed"]
     rotate = [*testbed_cli, "keys", "rotate"]
     cp["edge_refarch"]["key_rotation_command"] = shlex.join(rotate)
     cp["edge_refarch"]["credential_key_rotation_command"] = shlex.join(

@@ -112,7 +112,7 @@ class BringUp:
         tdir = self.testbed.state / "toxiproxy"
         tdir.mkdir(parents=True, exist_ok=True)
         argv = [str(self.server), "-host", tb.toxiproxy_address, "-port",
-                str(self.topo.toxiproxy_port), "-proxy-metrics"]
+                str(tb.toxiproxy_port), "-proxy-metrics"]
         proc = self.testbed.procs.spawn("toxiproxy", argv, cwd=tdir,
                                         log=tdir / "toxiproxy.log")
         toxiproxy = self.testbed.toxiproxy

@@ -97,19 +97,15 @@ def _parallel(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
 
 class Testbed:
     def __init__(self, model: Model, state: Path | None = None,
-                 say: Callable[[str], None] = lambda m: None,
-                 slot: int | None = None):
-        """`slot`: the testbed slot whose addresses and ports it takes
-        (default: paths.slot(), which also names the default `state`)."""
+                 say: Callable[[str], None] = lambda m: None):
         self.model = model
-        self.slot = paths.slot() if slot is None else slot
         self.state = Path(state or paths.state_dir())
         self.say = say
         self._lock_depth = 0
         self.procs = ProcessTable(self.state)
         tb = model.testbed
         self.toxiproxy = Toxiproxy(
-            tb.toxiproxy_url(self.slot),
+            f"http://{tb.toxiproxy_address}:{tb.toxiproxy_port}",
             timeout=tb.probe_timeout_s)
 
     # -- recorded state -----------------------------------------------------
@@ -139,7 +135,7 @@ class Testbed:
         if files:
             tls_mod.trust(files)    # its health checks and clients
         return Topology(self.model, rec["deployment"], rec["edges"],
-                        testbed=True, slot=self.slot,
+                        testbed=True,
                         tls=(files["cert"], files["key"]) if files else None)
 
     @property
@@ -260,7 +256,7 @@ class Testbed:
                  pw: dict[str, str]) -> ComputePlan:
         return ComputePlan(topo, self.state, venv, pw,
                            self.model.testbed.toxiproxy_address,
-                           topo.epmd_port)
+                           self.model.testbed.epmd_port)
 
     # -- one 'up' or 'down' at a time ----------------------------------------
     @property
@@ -318,8 +314,7 @@ class Testbed:
         another 'up' or 'down' is running, or for a bad overlay."""
         # Bad input is refused before anything is locked or touched.
         try:
-            topo = Topology(self.model, deployment, edges, testbed=True,
-                            slot=self.slot)
+            topo = Topology(self.model, deployment, edges, testbed=True)
         except ModelError as exc:
             raise BadInput(str(exc)) from None
         if tls and topo.deployment.federation:
@@ -348,7 +343,7 @@ class Testbed:
                 sorted({s.address for s in topo.sites.values()}))
             tls_mod.trust(files)
             topo = Topology(self.model, deployment, edges, testbed=True,
-                            slot=self.slot, tls=(files["cert"], files["key"]))
+                            tls=(files["cert"], files["key"]))
         tb = self.model.testbed
         server, venv = deps.ensure_all(tb.toxiproxy_version, self.say)
         wsgi_venv = None
@@ -374,7 +369,6 @@ class Testbed:
                  "(the fault library compensates for it)")
         rec = {
             "deployment": deployment, "edges": topo.edge_count,
-            "slot": self.slot,
             "model": str(self.model.path), "venv": str(venv),
             "wsgi_venv": str(wsgi_venv) if wsgi_venv else None,
             "toxiproxy": self.toxiproxy.url, "clouds_yaml":
